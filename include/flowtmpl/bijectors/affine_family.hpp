@@ -1,0 +1,91 @@
+// flowtmpl/bijectors/affine_family.hpp: what Scale, Affine and ActNorm share, the map
+// y = scale * x + shift with scale = exp(log_scale) > 0, evaluated after scale and its
+// reciprocal were computed once (prepare()).
+#pragma once
+
+#include <array>
+
+#include <Eigen/Core>
+
+#include "../core.hpp"
+
+namespace flowtmpl::detail {
+
+template <int D, class S>
+using cmap = Eigen::Map<const Eigen::Array<S, D, 1>>;
+
+template <int D, class S>
+struct prepared_affine {
+  using scalar_type = S;
+  using structure = flowtmpl::structure::diagonal;
+  static constexpr int dim = D;
+  static constexpr flowtmpl::log_det_kind log_det_kind = flowtmpl::log_det_kind::constant;
+  static constexpr const char* name = "Affine (prepared)";
+  using vec = Eigen::Matrix<S, D, 1>;
+
+  std::array<S, D> scale, inv_scale, shift;
+  S log_det_value;
+
+  static prepared_affine from(const std::array<S, D>& log_scale, const std::array<S, D>* shift_or_null) {
+    prepared_affine p;
+    const cmap<D, S> ls(log_scale.data());
+    Eigen::Map<Eigen::Array<S, D, 1>>(p.scale.data()) = ls.exp();
+    Eigen::Map<Eigen::Array<S, D, 1>>(p.inv_scale.data()) = (-ls).exp();
+    if (shift_or_null)
+      p.shift = *shift_or_null;
+    else
+      p.shift.fill(S(0));
+    p.log_det_value = ls.sum();
+    return p;
+  }
+
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const {
+    return (x.array() * cmap<D, S>(scale.data()) + cmap<D, S>(shift.data())).matrix();
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const {
+    return ((y.array() - cmap<D, S>(shift.data())) * cmap<D, S>(inv_scale.data())).matrix();
+  }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec&) const { return log_det_value; }
+  FLOWTMPL_HOST_DEVICE S constant_log_det() const { return log_det_value; }
+  Eigen::Matrix<S, D, D> jacobian(const vec&) const { return cmap<D, S>(scale.data()).matrix().asDiagonal(); }
+};
+
+// y = exp(log_scale) * x + shift, written for a layer with members log_scale and shift.
+template <class Derived, int D, class S>
+struct affine_ops {
+  using scalar_type = S;
+  using structure = flowtmpl::structure::diagonal;
+  static constexpr int dim = D;
+  static constexpr flowtmpl::log_det_kind log_det_kind = flowtmpl::log_det_kind::constant;
+  using vec = Eigen::Matrix<S, D, 1>;
+
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const {
+    return (x.array() * ls().exp() + sh()).matrix();
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const {
+    return ((y.array() - sh()) * (-ls()).exp()).matrix();
+  }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec&) const { return constant_log_det(); }
+  FLOWTMPL_HOST_DEVICE S constant_log_det() const { return ls().sum(); }
+  Eigen::Matrix<S, D, D> jacobian(const vec&) const { return ls().exp().matrix().asDiagonal(); }
+
+  prepared_affine<D, S> prepare() const {
+    const auto& d = static_cast<const Derived&>(*this);
+    if constexpr (requires { d.shift; })
+      return prepared_affine<D, S>::from(d.log_scale, &d.shift);
+    else
+      return prepared_affine<D, S>::from(d.log_scale, nullptr);
+  }
+
+ private:
+  FLOWTMPL_HOST_DEVICE cmap<D, S> ls() const { return cmap<D, S>(static_cast<const Derived&>(*this).log_scale.data()); }
+  FLOWTMPL_HOST_DEVICE auto sh() const {
+    const auto& d = static_cast<const Derived&>(*this);
+    if constexpr (requires { d.shift; })
+      return cmap<D, S>(d.shift.data());
+    else
+      return Eigen::Array<S, D, 1>::Zero();
+  }
+};
+
+}  // namespace flowtmpl::detail

@@ -1,0 +1,98 @@
+// flowtmpl/bijectors/inverse.hpp: Inverse<Spec>, the inverse of a bijector: forward is
+// the inner layer's inverse and the other way round.
+//
+//   Inverse<Spec>            a spec (Spec a spec or a bound bijector)
+//   InverseBijector<B>       what it binds to; holds the inner layer as `base`
+//   invert(b)                InverseBijector<B>{b}
+//
+// Domain: the inner layer's domains, swapped. Structure: the inner layer's (every tag
+// is closed under inversion). Log-det: log|det df^-1/dx| = -log_det of the inner layer
+// at base.inverse(x); constant if the inner one is. Cost: the inner layer's.
+// A data-dependent initialisation passes through with its direction swapped.
+#pragma once
+
+#include <Eigen/Core>
+#include <Eigen/LU>
+
+#include "../core.hpp"
+#include "../detail/interval.hpp"
+
+namespace flowtmpl {
+
+template <Bijector B>
+struct InverseBijector {
+  using scalar_type = typename B::scalar_type;
+  using structure = inverse_structure_t<typename B::structure>;
+  static constexpr int dim = B::dim;
+  static constexpr flowtmpl::log_det_kind log_det_kind = B::log_det_kind;
+  static constexpr const char* name = "Inverse";
+  using base_type = B;
+  using S = scalar_type;
+  using vec = Eigen::Matrix<S, dim, 1>;
+
+  B base;
+
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const { return base.inverse(x); }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const { return base.forward(y); }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec& x) const { return flowtmpl::inverse_log_det(base, x); }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& x) const {
+    return flowtmpl::inverse_and_log_det(base, x);
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& y) const {
+    return flowtmpl::forward_and_log_det(base, y);
+  }
+  FLOWTMPL_HOST_DEVICE S constant_log_det() const
+    requires(B::log_det_kind == flowtmpl::log_det_kind::constant)
+  {
+    return -base.constant_log_det();
+  }
+  FLOWTMPL_HOST_DEVICE S constant_part() const { return -detail::constant_part(base); }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_varying(const vec& x) const {
+    return detail::inverse_varying(base, x);
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_varying(const vec& y) const {
+    return detail::forward_varying(base, y);
+  }
+
+  auto prepare() const {
+    using P = decltype(flowtmpl::prepare(base));
+    return InverseBijector<P>{flowtmpl::prepare(base)};
+  }
+
+  static constexpr auto forward_domain()
+    requires requires { B::inverse_domain(); }
+  {
+    return B::inverse_domain();
+  }
+  static constexpr auto inverse_domain()
+    requires requires { B::forward_domain(); }
+  {
+    return B::forward_domain();
+  }
+  const char* validate() const {
+    if constexpr (requires { base.validate(); })
+      return base.validate();
+    else
+      return nullptr;
+  }
+};
+
+template <class Spec>
+struct Inverse : bijector_spec {
+  template <int D>
+  static constexpr bool accepts_dim = [] {
+    if constexpr (BijectorSpec<Spec>)
+      return detail::spec_accepts_dim<Spec, D>();
+    else
+      return true;  // a bound layer: bind_t reports a dimension mismatch in words
+  }();
+  template <int D, class S>
+  using bind = InverseBijector<bind_t<Spec, D, S>>;
+};
+
+template <Bijector B>
+FLOWTMPL_HOST_DEVICE InverseBijector<B> invert(const B& b) {
+  return InverseBijector<B>{b};
+}
+
+}  // namespace flowtmpl

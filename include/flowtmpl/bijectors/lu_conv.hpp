@@ -1,0 +1,257 @@
+// flowtmpl/bijectors/lu_conv.hpp: LUConv, Glow's invertible 1x1 convolution on vectors
+// (Kingma & Dhariwal 2018) in its LU form:
+//
+//   y = W x + bias,   W = P L (U + diag(s))
+//
+// P a fixed permutation (P_{i, perm[i]} = 1, so (P v)_i = v_{perm[i]}), L unit lower
+// triangular, U strictly upper triangular, s the diagonal. Parameters, in nflows's
+// LULinear layout: lower_entries[D(D-1)/2] (row-major below the diagonal),
+// upper_entries[D(D-1)/2] (row-major above it), diag[D] (the raw diagonal parameters,
+// see below), bias[D]. The permutation perm[D] and signs[D] are fixed settings.
+//
+// The diagonal s from the raw parameters, chosen by the spec:
+//   LUConv                          s_i = signs_i * exp(diag_i)      (Glow; s never 0)
+//   LUConvT<lu_diag::softplus>      s_i = softplus(diag_i) + 1e-3    (nflows's LULinear)
+//   LUConvT<lu_diag::raw>           s_i = diag_i
+// Domain: R^D both ways, when every s_i is finite and non-zero; validate() reports a
+// zero or non-finite s_i (only lu_diag::raw can hold an exact zero, the others can
+// underflow). Unchecked, a zero s_i makes the inverse divide by zero: +-inf or NaN in
+// the outputs, never a crash. Structure: dense. Log-det: sum_i log|s_i|, constant.
+// Cost: D^2 multiply-adds per sample in either direction (two triangular products or
+// solves); prepare() forms the dense W and W^-1 once (O(D^3)) for the batch path.
+// Initially the identity (L = U = 0, s = 1, P = I, bias = 0).
+#pragma once
+
+#include <array>
+#include <cmath>
+
+#include <boost/hana/define_struct.hpp>
+#include <Eigen/Core>
+#include <Eigen/LU>
+
+#include "../core.hpp"
+
+namespace flowtmpl {
+
+namespace lu_diag {
+struct exp {
+  template <class S>
+  static S value(S raw, S sign) {
+    using std::exp;
+    return sign * exp(raw);
+  }
+  template <class S>
+  static S log_abs(S raw, S) {
+    return raw;
+  }
+  template <class S>
+  static S raw_for(S s) {
+    using std::abs, std::log;
+    return log(abs(s));
+  }
+  template <class S>
+  static constexpr S identity_raw = S(0);
+};
+struct softplus {
+  template <class S>
+  static constexpr S eps = S(1e-3);
+  template <class S>
+  static S value(S raw, S) {
+    using std::exp, std::log1p;
+    return (raw > S(0) ? raw + log1p(exp(-raw)) : log1p(exp(raw))) + eps<S>;
+  }
+  template <class S>
+  static S log_abs(S raw, S sign) {
+    using std::log;
+    return log(value(raw, sign));
+  }
+  // softplus^-1(1 - eps) = log(exp(1 - eps) - 1), as nflows's identity init.
+  template <class S>
+  static constexpr S identity_raw = S(0.5397424172369519);
+};
+struct raw {
+  template <class S>
+  static S value(S r, S) {
+    return r;
+  }
+  template <class S>
+  static S log_abs(S r, S) {
+    using std::abs, std::log;
+    return log(abs(r));
+  }
+  template <class S>
+  static S raw_for(S s) {
+    return s;
+  }
+  template <class S>
+  static constexpr S identity_raw = S(1);
+};
+}  // namespace lu_diag
+
+namespace detail {
+// Row-major packed index of (i, j) below (j < i) and above (j > i) the diagonal.
+FLOWTMPL_HOST_DEVICE constexpr int lower_index(int i, int j) { return i * (i - 1) / 2 + j; }
+FLOWTMPL_HOST_DEVICE constexpr int upper_index(int d, int i, int j) { return i * d - i * (i + 1) / 2 + (j - i - 1); }
+
+template <int D, class S>
+struct prepared_linear {
+  using scalar_type = S;
+  using structure = flowtmpl::structure::dense;
+  static constexpr int dim = D;
+  static constexpr flowtmpl::log_det_kind log_det_kind = flowtmpl::log_det_kind::constant;
+  static constexpr const char* name = "LUConv (prepared)";
+  using vec = Eigen::Matrix<S, D, 1>;
+  using mat = Eigen::Matrix<S, D, D>;
+
+  mat w, w_inv;
+  vec bias;
+  S log_det_value;
+
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const { return w * x + bias; }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const { return w_inv * (y - bias); }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec&) const { return log_det_value; }
+  FLOWTMPL_HOST_DEVICE S constant_log_det() const { return log_det_value; }
+  mat jacobian(const vec&) const { return w; }
+};
+}  // namespace detail
+
+template <class Diag, int D, class S>
+struct LUConvBijector {
+  using scalar_type = S;
+  using structure = flowtmpl::structure::dense;
+  static constexpr int dim = D;
+  static constexpr flowtmpl::log_det_kind log_det_kind = flowtmpl::log_det_kind::constant;
+  static constexpr const char* name = "LUConv";
+  static constexpr int n_tri = D * (D - 1) / 2;
+  using vec = Eigen::Matrix<S, D, 1>;
+  using mat = Eigen::Matrix<S, D, D>;
+
+  BOOST_HANA_DEFINE_STRUCT(LUConvBijector, (std::array<S, n_tri>, lower_entries), (std::array<S, n_tri>, upper_entries),
+                           (std::array<S, D>, diag), (std::array<S, D>, bias));
+  std::array<int, D> perm;  // fixed
+  std::array<S, D> signs;   // fixed; used by lu_diag::exp only
+
+  LUConvBijector() : lower_entries{}, upper_entries{}, diag{}, bias{} {
+    for (int i = 0; i < D; ++i) {
+      diag[i] = Diag::template identity_raw<S>;
+      perm[i] = i;
+      signs[i] = S(1);
+    }
+  }
+
+  // The layer whose W is the given invertible matrix (partial-pivoting LU); bias 0.
+  // Not for lu_diag::softplus, whose s cannot be negative.
+  static LUConvBijector from_matrix(const mat& w)
+    requires(!std::is_same_v<Diag, lu_diag::softplus>)
+  {
+    Eigen::PartialPivLU<mat> lu(w);
+    const mat packed = lu.matrixLU();
+    LUConvBijector b;
+    for (int i = 0; i < D; ++i) {
+      for (int j = 0; j < i; ++j) b.lower_entries[detail::lower_index(i, j)] = packed(i, j);
+      for (int j = i + 1; j < D; ++j) b.upper_entries[detail::upper_index(D, i, j)] = packed(i, j);
+      b.signs[i] = packed(i, i) < S(0) ? S(-1) : S(1);
+      b.diag[i] = Diag::raw_for(packed(i, i));
+    }
+    // Eigen: P_lu W = L U, so W = P_lu^-1 L U and (P_lu^-1 v)_i = v_{indices[i]}.
+    const auto& idx = lu.permutationP().indices();
+    for (int i = 0; i < D; ++i) b.perm[i] = int(idx[i]);
+    return b;
+  }
+
+  FLOWTMPL_HOST_DEVICE S s(int i) const { return Diag::value(diag[i], signs[i]); }
+
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const {
+    vec z, w;
+    for (int i = 0; i < D; ++i) {  // z = (U + diag(s)) x
+      S acc = s(i) * x[i];
+      for (int j = i + 1; j < D; ++j) acc += upper_entries[detail::upper_index(D, i, j)] * x[j];
+      z[i] = acc;
+    }
+    for (int i = 0; i < D; ++i) {  // w = L z
+      S acc = z[i];
+      for (int j = 0; j < i; ++j) acc += lower_entries[detail::lower_index(i, j)] * z[j];
+      w[i] = acc;
+    }
+    vec y;
+    for (int i = 0; i < D; ++i) y[i] = w[perm[i]] + bias[i];
+    return y;
+  }
+
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const {
+    vec w, z, x;
+    for (int i = 0; i < D; ++i) w[perm[i]] = y[i] - bias[i];
+    for (int i = 0; i < D; ++i) {  // L z = w
+      S acc = w[i];
+      for (int j = 0; j < i; ++j) acc -= lower_entries[detail::lower_index(i, j)] * z[j];
+      z[i] = acc;
+    }
+    for (int i = D - 1; i >= 0; --i) {  // (U + diag(s)) x = z
+      S acc = z[i];
+      for (int j = i + 1; j < D; ++j) acc -= upper_entries[detail::upper_index(D, i, j)] * x[j];
+      x[i] = acc / s(i);
+    }
+    return x;
+  }
+
+  FLOWTMPL_HOST_DEVICE S constant_log_det() const {
+    S acc(0);
+    for (int i = 0; i < D; ++i) acc += Diag::log_abs(diag[i], signs[i]);
+    return acc;
+  }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec&) const { return constant_log_det(); }
+
+  mat lower() const {
+    mat l = mat::Identity();
+    for (int i = 0; i < D; ++i)
+      for (int j = 0; j < i; ++j) l(i, j) = lower_entries[detail::lower_index(i, j)];
+    return l;
+  }
+  mat upper() const {
+    mat u = mat::Zero();
+    for (int i = 0; i < D; ++i) {
+      u(i, i) = s(i);
+      for (int j = i + 1; j < D; ++j) u(i, j) = upper_entries[detail::upper_index(D, i, j)];
+    }
+    return u;
+  }
+  mat permutation_matrix() const {
+    mat p = mat::Zero();
+    for (int i = 0; i < D; ++i) p(i, perm[i]) = S(1);
+    return p;
+  }
+  mat weight() const { return permutation_matrix() * (lower() * upper()); }
+  mat jacobian(const vec&) const { return weight(); }
+
+  detail::prepared_linear<D, S> prepare() const {
+    detail::prepared_linear<D, S> p;
+    const mat l = lower(), u = upper(), pm = permutation_matrix();
+    p.w = pm * (l * u);
+    p.w_inv = u.template triangularView<Eigen::Upper>().solve(
+        l.template triangularView<Eigen::UnitLower>().solve(mat(pm.transpose())));
+    p.bias = Eigen::Map<const vec>(bias.data());
+    p.log_det_value = constant_log_det();
+    return p;
+  }
+
+  const char* validate() const {
+    for (int i = 0; i < D; ++i) {
+      const S v = s(i);
+      if (v == S(0)) return "a zero on the diagonal of U: the matrix is singular";
+      if (!std::isfinite(v)) return "a non-finite value on the diagonal of U";
+    }
+    for (int i = 0; i < D; ++i)
+      if (perm[i] < 0 || perm[i] >= D) return "perm holds an index outside 0..D-1";
+    return nullptr;
+  }
+};
+
+template <class Diag>
+struct LUConvT : bijector_spec {
+  template <int D, class S>
+  using bind = LUConvBijector<Diag, D, S>;
+};
+
+struct LUConv : LUConvT<lu_diag::exp> {};
+
+}  // namespace flowtmpl

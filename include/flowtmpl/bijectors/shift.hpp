@@ -1,0 +1,39 @@
+// flowtmpl/bijectors/shift.hpp: Shift, y = x + shift (a learnable vector).
+// Domain: R^D both ways. Structure: identity (J = I). Log-det: zero. Cost: D adds.
+// Parameters: shift[D], initially 0.
+#pragma once
+
+#include <array>
+
+#include <boost/hana/define_struct.hpp>
+#include <Eigen/Core>
+
+#include "../core.hpp"
+
+namespace flowtmpl {
+
+template <int D, class S>
+struct ShiftBijector {
+  using scalar_type = S;
+  using structure = flowtmpl::structure::identity;
+  static constexpr int dim = D;
+  static constexpr flowtmpl::log_det_kind log_det_kind = flowtmpl::log_det_kind::zero;
+  static constexpr const char* name = "Shift";
+  using vec = Eigen::Matrix<S, D, 1>;
+
+  BOOST_HANA_DEFINE_STRUCT(ShiftBijector, (std::array<S, D>, shift));
+
+  ShiftBijector() : shift{} {}
+
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const { return x + Eigen::Map<const vec>(shift.data()); }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const { return y - Eigen::Map<const vec>(shift.data()); }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec&) const { return S(0); }
+  Eigen::Matrix<S, D, D> jacobian(const vec&) const { return Eigen::Matrix<S, D, D>::Identity(); }
+};
+
+struct Shift : bijector_spec {
+  template <int D, class S>
+  using bind = ShiftBijector<D, S>;
+};
+
+}  // namespace flowtmpl

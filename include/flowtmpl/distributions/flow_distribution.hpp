@@ -1,0 +1,83 @@
+// flowtmpl/distributions/flow_distribution.hpp: a flow, the distribution of x = f(z)
+// with z from a base distribution and f a bijector (the sampling direction).
+//
+//   Flow<BaseSpec, BijectorSpec>      a spec; bind_t<Flow<...>, D, S> gives
+//   FlowDistribution<Base, B>         members `base` and `transform`.
+//
+//   log_prob(x)          = base.log_prob(f^-1(x)) + log|det df^-1/dx|
+//                        = base.log_prob(z) - log_det(z),  z = f^-1(x)
+//   sample(rng)          = f(z), z = base.sample(rng)
+//   sample_and_log_prob(rng) -> {x, log p(x)} with one pass of f
+//   At temperature T (the base's scale times T; the base must model
+//   TemperedDistribution): sample(rng, T), sample_and_log_prob(rng, T), log_prob(x, T),
+//   all for the tempered model p_T(x) = base_T(f^-1(x)) |det df^-1/dx|.
+// Cost: one pass of f (sampling) or of f^-1 (density) per sample.
+#pragma once
+
+#include <Eigen/Core>
+
+#include "../chain.hpp"
+#include "../core.hpp"
+
+namespace flowtmpl {
+
+template <Distribution Base, Bijector B>
+struct FlowDistribution {
+  static_assert(Base::dim == B::dim, "flowtmpl: Flow: the base distribution and the bijector have different dimensions");
+  static_assert(std::is_same_v<typename Base::scalar_type, typename B::scalar_type>,
+                "flowtmpl: Flow: the base distribution and the bijector have different scalar types");
+  using scalar_type = typename B::scalar_type;
+  using base_type = Base;
+  using transform_type = B;
+  static constexpr int dim = B::dim;
+  static constexpr const char* name = "Flow";
+  using S = scalar_type;
+  using vec = Eigen::Matrix<S, dim, 1>;
+
+  Base base;
+  B transform;
+
+  FLOWTMPL_HOST_DEVICE S log_prob(const vec& x) const {
+    const auto r = flowtmpl::inverse_and_log_det(transform, x);
+    return base.log_prob(r.value) + r.log_det;
+  }
+  FLOWTMPL_HOST_DEVICE S log_prob(const vec& x, S temperature) const
+    requires TemperedDistribution<Base>
+  {
+    const auto r = flowtmpl::inverse_and_log_det(transform, x);
+    return base.log_prob(r.value, temperature) + r.log_det;
+  }
+  FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng) const { return transform.forward(base.sample(rng)); }
+  FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng, S temperature) const
+    requires TemperedDistribution<Base>
+  {
+    return transform.forward(base.sample(rng, temperature));
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> sample_and_log_prob(philox_stream& rng) const {
+    const vec z = base.sample(rng);
+    const S lz = base.log_prob(z);
+    const auto r = flowtmpl::forward_and_log_det(transform, z);
+    return {r.value, lz - r.log_det};
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> sample_and_log_prob(philox_stream& rng, S temperature) const
+    requires TemperedDistribution<Base>
+  {
+    const vec z = base.sample(rng, temperature);
+    const S lz = base.log_prob(z, temperature);
+    const auto r = flowtmpl::forward_and_log_det(transform, z);
+    return {r.value, lz - r.log_det};
+  }
+
+  auto prepare() const {
+    using P = decltype(flowtmpl::prepare(transform));
+    return FlowDistribution<Base, P>{base, flowtmpl::prepare(transform)};
+  }
+};
+
+template <class BaseSpec, class BijectorSpec_>
+struct Flow : distribution_spec {
+  template <int D, class S>
+  using bind = FlowDistribution<bind_t<BaseSpec, D, S>, bind_t<BijectorSpec_, D, S>>;
+};
+
+}  // namespace flowtmpl

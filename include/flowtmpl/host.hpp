@@ -1,0 +1,421 @@
+// flowtmpl/host.hpp: the host (Eigen) backend: batch entry points.
+//
+// A batch is any Eigen expression with D rows and N columns, one sample per column, of
+// the flow's scalar type: a Matrix<S, D, Dynamic>, a block of one, or an Eigen::Map.
+// A user's N x D row-major buffer is the same memory as a D x N column-major matrix:
+//   Eigen::Map<const Eigen::Matrix<S, D, Eigen::Dynamic>> x(buffer, D, N);
+// (or, equivalently, the transpose of a row-major Map) and is read without a copy.
+// An expression that has no such memory layout is evaluated once into a temporary.
+//
+//   forward(b, X)                -> D x N          inverse(b, Y)        -> D x N
+//   log_det(b, X)                -> 1 x N          (log|det df/dx| per column)
+//   forward_and_log_det(b, X)    -> {values, log_det}
+//   inverse_and_log_det(b, Y)    -> {values, log_det}   (log|det df^-1/dy|)
+//   log_prob(d, X)               -> 1 x N
+//   sample(d, n, seed [, T])     -> D x n          sample j draws from philox_stream(seed, j)
+//   sample_and_log_prob(d, n, seed [, T]) -> {values, log_prob}
+//   initialize(b, X)             data-dependent initialisation (ActNorm) from data X,
+//                                layer by layer in the normalizing direction
+//
+// Execution: the bijector is prepared once per call (flowtmpl::prepare), the constant
+// part of the log-det is computed once per call, then columns are evaluated in fixed
+// blocks of 256, in parallel with OpenMP when the program is built with it. Every
+// column's result depends on that column only, so results are bitwise the same for any
+// number of threads, and a NaN in one sample reaches that sample's outputs only.
+//
+// Unchecked (the default): no test of the values. Outside a layer's domain the
+// results are what the layer's header says (inf or NaN in that sample); nothing
+// crashes and nothing is read or written outside the batch. Shapes are checked always:
+// a wrong number of rows throws flowtmpl::shape_error.
+//
+// Checked: pass flowtmpl::checked as the last argument. Samples are evaluated one at a
+// time, layer by layer, and the first problem throws flowtmpl::domain_error naming the
+// layer (position and name), the sample, the component and the value: invalid
+// parameters (a layer's validate()), a non-finite input, an input outside a layer's
+// domain, a non-finite output or log-det. Checked mode needs exceptions.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#include "bijectors/inverse.hpp"
+#include "chain.hpp"
+#include "core.hpp"
+#include "distributions/flow_distribution.hpp"
+#include "errors.hpp"
+
+namespace flowtmpl {
+
+struct checked_t {
+  explicit checked_t() = default;
+};
+inline constexpr checked_t checked{};
+struct unchecked_t {
+  explicit unchecked_t() = default;
+};
+inline constexpr unchecked_t unchecked{};
+
+template <class S, int D>
+using batch_t = Eigen::Matrix<S, D, Eigen::Dynamic>;
+template <class S>
+using row_t = Eigen::Matrix<S, 1, Eigen::Dynamic>;
+
+template <class S, int D>
+struct batch_result {
+  batch_t<S, D> values;
+  row_t<S> log_det;
+};
+
+namespace detail {
+
+inline constexpr Eigen::Index host_block = 256;
+
+template <class S, int D>
+using batch_ref = Eigen::Ref<const batch_t<S, D>, 0, Eigen::OuterStride<>>;
+
+template <class T, class Derived>
+batch_ref<typename T::scalar_type, T::dim> batch_view(const Eigen::MatrixBase<Derived>& x, const char* what) {
+  static_assert(std::is_same_v<typename Derived::Scalar, typename T::scalar_type>,
+                "flowtmpl: the batch's scalar type differs from the flow's scalar_type (cast it with .template cast<S>())");
+  static_assert(Derived::RowsAtCompileTime == Eigen::Dynamic || Derived::RowsAtCompileTime == T::dim,
+                "flowtmpl: the batch's number of rows differs from the flow's dimension (samples are columns)");
+  if (x.rows() != T::dim)
+    fail_shape(std::string(what) + ": the batch has " + std::to_string(x.rows()) + " rows, the flow has dimension " +
+               std::to_string(T::dim) + " (samples are columns)");
+  return batch_ref<typename T::scalar_type, T::dim>(x.derived());
+}
+
+// Runs f(j) for every column j in fixed blocks, in parallel where OpenMP is on.
+template <class F>
+void for_each_column(Eigen::Index n, F&& f) {
+  const Eigen::Index blocks = (n + host_block - 1) / host_block;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (Eigen::Index b = 0; b < blocks; ++b) {
+    const Eigen::Index end = (b + 1) * host_block < n ? (b + 1) * host_block : n;
+    for (Eigen::Index j = b * host_block; j < end; ++j) f(j);
+  }
+}
+
+template <class T>
+auto prepared_on_heap(const T& t) {
+  using P = decltype(flowtmpl::prepare(t));
+  return std::make_unique<P>(flowtmpl::prepare(t));
+}
+
+template <class T>
+struct is_flow_distribution : std::false_type {};
+template <class Base, class B>
+struct is_flow_distribution<FlowDistribution<Base, B>> : std::true_type {};
+
+// ---- checked mode ------------------------------------------------------------
+#if FLOWTMPL_HAS_EXCEPTIONS
+struct layer_path {
+  int index[16];
+  int depth = 0;
+  int inversions = 0;
+  std::string label(const char* name) const {
+    std::string s = "layer ";
+    for (int i = 0; i < depth; ++i) s += (i ? "." : "") + std::to_string(index[i]);
+    if (depth == 0) s += "0";
+    std::string n = name;
+    for (int i = 0; i < inversions; ++i) n = "Inverse<" + n + ">";
+    return s + " (" + n + ")";
+  }
+};
+
+template <class S>
+std::string value_text(S v) {
+  return std::to_string(double(v));
+}
+
+template <Bijector L>
+void checked_leaf(const L& layer, bool forward_dir, vector_t<L>& v, typename L::scalar_type& ld, long sample,
+                  const layer_path& path) {
+  using S = typename L::scalar_type;
+  const char* dir = forward_dir ? "forward" : "inverse";
+  if constexpr (requires { layer.validate(); }) {
+    if (const char* msg = layer.validate())
+      fail_domain(path.label(L::name) + ": invalid parameters: " + msg, path.label(L::name), sample, -1,
+                  std::numeric_limits<double>::quiet_NaN());
+  }
+  const bool has_domain = forward_dir ? requires { L::forward_domain(); } : requires { L::inverse_domain(); };
+  if (has_domain) {
+    interval<S> dom;
+    if constexpr (requires { L::forward_domain(); L::inverse_domain(); }) {
+      dom = forward_dir ? L::forward_domain() : L::inverse_domain();
+    } else if constexpr (requires { L::forward_domain(); }) {
+      dom = L::forward_domain();
+    } else if constexpr (requires { L::inverse_domain(); }) {
+      dom = L::inverse_domain();
+    }
+    for (int i = 0; i < L::dim; ++i)
+      if (!dom.contains(v[i]))
+        fail_domain(path.label(L::name) + ", sample " + std::to_string(sample) + ", component " + std::to_string(i) +
+                        ": value " + value_text(v[i]) + " is outside the domain " + dom.to_string() + " of its " + dir +
+                        " direction",
+                    path.label(L::name), sample, i, double(v[i]));
+  }
+  const auto r = forward_dir ? flowtmpl::forward_and_log_det(layer, v) : flowtmpl::inverse_and_log_det(layer, v);
+  for (int i = 0; i < L::dim; ++i)
+    if (!std::isfinite(double(r.value[i])))
+      fail_domain(path.label(L::name) + ", sample " + std::to_string(sample) + ", component " + std::to_string(i) + ": the " +
+                      dir + " direction gave " + value_text(r.value[i]) + " from the input " + value_text(v[i]),
+                  path.label(L::name), sample, i, double(r.value[i]));
+  if (!std::isfinite(double(r.log_det)))
+    fail_domain(path.label(L::name) + ", sample " + std::to_string(sample) + ": the log-det of the " + dir +
+                    " direction is " + value_text(r.log_det),
+                path.label(L::name), sample, -1, double(r.log_det));
+  v = r.value;
+  ld += r.log_det;
+}
+
+template <class T>
+struct is_inverse_of : std::false_type {};
+template <class B>
+struct is_inverse_of<InverseBijector<B>> : std::true_type {};
+
+template <Bijector B>
+void checked_walk(const B& b, bool forward_dir, vector_t<B>& v, typename B::scalar_type& ld, long sample, layer_path path) {
+  if constexpr (is_chain<B>::value) {
+    auto step = [&](std::size_t i, const auto& layer) {
+      layer_path p = path;
+      if (p.depth < 16) p.index[p.depth++] = int(i);
+      checked_walk(layer, forward_dir, v, ld, sample, p);
+    };
+    if (forward_dir) {
+      b.for_each_layer([&](auto idx, const auto& layer) { step(idx.value, layer); });
+    } else {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        ((step(B::size - 1 - I, b.template get<B::size - 1 - I>())), ...);
+      }(std::make_index_sequence<B::size>{});
+    }
+  } else if constexpr (is_inverse_of<B>::value) {
+    layer_path p = path;
+    ++p.inversions;
+    checked_walk(b.base, !forward_dir, v, ld, sample, p);
+  } else {
+    checked_leaf(b, forward_dir, v, ld, sample, path);
+  }
+}
+
+template <Bijector B>
+void check_input(const vector_t<B>& v, long sample) {
+  for (int i = 0; i < B::dim; ++i)
+    if (!std::isfinite(double(v[i])))
+      fail_domain("input, sample " + std::to_string(sample) + ", component " + std::to_string(i) + ": value " +
+                      value_text(v[i]) + " is not finite",
+                  "input", sample, i, double(v[i]));
+}
+
+template <Bijector B>
+result_t<B> checked_sample(const B& b, bool forward_dir, const vector_t<B>& x, long sample) {
+  check_input<B>(x, sample);
+  vector_t<B> v = x;
+  typename B::scalar_type ld(0);
+  checked_walk(b, forward_dir, v, ld, sample, layer_path{});
+  return {v, ld};
+}
+#endif
+
+template <class Mode>
+constexpr void require_exceptions_for() {
+  static_assert(std::is_same_v<Mode, unchecked_t> || FLOWTMPL_HAS_EXCEPTIONS,
+                "flowtmpl: checked mode reports by exception and is not available with -fno-exceptions");
+}
+
+template <bool Forward, Bijector B, class Derived, class Mode>
+batch_result<typename B::scalar_type, B::dim> run_bijector(const B& b, const Eigen::MatrixBase<Derived>& xin, Mode) {
+  require_exceptions_for<Mode>();
+  using S = typename B::scalar_type;
+  const auto x = batch_view<B>(xin, Forward ? "forward" : "inverse");
+  const Eigen::Index n = x.cols();
+  batch_result<S, B::dim> out{batch_t<S, B::dim>(B::dim, n), row_t<S>(n)};
+  if constexpr (std::is_same_v<Mode, checked_t>) {
+#if FLOWTMPL_HAS_EXCEPTIONS
+    for (Eigen::Index j = 0; j < n; ++j) {
+      const auto r = checked_sample(b, Forward, vector_t<B>(x.col(j)), long(j));
+      out.values.col(j) = r.value;
+      out.log_det[j] = r.log_det;
+    }
+#endif
+  } else {
+    const auto p = prepared_on_heap(b);
+    const S c = detail::constant_part(*p);
+    for_each_column(n, [&](Eigen::Index j) {
+      const vector_t<B> v = x.col(j);
+      if constexpr (Forward) {
+        const auto r = detail::forward_varying(*p, v);
+        out.values.col(j) = r.value;
+        out.log_det[j] = r.log_det + c;
+      } else {
+        const auto r = detail::inverse_varying(*p, v);
+        out.values.col(j) = r.value;
+        out.log_det[j] = r.log_det - c;
+      }
+    });
+  }
+  return out;
+}
+
+}  // namespace detail
+
+template <Bijector B, class Derived, class Mode = unchecked_t>
+batch_result<typename B::scalar_type, B::dim> forward_and_log_det(const B& b, const Eigen::MatrixBase<Derived>& x,
+                                                                  Mode mode = Mode{}) {
+  return detail::run_bijector<true>(b, x, mode);
+}
+template <Bijector B, class Derived, class Mode = unchecked_t>
+batch_result<typename B::scalar_type, B::dim> inverse_and_log_det(const B& b, const Eigen::MatrixBase<Derived>& y,
+                                                                  Mode mode = Mode{}) {
+  return detail::run_bijector<false>(b, y, mode);
+}
+
+template <Bijector B, class Derived, class Mode = unchecked_t>
+batch_t<typename B::scalar_type, B::dim> forward(const B& b, const Eigen::MatrixBase<Derived>& xin, Mode mode = Mode{}) {
+  if constexpr (std::is_same_v<Mode, checked_t>) {
+    return forward_and_log_det(b, xin, mode).values;
+  } else {
+    const auto x = detail::batch_view<B>(xin, "forward");
+    batch_t<typename B::scalar_type, B::dim> y(B::dim, x.cols());
+    const auto p = detail::prepared_on_heap(b);
+    detail::for_each_column(x.cols(), [&](Eigen::Index j) { y.col(j) = p->forward(vector_t<B>(x.col(j))); });
+    return y;
+  }
+}
+template <Bijector B, class Derived, class Mode = unchecked_t>
+batch_t<typename B::scalar_type, B::dim> inverse(const B& b, const Eigen::MatrixBase<Derived>& yin, Mode mode = Mode{}) {
+  if constexpr (std::is_same_v<Mode, checked_t>) {
+    return inverse_and_log_det(b, yin, mode).values;
+  } else {
+    const auto y = detail::batch_view<B>(yin, "inverse");
+    batch_t<typename B::scalar_type, B::dim> x(B::dim, y.cols());
+    const auto p = detail::prepared_on_heap(b);
+    detail::for_each_column(y.cols(), [&](Eigen::Index j) { x.col(j) = p->inverse(vector_t<B>(y.col(j))); });
+    return x;
+  }
+}
+template <Bijector B, class Derived, class Mode = unchecked_t>
+row_t<typename B::scalar_type> log_det(const B& b, const Eigen::MatrixBase<Derived>& x, Mode mode = Mode{}) {
+  return forward_and_log_det(b, x, mode).log_det;
+}
+
+// ---- distributions -------------------------------------------------------------
+
+template <Distribution Dist, class Derived, class Mode = unchecked_t>
+row_t<typename Dist::scalar_type> log_prob(const Dist& d, const Eigen::MatrixBase<Derived>& xin, Mode mode = Mode{}) {
+  using S = typename Dist::scalar_type;
+  if constexpr (detail::is_flow_distribution<Dist>::value) {
+    const auto r = inverse_and_log_det(d.transform, xin, mode);
+    row_t<S> lp(r.values.cols());
+    detail::for_each_column(r.values.cols(), [&](Eigen::Index j) {
+      lp[j] = d.base.log_prob(vector_t<Dist>(r.values.col(j))) + r.log_det[j];
+    });
+    return lp;
+  } else {
+    const auto x = detail::batch_view<Dist>(xin, "log_prob");
+    row_t<S> lp(x.cols());
+    detail::for_each_column(x.cols(), [&](Eigen::Index j) { lp[j] = d.log_prob(vector_t<Dist>(x.col(j))); });
+    return lp;
+  }
+}
+
+namespace detail {
+template <class Dist, class... T>
+batch_result<typename Dist::scalar_type, Dist::dim> draw(const Dist& d, Eigen::Index n, std::uint64_t seed, bool with_lp,
+                                                         const T&... temperature) {
+  using S = typename Dist::scalar_type;
+  if (n < 0) fail_shape("sample: the number of samples is negative");
+  batch_result<S, Dist::dim> out{batch_t<S, Dist::dim>(Dist::dim, n), row_t<S>(with_lp ? n : 0)};
+  if constexpr (is_flow_distribution<Dist>::value) {
+    const auto p = prepared_on_heap(d.transform);
+    const S c = detail::constant_part(*p);
+    for_each_column(n, [&](Eigen::Index j) {
+      philox_stream rng(seed, std::uint64_t(j));
+      const vector_t<Dist> z = d.base.sample(rng, temperature...);
+      const auto r = detail::forward_varying(*p, z);
+      out.values.col(j) = r.value;
+      if (with_lp) out.log_det[j] = d.base.log_prob(z, temperature...) - (r.log_det + c);
+    });
+  } else {
+    for_each_column(n, [&](Eigen::Index j) {
+      philox_stream rng(seed, std::uint64_t(j));
+      const vector_t<Dist> x = d.sample(rng, temperature...);
+      out.values.col(j) = x;
+      if (with_lp) out.log_det[j] = d.log_prob(x, temperature...);
+    });
+  }
+  return out;
+}
+}  // namespace detail
+
+template <Distribution Dist>
+batch_t<typename Dist::scalar_type, Dist::dim> sample(const Dist& d, Eigen::Index n, std::uint64_t seed) {
+  return detail::draw(d, n, seed, false).values;
+}
+template <Distribution Dist>
+batch_t<typename Dist::scalar_type, Dist::dim> sample(const Dist& d, Eigen::Index n, std::uint64_t seed,
+                                                      typename Dist::scalar_type temperature) {
+  static_assert(TemperedDistribution<Dist> || detail::is_flow_distribution<Dist>::value,
+                "flowtmpl: sampling at a temperature needs a distribution with a scale (StandardNormal, DiagonalNormal)");
+  return detail::draw(d, n, seed, false, temperature).values;
+}
+// {samples, log_prob}: values and log_det (the log density) of the result.
+template <Distribution Dist>
+batch_result<typename Dist::scalar_type, Dist::dim> sample_and_log_prob(const Dist& d, Eigen::Index n, std::uint64_t seed) {
+  return detail::draw(d, n, seed, true);
+}
+template <Distribution Dist>
+batch_result<typename Dist::scalar_type, Dist::dim> sample_and_log_prob(const Dist& d, Eigen::Index n, std::uint64_t seed,
+                                                                        typename Dist::scalar_type temperature) {
+  return detail::draw(d, n, seed, true, temperature);
+}
+
+// ---- data-dependent initialisation ----------------------------------------------
+
+namespace detail {
+template <class B, class M>
+void init_walk(B& b, bool normalizing, M& batch) {
+  // `batch` enters the layer from its data side (normalizing) or its base side, and
+  // leaves it transformed.
+  if constexpr (is_chain<B>::value) {
+    if (normalizing) {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        ((init_walk(b.template get<B::size - 1 - I>(), true, batch)), ...);
+      }(std::make_index_sequence<B::size>{});
+    } else {
+      b.for_each_layer([&](auto& layer) { init_walk(layer, false, batch); });
+    }
+  } else if constexpr (is_inverse_of<B>::value) {
+    init_walk(b.base, !normalizing, batch);
+  } else {
+    if (normalizing) {
+      if constexpr (requires { b.initialize_inverse(batch); }) b.initialize_inverse(batch);
+      batch = flowtmpl::inverse(b, batch);
+    } else {
+      if constexpr (requires { b.initialize_forward(batch); }) b.initialize_forward(batch);
+      batch = flowtmpl::forward(b, batch);
+    }
+  }
+}
+}  // namespace detail
+
+// Data-dependent initialisation from data X (D x N, the data side of b): every layer
+// that has one (ActNorm) is initialised from what reaches it in the normalizing
+// direction, in order from the data side.
+template <Bijector B, class Derived>
+void initialize(B& b, const Eigen::MatrixBase<Derived>& xin) {
+  batch_t<typename B::scalar_type, B::dim> batch = detail::batch_view<B>(xin, "initialize");
+  detail::init_walk(b, true, batch);
+}
+template <Distribution Dist, class Derived>
+  requires detail::is_flow_distribution<Dist>::value
+void initialize(Dist& d, const Eigen::MatrixBase<Derived>& xin) {
+  initialize(d.transform, xin);
+}
+
+}  // namespace flowtmpl

@@ -1,0 +1,81 @@
+// flowtmpl/jacobian.hpp: jacobian(b, x), the dense D x D Jacobian df/dx at x.
+//
+// For a layer it is the layer's jacobian(x) member. For a chain the product is formed
+// layer by layer using each layer's structure: an identity layer costs nothing, a
+// diagonal one scales rows (O(D^2)), a permutation one moves rows, any other one is a
+// dense D x D product. For InverseBijector<B> it is the inverse of B's Jacobian at
+// base.inverse(x), inverted according to the structure (diagonal: reciprocals;
+// permutation: transpose; otherwise an LU solve). A bijector without a jacobian(x)
+// member and with no structure to build it from is a compile error that says so.
+#pragma once
+
+#include <type_traits>
+
+#include <Eigen/Core>
+#include <Eigen/LU>
+
+#include "bijectors/inverse.hpp"
+#include "chain.hpp"
+
+namespace flowtmpl {
+
+template <Bijector B>
+Eigen::Matrix<typename B::scalar_type, B::dim, B::dim> jacobian(const B& b, const vector_t<B>& x);
+
+namespace detail {
+template <class T>
+struct is_inverse_bijector : std::false_type {};
+template <class B>
+struct is_inverse_bijector<InverseBijector<B>> : std::true_type {};
+
+// m <- J_layer(x) * m
+template <Bijector L, class M>
+void left_multiply_jacobian(const L& layer, const vector_t<L>& x, M& m) {
+  using T = typename L::structure;
+  if constexpr (std::is_same_v<T, structure::identity>) {
+    return;
+  } else if constexpr (std::is_same_v<T, structure::diagonal>) {
+    m = jacobian(layer, x).diagonal().asDiagonal() * m;
+  } else {
+    m = (jacobian(layer, x) * m).eval();
+  }
+}
+}  // namespace detail
+
+template <Bijector B>
+Eigen::Matrix<typename B::scalar_type, B::dim, B::dim> jacobian(const B& b, const vector_t<B>& x) {
+  using S = typename B::scalar_type;
+  using M = Eigen::Matrix<S, B::dim, B::dim>;
+  if constexpr (is_chain<B>::value) {
+    M m = M::Identity();
+    vector_t<B> v = x;
+    b.for_each_layer([&](const auto& layer) {
+      detail::left_multiply_jacobian(layer, v, m);
+      v = layer.forward(v);
+    });
+    return m;
+  } else if constexpr (detail::is_inverse_bijector<B>::value) {
+    const M jb = jacobian(b.base, b.base.inverse(x));
+    using T = typename B::structure;
+    if constexpr (std::is_same_v<T, structure::identity>) {
+      return M::Identity();
+    } else if constexpr (std::is_same_v<T, structure::diagonal>) {
+      return jb.diagonal().cwiseInverse().asDiagonal();
+    } else if constexpr (std::is_same_v<T, structure::permutation>) {
+      return jb.transpose();
+    } else {
+      return jb.partialPivLu().inverse();
+    }
+  } else if constexpr (requires { b.jacobian(x); }) {
+    return b.jacobian(x);
+  } else if constexpr (std::is_same_v<typename B::structure, structure::identity>) {
+    return M::Identity();
+  } else {
+    static_assert(detail::always_false_v<B>,
+                  "flowtmpl::jacobian: this bijector has no jacobian(x) member; add one returning the dense D x D "
+                  "matrix df/dx");
+    return M::Zero();
+  }
+}
+
+}  // namespace flowtmpl

@@ -1,0 +1,87 @@
+// flowtmpl/parameters.hpp: the trained parameters of a bound flow, walked by name.
+//
+// A layer's parameters are the members it declares with BOOST_HANA_DEFINE_STRUCT
+// (each a std::array of the scalar); its fixed settings (a permutation, a slope) are
+// ordinary members and are not parameters. Chains and inverses hold no parameters of
+// their own.
+//
+//   parameter_count_v<B>          constexpr number of scalars
+//   for_each_parameter(b, f)      f(name, data pointer, size) for every parameter
+//                                 block in layer order; name is "2.log_scale" for
+//                                 the member log_scale of layer 2 (nested chains give
+//                                 "2.0.log_scale"; an inverse adds nothing).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <type_traits>
+
+#include <boost/hana/accessors.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/fold_left.hpp>
+#include <boost/hana/members.hpp>
+#include <boost/hana/second.hpp>
+#include <boost/hana/string.hpp>
+#include <boost/hana/first.hpp>
+#include <boost/hana/concept/struct.hpp>
+
+#include "bijectors/inverse.hpp"
+#include "chain.hpp"
+
+namespace flowtmpl {
+
+namespace detail {
+template <class T>
+struct is_inverse_layer : std::false_type {};
+template <class B>
+struct is_inverse_layer<InverseBijector<B>> : std::true_type {};
+
+template <class B>
+consteval std::size_t count_parameters() {
+  if constexpr (is_chain<B>::value) {
+    return []<class... Ls>(Chain<Ls...>*) { return (std::size_t(0) + ... + count_parameters<Ls>()); }(
+        static_cast<B*>(nullptr));
+  } else if constexpr (is_inverse_layer<B>::value) {
+    return count_parameters<typename B::base_type>();
+  } else if constexpr (boost::hana::Struct<B>::value) {
+    std::size_t n = 0;
+    boost::hana::for_each(boost::hana::accessors<B>(), [&](auto pair) {
+      using M = std::remove_cvref_t<decltype(boost::hana::second(pair)(std::declval<const B&>()))>;
+      n += std::tuple_size_v<M>;
+    });
+    return n;
+  } else {
+    return 0;
+  }
+}
+
+template <class B, class F>
+void walk_parameters(B& b, const std::string& prefix, F& f) {
+  using T = std::remove_const_t<B>;
+  if constexpr (is_chain<T>::value) {
+    b.for_each_layer([&](auto idx, auto& layer) { walk_parameters(layer, prefix + std::to_string(idx.value) + ".", f); });
+  } else if constexpr (is_inverse_layer<T>::value) {
+    walk_parameters(b.base, prefix, f);
+  } else if constexpr (boost::hana::Struct<T>::value) {
+    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto pair) {
+      auto& member = boost::hana::second(pair)(b);
+      f(prefix + boost::hana::to<char const*>(boost::hana::first(pair)), member.data(), member.size());
+    });
+  }
+}
+}  // namespace detail
+
+template <Bijector B>
+inline constexpr std::size_t parameter_count_v = detail::count_parameters<B>();
+
+// f(const std::string& name, scalar* data, std::size_t size); const b gives const data.
+template <Bijector B, class F>
+void for_each_parameter(B& b, F&& f) {
+  detail::walk_parameters(b, std::string(), f);
+}
+template <Bijector B, class F>
+void for_each_parameter(const B& b, F&& f) {
+  detail::walk_parameters(b, std::string(), f);
+}
+
+}  // namespace flowtmpl
