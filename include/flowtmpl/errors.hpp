@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 
 #include "config.hpp"
 
@@ -33,6 +35,31 @@ struct domain_error : std::domain_error {
 };
 
 namespace detail {
+// A message from pieces (text, integers, floating-point values), appended in order.
+// (Appending, rather than "text" + std::string, also keeps g++ 12 -O3 from a false
+// -Wrestrict warning inside libstdc++.)
+inline void append_piece(std::string& s, std::string_view v) { s.append(v.data(), v.size()); }
+inline void append_piece(std::string& s, const char* v) { s.append(v); }
+inline void append_piece(std::string& s, const std::string& v) { s.append(v); }
+inline void append_piece(std::string& s, char v) { s.push_back(v); }
+template <class T>
+  requires std::is_arithmetic_v<T>
+void append_piece(std::string& s, T v) {
+  if constexpr (std::is_integral_v<T>) {
+    s.append(std::to_string(v));
+  } else {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", double(v));
+    s.append(buf);
+  }
+}
+template <class... P>
+std::string message(const P&... pieces) {
+  std::string s;
+  (append_piece(s, pieces), ...);
+  return s;
+}
+
 [[noreturn]] inline void fail_shape(const std::string& msg) {
 #if FLOWTMPL_HAS_EXCEPTIONS
   throw shape_error(msg);

@@ -83,8 +83,8 @@ batch_ref<typename T::scalar_type, T::dim> batch_view(const Eigen::MatrixBase<De
   static_assert(Derived::RowsAtCompileTime == Eigen::Dynamic || Derived::RowsAtCompileTime == T::dim,
                 "flowtmpl: the batch's number of rows differs from the flow's dimension (samples are columns)");
   if (x.rows() != T::dim)
-    fail_shape(std::string(what) + ": the batch has " + std::to_string(x.rows()) + " rows, the flow has dimension " +
-               std::to_string(T::dim) + " (samples are columns)");
+    fail_shape(message(what, ": the batch has ", x.rows(), " rows, the flow has dimension ", T::dim,
+                       " (samples are columns)"));
   return batch_ref<typename T::scalar_type, T::dim>(x.derived());
 }
 
@@ -120,18 +120,16 @@ struct layer_path {
   int inversions = 0;
   std::string label(const char* name) const {
     std::string s = "layer ";
-    for (int i = 0; i < depth; ++i) s += (i ? "." : "") + std::to_string(index[i]);
-    if (depth == 0) s += "0";
-    std::string n = name;
-    for (int i = 0; i < inversions; ++i) n = "Inverse<" + n + ">";
-    return s + " (" + n + ")";
+    for (int i = 0; i < depth; ++i) append_piece(s, message(i ? "." : "", index[i]));
+    if (depth == 0) s.push_back('0');
+    s.append(" (");
+    for (int i = 0; i < inversions; ++i) s.append("Inverse<");
+    s.append(name);
+    for (int i = 0; i < inversions; ++i) s.push_back('>');
+    s.push_back(')');
+    return s;
   }
 };
-
-template <class S>
-std::string value_text(S v) {
-  return std::to_string(double(v));
-}
 
 template <Bijector L>
 void checked_leaf(const L& layer, bool forward_dir, vector_t<L>& v, typename L::scalar_type& ld, long sample,
@@ -140,7 +138,7 @@ void checked_leaf(const L& layer, bool forward_dir, vector_t<L>& v, typename L::
   const char* dir = forward_dir ? "forward" : "inverse";
   if constexpr (requires { layer.validate(); }) {
     if (const char* msg = layer.validate())
-      fail_domain(path.label(L::name) + ": invalid parameters: " + msg, path.label(L::name), sample, -1,
+      fail_domain(message(path.label(L::name), ": invalid parameters: ", msg), path.label(L::name), sample, -1,
                   std::numeric_limits<double>::quiet_NaN());
   }
   const bool has_domain = forward_dir ? requires { L::forward_domain(); } : requires { L::inverse_domain(); };
@@ -155,20 +153,19 @@ void checked_leaf(const L& layer, bool forward_dir, vector_t<L>& v, typename L::
     }
     for (int i = 0; i < L::dim; ++i)
       if (!dom.contains(v[i]))
-        fail_domain(path.label(L::name) + ", sample " + std::to_string(sample) + ", component " + std::to_string(i) +
-                        ": value " + value_text(v[i]) + " is outside the domain " + dom.to_string() + " of its " + dir +
-                        " direction",
+        fail_domain(message(path.label(L::name), ", sample ", sample, ", component ", i, ": value ", v[i],
+                            " is outside the domain ", dom.to_string(), " of its ", dir, " direction"),
                     path.label(L::name), sample, i, double(v[i]));
   }
   const auto r = forward_dir ? flowtmpl::forward_and_log_det(layer, v) : flowtmpl::inverse_and_log_det(layer, v);
   for (int i = 0; i < L::dim; ++i)
     if (!std::isfinite(double(r.value[i])))
-      fail_domain(path.label(L::name) + ", sample " + std::to_string(sample) + ", component " + std::to_string(i) + ": the " +
-                      dir + " direction gave " + value_text(r.value[i]) + " from the input " + value_text(v[i]),
+      fail_domain(message(path.label(L::name), ", sample ", sample, ", component ", i, ": the ", dir, " direction gave ",
+                          r.value[i], " from the input ", v[i]),
                   path.label(L::name), sample, i, double(r.value[i]));
   if (!std::isfinite(double(r.log_det)))
-    fail_domain(path.label(L::name) + ", sample " + std::to_string(sample) + ": the log-det of the " + dir +
-                    " direction is " + value_text(r.log_det),
+    fail_domain(message(path.label(L::name), ", sample ", sample, ": the log-det of the ", dir, " direction is ",
+                        r.log_det),
                 path.label(L::name), sample, -1, double(r.log_det));
   v = r.value;
   ld += r.log_det;
@@ -207,8 +204,7 @@ template <Bijector B>
 void check_input(const vector_t<B>& v, long sample) {
   for (int i = 0; i < B::dim; ++i)
     if (!std::isfinite(double(v[i])))
-      fail_domain("input, sample " + std::to_string(sample) + ", component " + std::to_string(i) + ": value " +
-                      value_text(v[i]) + " is not finite",
+      fail_domain(message("input, sample ", sample, ", component ", i, ": value ", v[i], " is not finite"),
                   "input", sample, i, double(v[i]));
 }
 

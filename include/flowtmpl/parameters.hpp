@@ -27,6 +27,7 @@
 
 #include "bijectors/inverse.hpp"
 #include "chain.hpp"
+#include "errors.hpp"
 
 namespace flowtmpl {
 
@@ -59,13 +60,13 @@ template <class B, class F>
 void walk_parameters(B& b, const std::string& prefix, F& f) {
   using T = std::remove_const_t<B>;
   if constexpr (is_chain<T>::value) {
-    b.for_each_layer([&](auto idx, auto& layer) { walk_parameters(layer, prefix + std::to_string(idx.value) + ".", f); });
+    b.for_each_layer([&](auto idx, auto& layer) { walk_parameters(layer, message(prefix, idx.value, '.'), f); });
   } else if constexpr (is_inverse_layer<T>::value) {
     walk_parameters(b.base, prefix, f);
   } else if constexpr (boost::hana::Struct<T>::value) {
     boost::hana::for_each(boost::hana::accessors<T>(), [&](auto pair) {
       auto& member = boost::hana::second(pair)(b);
-      f(prefix + boost::hana::to<char const*>(boost::hana::first(pair)), member.data(), member.size());
+      f(message(prefix, boost::hana::to<char const*>(boost::hana::first(pair))), member.data(), member.size());
     });
   }
 }

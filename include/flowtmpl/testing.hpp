@@ -44,6 +44,7 @@
 #include <Eigen/LU>
 
 #include "core.hpp"
+#include "errors.hpp"
 #include "jacobian.hpp"
 #include "random.hpp"
 
@@ -172,42 +173,34 @@ report check_bijector(const B& b, const options<typename B::scalar_type>& opt = 
   constexpr bool has_jacobian = requires { flowtmpl::jacobian(b, V()); };
 
   for (const V& x : pts) {
-    const std::string at = name + " at x = " + detail::show(x);
+    const std::string at = flowtmpl::detail::message(name, " at x = ", detail::show(x));
     const V y = b.forward(x);
     const V xr = b.inverse(y);
     bool rt = true;
     for (int i = 0; i < D; ++i) rt = rt && std::abs(xr[i] - x[i]) <= opt.round_trip_tol * std::max(S(1), std::abs(x[i]));
-    rep.expect(rt, "round_trip: " + at + ": inverse(forward(x)) = " + detail::show(xr));
+    rep.expect(rt, flowtmpl::detail::message("round_trip: ", at, ": inverse(forward(x)) = ", detail::show(xr)));
 
     const S ld = b.log_det(x);
     const auto fl = flowtmpl::forward_and_log_det(b, x);
     rep.expect((fl.value - y).cwiseAbs().maxCoeff() <= opt.round_trip_tol * std::max(S(1), y.cwiseAbs().maxCoeff()) &&
-                   detail::close(fl.log_det, ld, opt.round_trip_tol),
-               "fused: " + at + ": forward_and_log_det differs from forward and log_det");
+                   detail::close(fl.log_det, ld, opt.round_trip_tol), flowtmpl::detail::message("fused: ", at, ": forward_and_log_det differs from forward and log_det"));
     const auto il = flowtmpl::inverse_and_log_det(b, y);
-    rep.expect(detail::close(il.log_det, -ld, opt.log_det_tol),
-               "inverse_log_det: " + at + ": inverse log-det " + std::to_string(double(il.log_det)) +
-                   " is not minus the forward log-det " + std::to_string(double(ld)));
-    rep.expect((il.value - xr).cwiseAbs().maxCoeff() <= opt.round_trip_tol * std::max(S(1), x.cwiseAbs().maxCoeff()),
-               "fused: " + at + ": inverse_and_log_det's value differs from inverse");
+    rep.expect(detail::close(il.log_det, -ld, opt.log_det_tol), flowtmpl::detail::message("inverse_log_det: ", at, ": inverse log-det ", std::to_string(double(il.log_det)), " is not minus the forward log-det ", std::to_string(double(ld))));
+    rep.expect((il.value - xr).cwiseAbs().maxCoeff() <= opt.round_trip_tol * std::max(S(1), x.cwiseAbs().maxCoeff()), flowtmpl::detail::message("fused: ", at, ": inverse_and_log_det's value differs from inverse"));
 
     if constexpr (B::log_det_kind == log_det_kind::zero) {
-      rep.expect(ld == S(0), "kind: " + at + ": a zero-log-det layer returned " + std::to_string(double(ld)));
+      rep.expect(ld == S(0), flowtmpl::detail::message("kind: ", at, ": a zero-log-det layer returned ", std::to_string(double(ld))));
     } else if constexpr (B::log_det_kind == log_det_kind::constant) {
-      rep.expect(ld == b.constant_log_det(), "kind: " + at + ": log_det differs from constant_log_det()");
+      rep.expect(ld == b.constant_log_det(), flowtmpl::detail::message("kind: ", at, ": log_det differs from constant_log_det()"));
     }
 
     const auto jfd = detail::fd_jacobian(b, x, opt.fd_step);
     const S ld_fd = detail::log_abs_det(jfd);
-    rep.expect(detail::close(ld, ld_fd, opt.log_det_tol),
-               "log_det: " + at + ": " + std::to_string(double(ld)) + " but finite differences give " +
-                   std::to_string(double(ld_fd)));
+    rep.expect(detail::close(ld, ld_fd, opt.log_det_tol), flowtmpl::detail::message("log_det: ", at, ": ", std::to_string(double(ld)), " but finite differences give ", std::to_string(double(ld_fd))));
     if constexpr (has_jacobian) {
       const auto j = flowtmpl::jacobian(b, x);
       const S scale = std::max(S(1), jfd.cwiseAbs().maxCoeff());
-      rep.expect((j - jfd).cwiseAbs().maxCoeff() <= opt.jacobian_tol * scale,
-                 "jacobian: " + at + ": jacobian(b, x) differs from finite differences by " +
-                     std::to_string(double((j - jfd).cwiseAbs().maxCoeff())));
+      rep.expect((j - jfd).cwiseAbs().maxCoeff() <= opt.jacobian_tol * scale, flowtmpl::detail::message("jacobian: ", at, ": jacobian(b, x) differs from finite differences by ", std::to_string(double((j - jfd).cwiseAbs().maxCoeff()))));
     }
 
     // structure: exact independence where the tag forbids a dependency
@@ -226,28 +219,23 @@ report check_bijector(const B& b, const options<typename B::scalar_type>& opt = 
     }
     using T = typename B::structure;
     if constexpr (std::is_same_v<T, structure::permutation>) {
-      rep.expect((dep.rowwise().sum().array() == 1).all() && (dep.colwise().sum().array() == 1).all(),
-                 "structure: " + at + ": declared a permutation, but the dependency pattern is not one");
+      rep.expect((dep.rowwise().sum().array() == 1).all() && (dep.colwise().sum().array() == 1).all(), flowtmpl::detail::message("structure: ", at, ": declared a permutation, but the dependency pattern is not one"));
     } else {
       for (int r = 0; r < D; ++r)
         for (int c = 0; c < D; ++c)
           if (!may_be_nonzero<T>(r, c))
-            rep.expect(dep(r, c) == 0, "structure: " + at + ": output " + std::to_string(r) + " depends on input " +
-                                           std::to_string(c) + ", which the declared structure forbids");
+            rep.expect(dep(r, c) == 0, flowtmpl::detail::message("structure: ", at, ": output ", std::to_string(r), " depends on input ", std::to_string(c), ", which the declared structure forbids"));
     }
     if constexpr (std::is_same_v<T, structure::identity>) {
-      rep.expect((jfd - decltype(jfd)::Identity()).cwiseAbs().maxCoeff() <= opt.jacobian_tol,
-                 "structure: " + at + ": declared identity Jacobian, finite differences disagree");
+      rep.expect((jfd - decltype(jfd)::Identity()).cwiseAbs().maxCoeff() <= opt.jacobian_tol, flowtmpl::detail::message("structure: ", at, ": declared identity Jacobian, finite differences disagree"));
     }
 
     // prepared
     const auto pr = flowtmpl::forward_and_log_det(prepared, x);
     rep.expect((pr.value - y).cwiseAbs().maxCoeff() <= opt.round_trip_tol * std::max(S(1), y.cwiseAbs().maxCoeff()) &&
-                   detail::close(pr.log_det, ld, opt.round_trip_tol),
-               "prepared: " + at + ": prepare(b) computes another forward or log-det");
+                   detail::close(pr.log_det, ld, opt.round_trip_tol), flowtmpl::detail::message("prepared: ", at, ": prepare(b) computes another forward or log-det"));
     const V xp = prepared.inverse(y);
-    rep.expect((xp - x).cwiseAbs().maxCoeff() <= opt.round_trip_tol * std::max(S(1), x.cwiseAbs().maxCoeff()),
-               "prepared: " + at + ": prepare(b).inverse differs");
+    rep.expect((xp - x).cwiseAbs().maxCoeff() <= opt.round_trip_tol * std::max(S(1), x.cwiseAbs().maxCoeff()), flowtmpl::detail::message("prepared: ", at, ": prepare(b).inverse differs"));
   }
 
   auto to_vec = [&](const std::vector<S>& e) {
@@ -258,28 +246,21 @@ report check_bijector(const B& b, const options<typename B::scalar_type>& opt = 
   for (const auto& e : opt.sweep) {
     const V x = to_vec(e);
     const auto r = flowtmpl::forward_and_log_det(b, x);
-    rep.expect(r.value.allFinite() && std::isfinite(double(r.log_det)),
-               "finite: " + name + " forward at " + detail::show(x) + " gives " + detail::show(r.value) + ", log-det " +
-                   std::to_string(double(r.log_det)));
+    rep.expect(r.value.allFinite() && std::isfinite(double(r.log_det)), flowtmpl::detail::message("finite: ", name, " forward at ", detail::show(x), " gives ", detail::show(r.value), ", log-det ", std::to_string(double(r.log_det))));
   }
   for (const auto& e : opt.inverse_sweep) {
     const V y = to_vec(e);
     const auto r = flowtmpl::inverse_and_log_det(b, y);
-    rep.expect(r.value.allFinite() && std::isfinite(double(r.log_det)),
-               "finite: " + name + " inverse at " + detail::show(y) + " gives " + detail::show(r.value) + ", log-det " +
-                   std::to_string(double(r.log_det)));
+    rep.expect(r.value.allFinite() && std::isfinite(double(r.log_det)), flowtmpl::detail::message("finite: ", name, " inverse at ", detail::show(y), " gives ", detail::show(r.value), ", log-det ", std::to_string(double(r.log_det))));
   }
   if (opt.check_nan && !pts.empty()) {
     for (int c = 0; c < D; ++c) {
       V x = pts.front();
       x[c] = std::numeric_limits<S>::quiet_NaN();
       const auto r = flowtmpl::forward_and_log_det(b, x);
-      rep.expect(r.value.hasNaN() || std::isnan(double(r.log_det)),
-                 "nan: " + name + ": a NaN in component " + std::to_string(c) + " gave the finite result " +
-                     detail::show(r.value));
+      rep.expect(r.value.hasNaN() || std::isnan(double(r.log_det)), flowtmpl::detail::message("nan: ", name, ": a NaN in component ", std::to_string(c), " gave the finite result ", detail::show(r.value)));
       const auto ri = flowtmpl::inverse_and_log_det(b, x);
-      rep.expect(ri.value.hasNaN() || std::isnan(double(ri.log_det)),
-                 "nan: " + name + ": a NaN in component " + std::to_string(c) + " of the inverse's input gave a finite result");
+      rep.expect(ri.value.hasNaN() || std::isnan(double(ri.log_det)), flowtmpl::detail::message("nan: ", name, ": a NaN in component ", std::to_string(c), " of the inverse's input gave a finite result"));
     }
   }
   return rep;

@@ -67,15 +67,14 @@ struct ActNormBijector : detail::affine_ops<ActNormBijector<D, S>, D, S> {
   static void moments(const Eigen::MatrixBase<Derived>& x, Eigen::Array<S, D, 1>& mean, Eigen::Array<S, D, 1>& sd) {
     static_assert(std::is_same_v<typename Derived::Scalar, S>, "flowtmpl: ActNorm: the batch's scalar type must be the layer's");
     if (x.rows() != D)
-      detail::fail_shape("ActNorm initialisation: the batch has " + std::to_string(x.rows()) + " rows, the layer has dimension " +
-                         std::to_string(D));
+      detail::fail_shape(detail::message("ActNorm initialisation: the batch has ", x.rows(), " rows, the layer has dimension ", D));
     const long n = long(x.cols());
-    if (n < 2) detail::fail_shape("ActNorm initialisation needs at least 2 samples, got " + std::to_string(n));
+    if (n < 2) detail::fail_shape(detail::message("ActNorm initialisation needs at least 2 samples, got ", n));
     for (long j = 0; j < n; ++j)
       for (int i = 0; i < D; ++i)
         if (!std::isfinite(double(x(i, j))))
-          detail::fail_domain("ActNorm initialisation: sample " + std::to_string(j) + ", component " + std::to_string(i) +
-                                  " is not finite (" + std::to_string(double(x(i, j))) + ")",
+          detail::fail_domain(detail::message("ActNorm initialisation: sample ", j, ", component ", i, " is not finite (",
+                                              double(x(i, j)), ")"),
                               "ActNorm", j, i, double(x(i, j)));
     for (int i = 0; i < D; ++i) {
       S m(0);

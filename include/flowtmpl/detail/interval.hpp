@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -27,15 +28,16 @@ struct interval {
   }
 
   std::string to_string() const {
-    auto num = [](S v) {
-      if (v == std::numeric_limits<S>::infinity()) return std::string("inf");
-      if (v == -std::numeric_limits<S>::infinity()) return std::string("-inf");
-      std::string s = std::to_string(double(v));
-      while (s.size() > 1 && s.back() == '0') s.pop_back();
-      if (!s.empty() && s.back() == '.') s.push_back('0');
-      return s;
+    auto num = [](S v) -> std::string {
+      if (v == std::numeric_limits<S>::infinity()) return "inf";
+      if (v == -std::numeric_limits<S>::infinity()) return "-inf";
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%g", double(v));
+      return buf;
     };
-    return std::string(lo_closed ? "[" : "(") + num(lo) + ", " + num(hi) + (hi_closed ? "]" : ")");
+    std::string s(lo_closed ? "[" : "(");
+    s.append(num(lo)).append(", ").append(num(hi)).append(hi_closed ? "]" : ")");
+    return s;
   }
 };
 

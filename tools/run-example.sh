@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Quickstart 1: installs the dependencies, builds and runs the main example.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash tools/install-deps.sh
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLOWTMPL_BUILD_TESTS=OFF -DFLOWTMPL_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build build/release --target quickstart
+out="$root/build/release/examples/quickstart_samples.csv"
+./build/release/examples/quickstart "$out"
+echo "flowtmpl: the example's output (samples at temperatures 1 and 0.5, with their log densities) is in $out"
