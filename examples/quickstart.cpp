@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   // Fit: ActNorm standardizes the data (its inverse maps data to zero mean, unit std),
   // then LUConv is the Cholesky factor of what is left.
   Model model;
-  initialize(model, data);
+  initialize(model, data);  // ActNorm's data-dependent init; data is 3 x N
   const Eigen::Matrix3Xd u = inverse(model.transform.get<1>(), data);
   const Eigen::Matrix3d cov_u = (u * u.transpose()) / double(u.cols() - 1);
   model.transform.get<0>() = bind_t<LUConv, 3, double>::from_matrix(cov_u.llt().matrixL());
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   const Eigen::Matrix3Xd centered = data.colwise() - mean;
   const Eigen::Matrix3d cov = centered * centered.transpose() / double(data.cols() - 1);
   const Eigen::Matrix3d cov_inv = cov.inverse();
-  const auto lp = log_prob(model, data.leftCols(5));
+  const auto lp = log_prob(model, data);  // 1 x N log densities
   std::printf("log p(x) of the first five data points: flow vs closed-form Gaussian\n");
   for (int j = 0; j < 5; ++j) {
     const Eigen::Vector3d d = data.col(j) - mean;
@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   std::ofstream csv(out_path);
   csv << "temperature,x0,x1,x2,log_prob\n";
   for (double t : {1.0, 0.5}) {
-    const auto s = sample_and_log_prob(model, 50000, /*seed=*/7, t);
+    const auto s = sample_and_log_prob(model, 50000, /*seed=*/7, /*temperature=*/t);
     const Eigen::Matrix3Xd c = s.values.colwise() - s.values.rowwise().mean();
     const Eigen::Matrix3d sc = c * c.transpose() / double(c.cols() - 1);
     std::printf("T = %.1f: sample variance of x0 = %.3f (expected %.3f)\n", t, sc(0, 0), t * t * cov(0, 0));
@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   Eigen::Matrix3Xd probe(3, 2);
   probe << 0.2, 0.3, 0.4, 1.7, 0.5, 0.6;
   try {
-    forward(Bad{}, probe, checked);
+    forward(Bad{}, probe, checked);  // throws flowtmpl::domain_error naming the layer, sample and value
   } catch (const domain_error& e) {
     std::printf("checked mode: %s\n", e.what());
   }

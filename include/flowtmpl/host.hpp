@@ -353,11 +353,22 @@ template <Distribution Dist>
 batch_t<typename Dist::scalar_type, Dist::dim> sample(const Dist& d, Eigen::Index n, std::uint64_t seed) {
   return detail::draw(d, n, seed, false).values;
 }
+namespace detail {
+template <class Dist>
+consteval bool can_temper() {
+  if constexpr (is_flow_distribution<Dist>::value)
+    return TemperedDistribution<typename Dist::base_type>;
+  else
+    return TemperedDistribution<Dist>;
+}
+}  // namespace detail
+
 template <Distribution Dist>
 batch_t<typename Dist::scalar_type, Dist::dim> sample(const Dist& d, Eigen::Index n, std::uint64_t seed,
                                                       typename Dist::scalar_type temperature) {
-  static_assert(TemperedDistribution<Dist> || detail::is_flow_distribution<Dist>::value,
-                "flowtmpl: sampling at a temperature needs a distribution with a scale (StandardNormal, DiagonalNormal)");
+  static_assert(detail::can_temper<Dist>(),
+                "flowtmpl: sampling at a temperature needs a base distribution with a scale (StandardNormal, "
+                "DiagonalNormal: models of TemperedDistribution)");
   return detail::draw(d, n, seed, false, temperature).values;
 }
 // {samples, log_prob}: values and log_det (the log density) of the result.
@@ -368,6 +379,9 @@ batch_result<typename Dist::scalar_type, Dist::dim> sample_and_log_prob(const Di
 template <Distribution Dist>
 batch_result<typename Dist::scalar_type, Dist::dim> sample_and_log_prob(const Dist& d, Eigen::Index n, std::uint64_t seed,
                                                                         typename Dist::scalar_type temperature) {
+  static_assert(detail::can_temper<Dist>(),
+                "flowtmpl: sampling at a temperature needs a base distribution with a scale (StandardNormal, "
+                "DiagonalNormal: models of TemperedDistribution)");
   return detail::draw(d, n, seed, true, temperature);
 }
 
