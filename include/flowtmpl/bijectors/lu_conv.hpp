@@ -7,7 +7,9 @@
 // triangular, U strictly upper triangular, s the diagonal. Parameters, in nflows's
 // LULinear layout: lower_entries[D(D-1)/2] (row-major below the diagonal),
 // upper_entries[D(D-1)/2] (row-major above it), diag[D] (the raw diagonal parameters,
-// see below), bias[D]. The permutation perm[D] and signs[D] are fixed settings.
+// see below), bias[D]. The permutation and the signs are fixed settings, set through
+// from_matrix() or set_permutation() / set_signs(), which reject anything that is not a
+// permutation of 0..D-1 or not +-1: the layer can never index outside its arrays.
 //
 // The diagonal s from the raw parameters, chosen by the spec:
 //   LUConv                          s_i = signs_i * exp(diag_i)      (Glow; s never 0)
@@ -30,6 +32,7 @@
 #include <Eigen/LU>
 
 #include "../core.hpp"
+#include "../errors.hpp"
 
 namespace flowtmpl {
 
@@ -128,15 +131,33 @@ struct LUConvBijector {
 
   BOOST_HANA_DEFINE_STRUCT(LUConvBijector, (std::array<S, n_tri>, lower_entries), (std::array<S, n_tri>, upper_entries),
                            (std::array<S, D>, diag), (std::array<S, D>, bias));
-  std::array<int, D> perm;  // fixed
-  std::array<S, D> signs;   // fixed; used by lu_diag::exp only
-
   LUConvBijector() : lower_entries{}, upper_entries{}, diag{}, bias{} {
     for (int i = 0; i < D; ++i) {
       diag[i] = Diag::template identity_raw<S>;
       perm[i] = i;
       signs[i] = S(1);
     }
+  }
+
+  // perm[i]: (P v)_i = v_{perm[i]}.
+  const std::array<int, D>& permutation() const { return perm; }
+  const std::array<S, D>& sign() const { return signs; }
+  // Throws flowtmpl::shape_error (aborts without exceptions) unless p is a permutation of 0..D-1.
+  void set_permutation(const std::array<int, D>& p) {
+    std::array<bool, D> seen{};
+    for (int i = 0; i < D; ++i) {
+      if (p[i] < 0 || p[i] >= D || seen[p[i]])
+        detail::fail_shape(detail::message("LUConv::set_permutation: entry ", i, " (", p[i], ") makes it no permutation of 0..", D - 1));
+      seen[p[i]] = true;
+    }
+    perm = p;
+  }
+  // Throws flowtmpl::shape_error unless every entry is +1 or -1 (lu_diag::exp only uses them).
+  void set_signs(const std::array<S, D>& s) {
+    for (int i = 0; i < D; ++i)
+      if (s[i] != S(1) && s[i] != S(-1))
+        detail::fail_shape(detail::message("LUConv::set_signs: entry ", i, " is ", s[i], ", not +1 or -1"));
+    signs = s;
   }
 
   // The layer whose W is the given invertible matrix (partial-pivoting LU); bias 0.
@@ -240,10 +261,12 @@ struct LUConvBijector {
       if (v == S(0)) return "a zero on the diagonal of U: the matrix is singular";
       if (!std::isfinite(v)) return "a non-finite value on the diagonal of U";
     }
-    for (int i = 0; i < D; ++i)
-      if (perm[i] < 0 || perm[i] >= D) return "perm holds an index outside 0..D-1";
     return nullptr;
   }
+
+ private:
+  std::array<int, D> perm;  // a permutation of 0..D-1, always
+  std::array<S, D> signs;   // +-1; used by lu_diag::exp only
 };
 
 template <class Diag>

@@ -68,10 +68,16 @@ struct permutation_storage<Indices<P...>, D> {
 };
 
 template <std::uint64_t Seed, int D>
-struct permutation_storage<Random<Seed>, D> {
-  std::array<int, D> perm, inv;
+class permutation_storage<Random<Seed>, D> {
+ public:
   constexpr permutation_storage() { draw(Seed); }
   constexpr explicit permutation_storage(std::uint64_t seed) { draw(seed); }
+  FLOWTMPL_HOST_DEVICE constexpr int at(int i) const { return perm[i]; }
+  FLOWTMPL_HOST_DEVICE constexpr int inverse_at(int i) const { return inv[i]; }
+
+ private:
+  // Only draw() writes them, so they always hold a permutation and its inverse.
+  std::array<int, D> perm, inv;
   constexpr void draw(std::uint64_t seed) {
     for (int i = 0; i < D; ++i) perm[i] = i;
     philox_stream rng(seed, 0);
@@ -84,8 +90,6 @@ struct permutation_storage<Random<Seed>, D> {
     }
     for (int i = 0; i < D; ++i) inv[perm[i]] = i;
   }
-  FLOWTMPL_HOST_DEVICE constexpr int at(int i) const { return perm[i]; }
-  FLOWTMPL_HOST_DEVICE constexpr int inverse_at(int i) const { return inv[i]; }
 };
 }  // namespace detail
 
