@@ -5,8 +5,12 @@
 // diagonal one scales rows (O(D^2)), a permutation one moves rows, any other one is a
 // dense D x D product. For InverseBijector<B> it is the inverse of B's Jacobian at
 // base.inverse(x), inverted according to the structure (diagonal: reciprocals;
-// permutation: transpose; otherwise an LU solve). A bijector without a jacobian(x)
-// member and with no structure to build it from is a compile error that says so.
+// permutation: transpose; lower / upper triangular: a triangular solve; block
+// triangular: an LU solve, after which the blocks the structure forbids are set to
+// exactly zero, as they are in exact arithmetic; dense: an LU solve), so the result has
+// exact zeros wherever the structure says. has_jacobian_v<B> says whether jacobian(b, x)
+// is available: a jacobian(x) member, identity structure, or a chain or inverse of such
+// layers. Calling it otherwise is a compile error that says so.
 #pragma once
 
 #include <type_traits>
@@ -27,6 +31,18 @@ template <class T>
 struct is_inverse_bijector : std::false_type {};
 template <class B>
 struct is_inverse_bijector<InverseBijector<B>> : std::true_type {};
+
+template <class B>
+consteval bool has_jacobian() {
+  if constexpr (is_chain<B>::value) {
+    return []<class... Ls>(Chain<Ls...>*) { return (has_jacobian<Ls>() && ...); }(static_cast<B*>(nullptr));
+  } else if constexpr (is_inverse_bijector<B>::value) {
+    return has_jacobian<typename B::base_type>();
+  } else {
+    return requires(const B& b, const vector_t<B>& x) { b.jacobian(x); } ||
+           std::is_same_v<typename B::structure, structure::identity>;
+  }
+}
 
 // m <- J_layer(x) * m
 template <Bijector L, class M>
@@ -63,8 +79,16 @@ Eigen::Matrix<typename B::scalar_type, B::dim, B::dim> jacobian(const B& b, cons
       return jb.diagonal().cwiseInverse().asDiagonal();
     } else if constexpr (std::is_same_v<T, structure::permutation>) {
       return jb.transpose();
+    } else if constexpr (std::is_same_v<T, structure::lower_triangular>) {
+      return jb.template triangularView<Eigen::Lower>().solve(M::Identity());
+    } else if constexpr (std::is_same_v<T, structure::upper_triangular>) {
+      return jb.template triangularView<Eigen::Upper>().solve(M::Identity());
     } else {
-      return jb.partialPivLu().inverse();
+      M inv = jb.partialPivLu().inverse();
+      for (int r = 0; r < B::dim; ++r)
+        for (int c = 0; c < B::dim; ++c)
+          if (!may_be_nonzero<T>(r, c)) inv(r, c) = S(0);
+      return inv;
     }
   } else if constexpr (requires { b.jacobian(x); }) {
     return b.jacobian(x);
@@ -77,5 +101,8 @@ Eigen::Matrix<typename B::scalar_type, B::dim, B::dim> jacobian(const B& b, cons
     return M::Zero();
   }
 }
+
+template <class B>
+inline constexpr bool has_jacobian_v = Bijector<B> && detail::has_jacobian<B>();
 
 }  // namespace flowtmpl

@@ -22,7 +22,7 @@
 //                     zero: output i does not change at all when input j is moved (by
 //                     a large step) for a forbidden (i, j); for permutation structure,
 //                     each output depends on exactly one input and each input on one output
-//   jacobian          flowtmpl::jacobian(b, x), where the bijector has one, against the
+//   jacobian          flowtmpl::jacobian(b, x), where has_jacobian_v<B>, against the
 //                     central differences within jacobian_tol (relative to max(1, |J|))
 //   prepared          prepare(b) computes the same function and log-det within round_trip_tol
 //   finite            forward and log_det finite at every point of options.sweep (ordinary
@@ -170,7 +170,7 @@ report check_bijector(const B& b, const options<typename B::scalar_type>& opt = 
   }
 
   const auto prepared = flowtmpl::prepare(b);
-  constexpr bool has_jacobian = requires { flowtmpl::jacobian(b, V()); };
+  constexpr bool has_jacobian = has_jacobian_v<B>;
 
   for (const V& x : pts) {
     const std::string at = flowtmpl::detail::message(name, " at x = ", detail::show(x));
