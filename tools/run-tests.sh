@@ -15,6 +15,7 @@ ctest --test-dir build/release -j "$jobs" --output-on-failure
 
 san_start=$(date +%s)
 cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOWTMPL_BUILD_BENCHMARKS=OFF \
+  -DFLOWTMPL_BUILD_COMPILE_TESTS=OFF \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" >/dev/null
 cmake --build build/sanitize -j "$jobs"
 echo "flowtmpl: sanitizer build took $(( $(date +%s) - san_start )) s"

@@ -42,25 +42,24 @@ FLOWTMPL_HOST_DEVICE constexpr L& leaf_get(chain_leaf<I, L>& leaf) {
   return leaf.value;
 }
 
+// Instantiates the diagnostic for the first pair of adjacent layers that disagree in
+// dimension or scalar; returns true either way (one mistake, one error).
 template <class... Ls>
 consteval bool check_adjacent() {
   using T = std::tuple<Ls...>;  // only for type access
   return []<std::size_t... I>(std::index_sequence<I...>) {
-    bool ok = true;
     (
         [&] {
           using P = std::tuple_element_t<I, T>;
           using N = std::tuple_element_t<I + 1, T>;
           if constexpr (P::dim != N::dim) {
             (void)sizeof(diagnostic::adjacent_layers_have_different_dimensions<int(I), P, N>);
-            ok = false;
           } else if constexpr (!std::is_same_v<typename P::scalar_type, typename N::scalar_type>) {
             (void)sizeof(diagnostic::adjacent_layers_have_different_scalars<int(I), P, N>);
-            ok = false;
           }
         }(),
         ...);
-    return ok;
+    return true;
   }(std::make_index_sequence<sizeof...(Ls) - 1>{});
 }
 
@@ -91,7 +90,7 @@ template <class... Ls>
 class Chain {
   static_assert(sizeof...(Ls) >= 1, "flowtmpl: a chain needs at least one layer");
   static_assert((Bijector<Ls> && ...), "flowtmpl: every layer of a Chain must model flowtmpl::Bijector");
-  static_assert(sizeof...(Ls) == 1 || detail::check_adjacent<Ls...>(), "flowtmpl: see the shape mismatch above");
+  static_assert(detail::check_adjacent<Ls...>());  // a mismatch is diagnosed inside, in words
 
  public:
   using first_layer = typename detail::first_type<Ls...>::type;
@@ -243,7 +242,7 @@ class Chain {
     }
   }
 
-  detail::chain_storage<std::index_sequence_for<Ls...>, Ls...> layers_;
+  [[no_unique_address]] detail::chain_storage<std::index_sequence_for<Ls...>, Ls...> layers_;
 };
 
 // A chain of bound bijectors: chain(a, b) applies a, then b.

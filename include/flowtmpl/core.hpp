@@ -106,6 +106,14 @@ FLOWTMPL_HOST_DEVICE result_t<B> inverse_varying(const B& b, const vector_t<B>& 
 template <class T>
 inline constexpr bool always_false_v = false;
 
+// Instantiates Diagnostic (whose static_assert then reports in words) only when !Ok;
+// returns true either way, so that the caller's own static_assert adds no second error.
+template <bool Ok, class Diagnostic>
+consteval bool diagnose_unless() {
+  if constexpr (!Ok) (void)sizeof(Diagnostic);
+  return true;
+}
+
 // A stand-in bound after a diagnostic fired, so that one mistake gives one error.
 template <int D, class S>
 struct invalid_layer {
@@ -158,13 +166,37 @@ struct bound_layer_has_another_scalar {
 template <int Position, class Previous, class Next>
 struct adjacent_layers_have_different_dimensions {
   static_assert(Previous::dim == Next::dim,
-                "flowtmpl: shape mismatch: the output dimension of layer Position differs from the input dimension "
-                "of layer Position + 1");
+                "flowtmpl: shape mismatch: the output dimension of the layer at Position (Previous above) differs from "
+                "the input dimension of the layer after it (Next above)");
 };
 template <int Position, class Previous, class Next>
 struct adjacent_layers_have_different_scalars {
   static_assert(std::is_same_v<typename Previous::scalar_type, typename Next::scalar_type>,
-                "flowtmpl: layers Position and Position + 1 of a chain use different scalar types");
+                "flowtmpl: the layer at Position (Previous above) and the layer after it (Next above) use different "
+                "scalar types");
+};
+template <class BatchScalar, class FlowScalar, class Flow>
+struct batch_scalar_differs_from_the_flows {
+  static_assert(std::is_same_v<BatchScalar, FlowScalar>,
+                "flowtmpl: the batch's scalar type differs from the flow's scalar_type (convert the batch with "
+                ".template cast<S>(), or bind the flow to the batch's scalar)");
+};
+template <int BatchRows, int FlowDim, class Flow>
+struct batch_rows_differ_from_the_flows_dimension {
+  static_assert(BatchRows == FlowDim,
+                "flowtmpl: the batch's number of rows differs from the flow's dimension (samples are columns: a "
+                "batch is D x N)");
+};
+template <int... Indices>
+struct indices_are_not_a_permutation {
+  static_assert(sizeof...(Indices) < 0,
+                "flowtmpl: Indices<p...>: the indices must be a permutation of 0, 1, ..., N-1, each once");
+};
+template <class Bijector_>
+struct bijector_has_no_jacobian_member {
+  static_assert(sizeof(Bijector_) < 0,
+                "flowtmpl::jacobian: this bijector has no jacobian(x) member; add one returning the dense D x D "
+                "matrix df/dx");
 };
 }  // namespace diagnostic
 

@@ -78,14 +78,19 @@ using batch_ref = Eigen::Ref<const batch_t<S, D>, 0, Eigen::OuterStride<>>;
 
 template <class T, class Derived>
 batch_ref<typename T::scalar_type, T::dim> batch_view(const Eigen::MatrixBase<Derived>& x, const char* what) {
-  static_assert(std::is_same_v<typename Derived::Scalar, typename T::scalar_type>,
-                "flowtmpl: the batch's scalar type differs from the flow's scalar_type (cast it with .template cast<S>())");
-  static_assert(Derived::RowsAtCompileTime == Eigen::Dynamic || Derived::RowsAtCompileTime == T::dim,
-                "flowtmpl: the batch's number of rows differs from the flow's dimension (samples are columns)");
-  if (x.rows() != T::dim)
-    fail_shape(message(what, ": the batch has ", x.rows(), " rows, the flow has dimension ", T::dim,
-                       " (samples are columns)"));
-  return batch_ref<typename T::scalar_type, T::dim>(x.derived());
+  using S = typename T::scalar_type;
+  if constexpr (!std::is_same_v<typename Derived::Scalar, S>) {
+    (void)sizeof(diagnostic::batch_scalar_differs_from_the_flows<typename Derived::Scalar, S, T>);
+    return batch_ref<S, T::dim>(batch_t<S, T::dim>(T::dim, 0));
+  } else if constexpr (Derived::RowsAtCompileTime != Eigen::Dynamic && Derived::RowsAtCompileTime != T::dim) {
+    (void)sizeof(diagnostic::batch_rows_differ_from_the_flows_dimension<int(Derived::RowsAtCompileTime), T::dim, T>);
+    return batch_ref<S, T::dim>(batch_t<S, T::dim>(T::dim, 0));
+  } else {
+    if (x.rows() != T::dim)
+      fail_shape(message(what, ": the batch has ", x.rows(), " rows, the flow has dimension ", T::dim,
+                         " (samples are columns)"));
+    return batch_ref<S, T::dim>(x.derived());
+  }
 }
 
 // Runs f(j) for every column j in fixed blocks, in parallel where OpenMP is on.
@@ -111,6 +116,11 @@ template <class T>
 struct is_flow_distribution : std::false_type {};
 template <class Base, class B>
 struct is_flow_distribution<FlowDistribution<Base, B>> : std::true_type {};
+
+template <class T>
+struct is_inverse_of : std::false_type {};
+template <class B>
+struct is_inverse_of<InverseBijector<B>> : std::true_type {};
 
 // ---- checked mode ------------------------------------------------------------
 #if FLOWTMPL_HAS_EXCEPTIONS
@@ -170,11 +180,6 @@ void checked_leaf(const L& layer, bool forward_dir, vector_t<L>& v, typename L::
   v = r.value;
   ld += r.log_det;
 }
-
-template <class T>
-struct is_inverse_of : std::false_type {};
-template <class B>
-struct is_inverse_of<InverseBijector<B>> : std::true_type {};
 
 template <Bijector B>
 void checked_walk(const B& b, bool forward_dir, vector_t<B>& v, typename B::scalar_type& ld, long sample, layer_path path) {

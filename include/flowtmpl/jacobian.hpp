@@ -95,9 +95,7 @@ Eigen::Matrix<typename B::scalar_type, B::dim, B::dim> jacobian(const B& b, cons
   } else if constexpr (std::is_same_v<typename B::structure, structure::identity>) {
     return M::Identity();
   } else {
-    static_assert(detail::always_false_v<B>,
-                  "flowtmpl::jacobian: this bijector has no jacobian(x) member; add one returning the dense D x D "
-                  "matrix df/dx");
+    (void)sizeof(diagnostic::bijector_has_no_jacobian_member<B>);
     return M::Zero();
   }
 }

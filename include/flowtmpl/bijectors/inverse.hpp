@@ -30,7 +30,7 @@ struct InverseBijector {
   using S = scalar_type;
   using vec = Eigen::Matrix<S, dim, 1>;
 
-  B base;
+  [[no_unique_address]] B base;
 
   FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const { return base.inverse(x); }
   FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const { return base.forward(y); }

@@ -35,7 +35,7 @@ struct Indices {
     }
     return true;
   }();
-  static_assert(is_permutation, "flowtmpl: Indices<p...>: the indices must be a permutation of 0, 1, ..., N-1, each once");
+  static_assert(detail::diagnose_unless<is_permutation, diagnostic::indices_are_not_a_permutation<P...>>());
 };
 
 template <std::uint64_t Seed = 0>

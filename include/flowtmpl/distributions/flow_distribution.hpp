@@ -34,8 +34,8 @@ struct FlowDistribution {
   using S = scalar_type;
   using vec = Eigen::Matrix<S, dim, 1>;
 
-  Base base;
-  B transform;
+  [[no_unique_address]] Base base;
+  [[no_unique_address]] B transform;
 
   FLOWTMPL_HOST_DEVICE S log_prob(const vec& x) const {
     const auto r = flowtmpl::inverse_and_log_det(transform, x);
