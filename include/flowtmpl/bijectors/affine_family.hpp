@@ -8,6 +8,7 @@
 #include <Eigen/Core>
 
 #include "../core.hpp"
+#include "../detail/math.hpp"
 
 namespace flowtmpl::detail {
 
@@ -29,8 +30,8 @@ struct prepared_affine {
   static prepared_affine from(const std::array<S, D>& log_scale, const std::array<S, D>* shift_or_null) {
     prepared_affine p;
     const cmap<D, S> ls(log_scale.data());
-    Eigen::Map<Eigen::Array<S, D, 1>>(p.scale.data()) = ls.exp();
-    Eigen::Map<Eigen::Array<S, D, 1>>(p.inv_scale.data()) = (-ls).exp();
+    Eigen::Map<Eigen::Array<S, D, 1>>(p.scale.data()) = detail::exp(ls);
+    Eigen::Map<Eigen::Array<S, D, 1>>(p.inv_scale.data()) = detail::exp(-ls);
     if (shift_or_null)
       p.shift = *shift_or_null;
     else
@@ -60,14 +61,14 @@ struct affine_ops {
   using vec = Eigen::Matrix<S, D, 1>;
 
   FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const {
-    return (x.array() * ls().exp() + sh()).matrix();
+    return (x.array() * detail::exp(ls()) + sh()).matrix();
   }
   FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const {
-    return ((y.array() - sh()) * (-ls()).exp()).matrix();
+    return ((y.array() - sh()) * detail::exp(-ls())).matrix();
   }
   FLOWTMPL_HOST_DEVICE S log_det(const vec&) const { return constant_log_det(); }
   FLOWTMPL_HOST_DEVICE S constant_log_det() const { return ls().sum(); }
-  Eigen::Matrix<S, D, D> jacobian(const vec&) const { return ls().exp().matrix().asDiagonal(); }
+  Eigen::Matrix<S, D, D> jacobian(const vec&) const { return detail::exp(ls()).matrix().asDiagonal(); }
 
   prepared_affine<D, S> prepare() const {
     const auto& d = static_cast<const Derived&>(*this);

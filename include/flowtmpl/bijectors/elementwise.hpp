@@ -41,7 +41,7 @@ struct elementwise {
     }
   }
   Eigen::Matrix<S, D, D> jacobian(const vec& x) const {
-    return self().log_dfdx(x.array()).exp().matrix().asDiagonal();
+    return detail::exp(self().log_dfdx(x.array())).matrix().asDiagonal();
   }
 
  private:

@@ -14,7 +14,7 @@ struct ExpBijector : detail::elementwise<ExpBijector<D, S>, D, S> {
   static constexpr const char* name = "Exp";
   using arr = Eigen::Array<S, D, 1>;
 
-  FLOWTMPL_HOST_DEVICE arr fwd(const arr& x) const { return x.exp(); }
+  FLOWTMPL_HOST_DEVICE arr fwd(const arr& x) const { return detail::exp(x); }
   FLOWTMPL_HOST_DEVICE arr inv(const arr& y) const { return y.log(); }
   FLOWTMPL_HOST_DEVICE arr log_dfdx(const arr& x) const { return x; }
   FLOWTMPL_HOST_DEVICE arr log_dinv(const arr& y) const { return -y.log(); }

@@ -1,7 +1,9 @@
 // flowtmpl/bijectors/logit.hpp: Logit, y_i = log(x_i) - log(1 - x_i), from (0, 1) onto R;
 // the inverse of Sigmoid, as its own layer (the usual first layer of a flow on the unit
 // cube). Forward domain: 0 < x < 1; unchecked, x = 0 or 1 gives -+inf and x outside
-// [0, 1] NaN, in that component only. Inverse domain: R (saturating as Sigmoid does).
+// [0, 1] NaN, in that component only. Inverse domain: R (the inverse is Sigmoid and
+// saturates as Sigmoid's header describes: to exactly 1 above about 17 (float) / 37
+// (double), to exactly 0 below about -103 / -745).
 // Structure: diagonal. Log-det: -sum_i (log x_i + log1p(-x_i)). Cost: 2D log.
 #pragma once
 

@@ -1,9 +1,13 @@
 // flowtmpl/bijectors/sigmoid.hpp: Sigmoid, y_i = 1 / (1 + exp(-x_i)), from R onto (0, 1).
-// Forward domain: R. In float, |x| above about 17 (double: 37) rounds y to exactly 0 or
-// 1, which the inverse maps to -inf or +inf: the map saturates, it does not give NaN.
+// Forward domain: R. x above about 17 (float) or 37 (double) rounds y to exactly 1, which
+// the inverse maps to +inf; below 0, y ~ exp(x) stays non-zero (subnormal at the end)
+// down to about -103 (float) or -745 (double) and is exactly 0 beyond, which the inverse
+// maps to -inf: the map saturates, it does not give NaN.
 // Inverse domain: 0 < y < 1; unchecked, y = 0 or 1 gives -+inf and y outside [0, 1]
 // NaN, in that component only. Structure: diagonal. Log-det: sum_i log(s_i (1 - s_i)),
-// computed as -(|x| + 2 log1p(exp(-|x|))), finite for every finite x.
+// computed as -(|x| + 2 log1p(exp(-|x|))): finite wherever the true value is above -max,
+// i.e. for |x| < max (the sum over components can still overflow to -inf when the
+// true sum is below -max).
 // Cost: D exp and D log1p.
 #pragma once
 

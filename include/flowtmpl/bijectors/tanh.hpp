@@ -3,7 +3,8 @@
 // which the inverse maps to +-inf: saturation, not NaN. Inverse: atanh(y); domain
 // -1 < y < 1; unchecked, y = +-1 gives +-inf and |y| > 1 NaN, in that component only.
 // Structure: diagonal. Log-det: sum_i log(1 - tanh(x_i)^2), computed as
-// 2 (log 2 - |x| - log1p(exp(-2|x|))), finite for every finite x; inverse log-det
+// 2 (log 2 - |x| - log1p(exp(-2|x|))): finite for |x| < max / 2 (beyond, the true value,
+// about -2|x|, is below -max and the log-det is -inf); inverse log-det
 // -sum_i (log1p(-|y|) + log1p(|y|)). Cost: D tanh, D exp and D log1p.
 #pragma once
 
@@ -19,7 +20,7 @@ struct TanhBijector : detail::elementwise<TanhBijector<D, S>, D, S> {
   FLOWTMPL_HOST_DEVICE arr fwd(const arr& x) const { return x.tanh(); }
   FLOWTMPL_HOST_DEVICE arr inv(const arr& y) const { return y.atanh(); }
   FLOWTMPL_HOST_DEVICE arr log_dfdx(const arr& x) const {
-    return S(2) * (S(0.693147180559945309417232121458) - x.abs() - (S(-2) * x.abs()).exp().log1p());
+    return S(2) * (S(0.693147180559945309417232121458) - x.abs() - detail::exp(arr(S(-2) * x.abs())).log1p());
   }
   FLOWTMPL_HOST_DEVICE arr log_dinv(const arr& y) const { return -((-y.abs()).log1p() + y.abs().log1p()); }
 

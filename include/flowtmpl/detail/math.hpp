@@ -4,24 +4,43 @@
 // where the mathematical value is finite, and propagates NaN.
 #pragma once
 
+#include <cmath>
+
 #include <Eigen/Core>
 
 #include "../config.hpp"
 
 namespace flowtmpl::detail {
 
+template <class S>
+inline constexpr S log_min_normal_v = sizeof(S) == 4 ? S(-87.33654475) : S(-708.3964185322641);
+
+// exp, elementwise, correct below the normal range too. Eigen 3.4's vectorized exp
+// returns a fixed floor (2^-128 in float, 2^-1024 in double) for inputs below about
+// log(min), in the components that fill a SIMD packet, and the exact value (a
+// subnormal or 0) in the others; those components are recomputed with std::exp, so
+// the result is right and the same in every component.
+template <class A>
+typename A::PlainObject exp(const Eigen::ArrayBase<A>& x) {
+  using S = typename A::Scalar;
+  typename A::PlainObject y = x.exp();
+  for (Eigen::Index i = 0; i < y.size(); ++i)
+    if (x.coeff(i) < log_min_normal_v<S>) y.coeffRef(i) = std::exp(x.coeff(i));
+  return y;
+}
+
 // log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)).
 template <class A>
 typename A::PlainObject softplus(const Eigen::ArrayBase<A>& x) {
   using S = typename A::Scalar;
-  return (x > S(0)).select(x, S(0)) + (-x.abs()).exp().log1p();
+  return (x > S(0)).select(x, S(0)) + detail::exp(-x.abs()).log1p();
 }
 
 // 1 / (1 + exp(-x)) with one exp of a non-positive argument.
 template <class A>
 typename A::PlainObject sigmoid(const Eigen::ArrayBase<A>& x) {
   using S = typename A::Scalar;
-  const typename A::PlainObject e = (-x.abs()).exp();
+  const typename A::PlainObject e = detail::exp(-x.abs());
   return (x >= S(0)).select(S(1) / (S(1) + e), e / (S(1) + e));
 }
 
@@ -29,7 +48,7 @@ typename A::PlainObject sigmoid(const Eigen::ArrayBase<A>& x) {
 template <class A>
 typename A::PlainObject log_sigmoid_derivative(const Eigen::ArrayBase<A>& x) {
   using S = typename A::Scalar;
-  return -(x.abs() + S(2) * (-x.abs()).exp().log1p());
+  return -(x.abs() + S(2) * detail::exp(-x.abs()).log1p());
 }
 
 // log(y) - log(1 - y), for y in (0, 1).

@@ -12,6 +12,7 @@
 #include <boost/hana/define_struct.hpp>
 #include <Eigen/Core>
 
+#include "../detail/math.hpp"
 #include "standard_normal.hpp"
 
 namespace flowtmpl {
@@ -30,14 +31,14 @@ struct DiagonalNormalDistribution {
   FLOWTMPL_HOST_DEVICE S log_prob(const vec& x) const { return log_prob(x, S(1)); }
   FLOWTMPL_HOST_DEVICE S log_prob(const vec& x, S temperature) const {
     using std::log;
-    const arr z = (x.array() - mu()) * (-ls()).exp() / temperature;
+    const arr z = (x.array() - mu()) * detail::exp(-ls()) / temperature;
     return S(-0.5) * z.square().sum() - ls().sum() - S(D) * log(temperature) - S(D) * detail::half_log_two_pi<S>;
   }
   FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng) const { return sample(rng, S(1)); }
   FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng, S temperature) const {
     arr eps;
     for (int i = 0; i < D; ++i) eps[i] = rng.normal<S>();
-    return (mu() + temperature * ls().exp() * eps).matrix();
+    return (mu() + temperature * detail::exp(ls()) * eps).matrix();
   }
 
  private:
