@@ -134,7 +134,11 @@ class Chain {
     return fwd(x, std::make_index_sequence<size>{});
   }
   FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const {
-    return inv<size>(y);
+    vec v = y;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((v = get<size - 1 - I>().inverse(v)), ...);
+    }(std::make_index_sequence<size>{});
+    return v;
   }
   FLOWTMPL_HOST_DEVICE S log_det(const vec& x) const { return forward_and_log_det(x).log_det; }
 
@@ -173,7 +177,9 @@ class Chain {
   }
   FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_varying(const vec& y) const {
     value_and_log_det<vec, S> r{y, S(0)};
-    inv_varying<size>(r);
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (step_inverse(get<size - 1 - I>(), r), ...);
+    }(std::make_index_sequence<size>{});
     return r;
   }
 
@@ -195,20 +201,17 @@ class Chain {
       r.value = layer.forward(r.value);
     }
   }
-  template <std::size_t N>
-  FLOWTMPL_HOST_DEVICE void inv_varying(value_and_log_det<vec, S>& r) const {
-    if constexpr (N > 0) {
-      const auto& layer = get<N - 1>();
-      using L = std::remove_cvref_t<decltype(layer)>;
-      if constexpr (L::log_det_kind == flowtmpl::log_det_kind::input_dependent ||
-                    requires { layer.inverse_varying(r.value); }) {
-        const auto s = detail::inverse_varying(layer, r.value);
-        r.value = s.value;
-        r.log_det += s.log_det;
-      } else {
-        r.value = layer.inverse(r.value);
-      }
-      inv_varying<N - 1>(r);
+  // Folds (not recursion) in both directions, so that the whole chain inlines into the
+  // caller's loop.
+  template <class L>
+  FLOWTMPL_HOST_DEVICE static void step_inverse(const L& layer, value_and_log_det<vec, S>& r) {
+    if constexpr (L::log_det_kind == flowtmpl::log_det_kind::input_dependent ||
+                  requires { layer.inverse_varying(r.value); }) {
+      const auto s = detail::inverse_varying(layer, r.value);
+      r.value = s.value;
+      r.log_det += s.log_det;
+    } else {
+      r.value = layer.inverse(r.value);
     }
   }
   template <std::size_t... I>
@@ -216,14 +219,6 @@ class Chain {
     vec v = x;
     ((v = get<I>().forward(v)), ...);
     return v;
-  }
-  template <std::size_t N>
-  FLOWTMPL_HOST_DEVICE vec inv(const vec& y) const {
-    if constexpr (N == 0) {
-      return y;
-    } else {
-      return inv<N - 1>(get<N - 1>().inverse(y));
-    }
   }
   template <class F, std::size_t... I>
   constexpr void each(F&& f, std::index_sequence<I...>) const {

@@ -110,8 +110,21 @@ struct prepared_linear {
   vec bias;
   S log_det_value;
 
-  FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const { return w * x + bias; }
-  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const { return w_inv * (y - bias); }
+  // Up to D = 16 Eigen's coefficient-based product, inlined and unrolled; Eigen would
+  // otherwise send a fixed-size product of 8 or more to its out-of-line GEMV kernel,
+  // which costs more than the arithmetic at that size. Above 16 the kernel wins.
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const {
+    if constexpr (D <= 16)
+      return w.lazyProduct(x) + bias;
+    else
+      return w * x + bias;
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const {
+    if constexpr (D <= 16)
+      return w_inv.lazyProduct(vec(y - bias));
+    else
+      return w_inv * (y - bias);
+  }
   FLOWTMPL_HOST_DEVICE S log_det(const vec&) const { return log_det_value; }
   FLOWTMPL_HOST_DEVICE S constant_log_det() const { return log_det_value; }
   mat jacobian(const vec&) const { return w; }

@@ -189,6 +189,7 @@ TEMPLATE_TEST_CASE("prepare() of a layer without prepare() is a copy", "[core][p
   s.a = S(-0.75);
   const auto p = ft::prepare(s);
   CHECK(p.a == S(-0.75));
+  // LeakyReLU's prepared form keeps its slope
   const ft::bind_t<ft::LeakyReLU, 4, S> l(S(0.3));
   CHECK(ft::prepare(l).negative_slope == S(0.3));
   // a layer with prepare() may return another type, computing the same function
