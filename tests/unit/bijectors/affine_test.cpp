@@ -5,6 +5,8 @@
 #include <flowtmpl/parameters.hpp>
 #include <flowtmpl/testing.hpp>
 
+#include "unit/test_support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -16,21 +18,7 @@
 
 namespace {
 
-template <class S>
-std::vector<std::vector<S>> cycled_rows(int d, const std::vector<S>& values) {
-  std::vector<std::vector<S>> rows;
-  for (std::size_t r = 0; r < values.size(); ++r) {
-    std::vector<S> row;
-    for (int i = 0; i < d; ++i) row.push_back(values[(r + std::size_t(i)) % values.size()]);
-    rows.push_back(row);
-  }
-  return rows;
-}
-
-template <class S>
-S rel_tol() {
-  return sizeof(S) == 4 ? S(1e-6) : S(1e-14);
-}
+using namespace flowtmpl_test;
 
 // log_scale uniform in [-2, 2], shift uniform in [-3, 3].
 template <int D, class S>

@@ -3,6 +3,8 @@
 #include <flowtmpl/host.hpp>
 #include <flowtmpl/testing.hpp>
 
+#include "unit/test_support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -14,28 +16,9 @@
 
 namespace {
 
+using namespace flowtmpl_test;
+
 // Rows of D components in which every value of `values` appears in every component.
-template <class S>
-std::vector<std::vector<S>> cycled_rows(int d, const std::vector<S>& values) {
-  std::vector<std::vector<S>> rows;
-  for (std::size_t r = 0; r < values.size(); ++r) {
-    std::vector<S> row;
-    for (int i = 0; i < d; ++i) row.push_back(values[(r + std::size_t(i)) % values.size()]);
-    rows.push_back(row);
-  }
-  return rows;
-}
-
-template <class F>
-std::optional<flowtmpl::domain_error> domain_error_from(F&& f) {
-  try {
-    f();
-  } catch (const flowtmpl::domain_error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
-
 template <int D, class S>
 void check_identity_conformance() {
   using lim = std::numeric_limits<S>;

@@ -7,6 +7,8 @@
 
 #include <Eigen/LU>
 #include <Eigen/QR>
+#include "unit/test_support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -21,29 +23,10 @@
 
 namespace {
 
+using namespace flowtmpl_test;
+
 using flowtmpl::LUConvBijector;
 namespace lu_diag = flowtmpl::lu_diag;
-
-template <class S>
-std::vector<std::vector<S>> cycled_rows(int d, const std::vector<S>& values) {
-  std::vector<std::vector<S>> rows;
-  for (std::size_t r = 0; r < values.size(); ++r) {
-    std::vector<S> row;
-    for (int i = 0; i < d; ++i) row.push_back(values[(r + std::size_t(i)) % values.size()]);
-    rows.push_back(row);
-  }
-  return rows;
-}
-
-template <class F>
-std::optional<flowtmpl::domain_error> domain_error_from(F&& f) {
-  try {
-    f();
-  } catch (const flowtmpl::domain_error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
 
 template <class S>
 S rel_tol() {

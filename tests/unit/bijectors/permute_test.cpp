@@ -4,6 +4,8 @@
 #include <flowtmpl/host.hpp>
 #include <flowtmpl/testing.hpp>
 
+#include "unit/test_support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -18,16 +20,7 @@
 
 namespace {
 
-template <class S>
-std::vector<std::vector<S>> cycled_rows(int d, const std::vector<S>& values) {
-  std::vector<std::vector<S>> rows;
-  for (std::size_t r = 0; r < values.size(); ++r) {
-    std::vector<S> row;
-    for (int i = 0; i < d; ++i) row.push_back(values[(r + std::size_t(i)) % values.size()]);
-    rows.push_back(row);
-  }
-  return rows;
-}
+using namespace flowtmpl_test;
 
 template <class B>
 std::vector<int> indices_of(const B& b) {
