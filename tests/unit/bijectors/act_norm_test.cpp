@@ -21,7 +21,9 @@
 
 namespace {
 
-using namespace flowtmpl_test;
+using flowtmpl_test::cycled_rows;
+using flowtmpl_test::domain_error_from;
+using flowtmpl_test::rel_tol;
 
 template <int D, class S>
 flowtmpl::bind_t<flowtmpl::ActNorm, D, S> random_act_norm(unsigned seed) {

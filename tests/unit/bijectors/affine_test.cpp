@@ -18,7 +18,8 @@
 
 namespace {
 
-using namespace flowtmpl_test;
+using flowtmpl_test::cycled_rows;
+using flowtmpl_test::rel_tol;
 
 // log_scale uniform in [-2, 2], shift uniform in [-3, 3].
 template <int D, class S>

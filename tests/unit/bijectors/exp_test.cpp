@@ -38,7 +38,8 @@ TEMPLATE_TEST_CASE("Exp's inverse outside y > 0 gives -inf or NaN in that compon
 
 namespace {
 
-using namespace flowtmpl_test;
+using flowtmpl_test::cycled_rows;
+using flowtmpl_test::domain_error_from;
 
 template <int D, class S>
 void check_exp_conformance() {

@@ -16,7 +16,8 @@
 
 namespace {
 
-using namespace flowtmpl_test;
+using flowtmpl_test::cycled_rows;
+using flowtmpl_test::domain_error_from;
 
 // Rows of D components in which every value of `values` appears in every component.
 template <int D, class S>

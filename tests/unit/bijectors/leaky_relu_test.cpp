@@ -16,7 +16,9 @@
 
 namespace {
 
-using namespace flowtmpl_test;
+using flowtmpl_test::cycled_rows;
+using flowtmpl_test::domain_error_from;
+using flowtmpl_test::rel_tol;
 
 // The map has a kink at 0, where no finite difference can match the one-sided log-det.
 // The kit draws its points uniformly per component from [lo, hi], so the test runs it on

@@ -23,7 +23,8 @@
 
 namespace {
 
-using namespace flowtmpl_test;
+using flowtmpl_test::cycled_rows;
+using flowtmpl_test::domain_error_from;
 
 using flowtmpl::LUConvBijector;
 namespace lu_diag = flowtmpl::lu_diag;

@@ -20,7 +20,7 @@
 
 namespace {
 
-using namespace flowtmpl_test;
+using flowtmpl_test::cycled_rows;
 
 template <class B>
 std::vector<int> indices_of(const B& b) {

@@ -17,7 +17,7 @@
 
 namespace {
 
-using namespace flowtmpl_test;
+using flowtmpl_test::cycled_rows;
 
 template <int D, class S>
 flowtmpl::bind_t<flowtmpl::Shift, D, S> random_shift(unsigned seed) {

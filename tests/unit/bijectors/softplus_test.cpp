@@ -16,7 +16,9 @@
 
 namespace {
 
-using namespace flowtmpl_test;
+using flowtmpl_test::cycled_rows;
+using flowtmpl_test::domain_error_from;
+using flowtmpl_test::rel_tol;
 
 template <int D, class S>
 void check_softplus_conformance() {
