@@ -8,7 +8,8 @@ bash tools/install-deps.sh
 jobs="$(nproc)"
 start=$(date +%s)
 
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLOWTMPL_BUILD_TESTS=ON \
+  -DFLOWTMPL_BUILD_EXAMPLES=ON -DFLOWTMPL_BUILD_BENCHMARKS=ON -DFLOWTMPL_BUILD_COMPILE_TESTS=ON >/dev/null
 cmake --build build/release -j "$jobs"
 echo "flowtmpl: release build took $(( $(date +%s) - start )) s"
 ctest --test-dir build/release -j "$jobs" --output-on-failure
