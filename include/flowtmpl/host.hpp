@@ -276,29 +276,35 @@ batch_result<typename B::scalar_type, B::dim> inverse_and_log_det(const B& b, co
   return detail::run_bijector<false>(b, y, mode);
 }
 
-template <Bijector B, class Derived, class Mode = unchecked_t>
-batch_t<typename B::scalar_type, B::dim> forward(const B& b, const Eigen::MatrixBase<Derived>& xin, Mode mode = Mode{}) {
+namespace detail {
+// Values only, no log-det: the unchecked path skips the log-dets altogether.
+template <bool Forward, Bijector B, class Derived, class Mode>
+batch_t<typename B::scalar_type, B::dim> run_values(const B& b, const Eigen::MatrixBase<Derived>& in, Mode mode) {
   if constexpr (std::is_same_v<Mode, checked_t>) {
-    return forward_and_log_det(b, xin, mode).values;
+    return run_bijector<Forward>(b, in, mode).values;
   } else {
-    const auto x = detail::batch_view<B>(xin, "forward");
-    batch_t<typename B::scalar_type, B::dim> y(B::dim, x.cols());
-    const auto p = detail::prepared_on_heap(b);
-    detail::for_each_column(x.cols(), [&](Eigen::Index j) { y.col(j) = p->forward(vector_t<B>(x.col(j))); });
-    return y;
+    const auto x = batch_view<B>(in, Forward ? "forward" : "inverse");
+    batch_t<typename B::scalar_type, B::dim> out(B::dim, x.cols());
+    const auto p = prepared_on_heap(b);
+    for_each_column(x.cols(), [&](Eigen::Index j) {
+      const vector_t<B> v = x.col(j);
+      if constexpr (Forward)
+        out.col(j) = p->forward(v);
+      else
+        out.col(j) = p->inverse(v);
+    });
+    return out;
   }
 }
+}  // namespace detail
+
 template <Bijector B, class Derived, class Mode = unchecked_t>
-batch_t<typename B::scalar_type, B::dim> inverse(const B& b, const Eigen::MatrixBase<Derived>& yin, Mode mode = Mode{}) {
-  if constexpr (std::is_same_v<Mode, checked_t>) {
-    return inverse_and_log_det(b, yin, mode).values;
-  } else {
-    const auto y = detail::batch_view<B>(yin, "inverse");
-    batch_t<typename B::scalar_type, B::dim> x(B::dim, y.cols());
-    const auto p = detail::prepared_on_heap(b);
-    detail::for_each_column(y.cols(), [&](Eigen::Index j) { x.col(j) = p->inverse(vector_t<B>(y.col(j))); });
-    return x;
-  }
+batch_t<typename B::scalar_type, B::dim> forward(const B& b, const Eigen::MatrixBase<Derived>& x, Mode mode = Mode{}) {
+  return detail::run_values<true>(b, x, mode);
+}
+template <Bijector B, class Derived, class Mode = unchecked_t>
+batch_t<typename B::scalar_type, B::dim> inverse(const B& b, const Eigen::MatrixBase<Derived>& y, Mode mode = Mode{}) {
+  return detail::run_values<false>(b, y, mode);
 }
 template <Bijector B, class Derived, class Mode = unchecked_t>
 row_t<typename B::scalar_type> log_det(const B& b, const Eigen::MatrixBase<Derived>& x, Mode mode = Mode{}) {

@@ -38,4 +38,28 @@ S rel_tol() {
   return sizeof(S) == 4 ? S(1e-6) : S(1e-14);
 }
 
+// Non-trivial parameters for D = 4 layers, shared by the core tests.
+template <class L>
+void set_actnorm(L& a) {
+  using S = typename L::scalar_type;
+  a.log_scale = {S(0.3), S(-0.2), S(0.1), S(0.4)};
+  a.shift = {S(0.5), S(-1.0), S(0.25), S(0.0)};
+}
+template <class L>
+void set_affine(L& a) {
+  using S = typename L::scalar_type;
+  a.log_scale = {S(-0.1), S(0.2), S(0.3), S(-0.25)};
+  a.shift = {S(0.3), S(0.1), S(-0.2), S(0.4)};
+}
+template <class L>
+void set_luconv(L& b) {
+  using S = typename L::scalar_type;
+  b.lower_entries = {S(0.3), S(-0.2), S(0.5), S(0.1), S(0.4), S(-0.3)};
+  b.upper_entries = {S(0.2), S(-0.1), S(0.3), S(0.25), S(-0.4), S(0.15)};
+  b.diag = {S(0.1), S(-0.2), S(0.3), S(0.05)};
+  b.bias = {S(0.1), S(0.2), S(-0.3), S(0.4)};
+  b.set_permutation({2, 0, 3, 1});
+  b.set_signs({S(1), S(-1), S(1), S(1)});
+}
+
 }  // namespace flowtmpl_test

@@ -5,6 +5,8 @@
 #include <flowtmpl/flowtmpl.hpp>
 #include <flowtmpl/testing.hpp>
 
+#include "unit/test_support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -17,34 +19,16 @@
 
 namespace {
 
+using flowtmpl_test::set_actnorm;
+using flowtmpl_test::set_affine;
+using flowtmpl_test::set_luconv;
+
 namespace ft = flowtmpl;
 
 template <class S>
 using vec4 = Eigen::Matrix<S, 4, 1>;
 
 // Non-trivial parameters, written out once per layer type.
-template <class L>
-void set_actnorm(L& a) {
-  using S = typename L::scalar_type;
-  a.log_scale = {S(0.3), S(-0.2), S(0.1), S(0.4)};
-  a.shift = {S(0.5), S(-1.0), S(0.25), S(0.0)};
-}
-template <class L>
-void set_affine(L& a) {
-  using S = typename L::scalar_type;
-  a.log_scale = {S(-0.1), S(0.2), S(0.3), S(-0.25)};
-  a.shift = {S(0.3), S(0.1), S(-0.2), S(0.4)};
-}
-template <class L>
-void set_luconv(L& b) {
-  using S = typename L::scalar_type;
-  b.lower_entries = {S(0.3), S(-0.2), S(0.5), S(0.1), S(0.4), S(-0.3)};
-  b.upper_entries = {S(0.2), S(-0.1), S(0.3), S(0.25), S(-0.4), S(0.15)};
-  b.diag = {S(0.1), S(-0.2), S(0.3), S(0.05)};
-  b.bias = {S(0.1), S(0.2), S(-0.3), S(0.4)};
-  b.set_permutation({2, 0, 3, 1});
-  b.set_signs({S(1), S(-1), S(1), S(1)});
-}
 
 // Deterministic points with components in [lo, hi].
 template <class S>

@@ -3,6 +3,8 @@
 // wherever the declared structure forbids a dependency.
 #include <flowtmpl/flowtmpl.hpp>
 
+#include "unit/test_support.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -14,6 +16,10 @@
 #include <Eigen/LU>
 
 namespace {
+
+using flowtmpl_test::set_actnorm;
+using flowtmpl_test::set_affine;
+using flowtmpl_test::set_luconv;
 
 namespace ft = flowtmpl;
 
@@ -90,28 +96,6 @@ std::vector<Eigen::Matrix<double, D, 1>> points(int n, double lo, double hi, std
   return pts;
 }
 
-template <class L>
-void set_actnorm(L& a) {
-  using S = typename L::scalar_type;
-  a.log_scale = {S(0.3), S(-0.2), S(0.1), S(0.4)};
-  a.shift = {S(0.5), S(-1.0), S(0.25), S(0.0)};
-}
-template <class L>
-void set_affine(L& a) {
-  using S = typename L::scalar_type;
-  a.log_scale = {S(-0.1), S(0.2), S(0.3), S(-0.25)};
-  a.shift = {S(0.3), S(0.1), S(-0.2), S(0.4)};
-}
-template <class L>
-void set_luconv(L& b) {
-  using S = typename L::scalar_type;
-  b.lower_entries = {S(0.3), S(-0.2), S(0.5), S(0.1), S(0.4), S(-0.3)};
-  b.upper_entries = {S(0.2), S(-0.1), S(0.3), S(0.25), S(-0.4), S(0.15)};
-  b.diag = {S(0.1), S(-0.2), S(0.3), S(0.05)};
-  b.bias = {S(0.1), S(0.2), S(-0.3), S(0.4)};
-  b.set_permutation({2, 0, 3, 1});
-  b.set_signs({S(1), S(-1), S(1), S(1)});
-}
 
 // ---- user layers with a triangular and a block-triangular Jacobian ------------------
 // D = 3, lower triangular:
