@@ -89,7 +89,8 @@ struct is_chain<Chain<Ls...>> : std::true_type {};
 template <class... Ls>
 class Chain {
   static_assert(sizeof...(Ls) >= 1, "flowtmpl: a chain needs at least one layer");
-  static_assert((Bijector<Ls> && ...), "flowtmpl: every layer of a Chain must model flowtmpl::Bijector");
+  static_assert(((Bijector<Ls> || ConditionalBijector<Ls>) && ...),
+                "flowtmpl: every layer of a Chain must model flowtmpl::Bijector or flowtmpl::ConditionalBijector");
   static_assert(detail::check_adjacent<Ls...>());  // a mismatch is diagnosed inside, in words
 
  public:
@@ -106,6 +107,16 @@ class Chain {
   static constexpr const char* name = "Chain";
   using vec = Eigen::Matrix<scalar_type, dim, 1>;
   using S = scalar_type;
+  // A chain with a conditional layer is conditional: every such layer reads the same
+  // context c, and the chain takes forward(x, c), inverse(y, c), ...
+  static constexpr int context_dim = [] {
+    int c = 0;
+    ((c = context_dim_of<Ls>() > c ? context_dim_of<Ls>() : c), ...);
+    return c;
+  }();
+  static_assert(((context_dim_of<Ls>() == 0 || context_dim_of<Ls>() == context_dim) && ...),
+                "flowtmpl: the conditional layers of a chain read contexts of different sizes");
+  using ctx_vec = Eigen::Matrix<S, (context_dim > 0 ? context_dim : 1), 1>;
 
   Chain() = default;
   FLOWTMPL_HOST_DEVICE explicit Chain(const Ls&... layers) : layers_{{layers}...} {}
@@ -130,24 +141,85 @@ class Chain {
     each_mut(std::forward<F>(f), std::make_index_sequence<size>{});
   }
 
-  FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const {
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const
+    requires(context_dim == 0)
+  {
     return fwd(x, std::make_index_sequence<size>{});
   }
-  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const {
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const
+    requires(context_dim == 0)
+  {
     vec v = y;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       ((v = get<size - 1 - I>().inverse(v)), ...);
     }(std::make_index_sequence<size>{});
     return v;
   }
-  FLOWTMPL_HOST_DEVICE S log_det(const vec& x) const { return forward_and_log_det(x).log_det; }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec& x) const
+    requires(context_dim == 0)
+  {
+    return forward_and_log_det(x).log_det;
+  }
 
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& x) const {
+  // ---- conditional chains: the same with a context --------------------------------
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    return forward_and_log_det(x, c).value;
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    return inverse_and_log_det(y, c).value;
+  }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec& x, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    return forward_and_log_det(x, c).log_det;
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& x, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    auto r = forward_varying(x, c);
+    r.log_det += constant_part();
+    return r;
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& y, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    auto r = inverse_varying(y, c);
+    r.log_det -= constant_part();
+    return r;
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_varying(const vec& x, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    value_and_log_det<vec, S> r{x, S(0)};
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (step_forward_ctx(get<I>(), r, c), ...);
+    }(std::make_index_sequence<size>{});
+    return r;
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_varying(const vec& y, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    value_and_log_det<vec, S> r{y, S(0)};
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (step_inverse_ctx(get<size - 1 - I>(), r, c), ...);
+    }(std::make_index_sequence<size>{});
+    return r;
+  }
+
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& x) const
+    requires(context_dim == 0)
+  {
     auto r = forward_varying(x);
     r.log_det += constant_part();
     return r;
   }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& y) const {
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& y) const
+    requires(context_dim == 0)
+  {
     auto r = inverse_varying(y);
     r.log_det -= constant_part();
     return r;
@@ -162,20 +234,24 @@ class Chain {
     }(std::make_index_sequence<size>{});
   }
   FLOWTMPL_HOST_DEVICE S constant_log_det() const
-    requires(log_det_kind != flowtmpl::log_det_kind::input_dependent)
+    requires(log_det_kind != flowtmpl::log_det_kind::input_dependent && context_dim == 0)
   {
     return constant_part();
   }
 
   // Output and the sum of the input-dependent layers' log-dets only.
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_varying(const vec& x) const {
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_varying(const vec& x) const
+    requires(context_dim == 0)
+  {
     value_and_log_det<vec, S> r{x, S(0)};
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (step_forward(get<I>(), r), ...);
     }(std::make_index_sequence<size>{});
     return r;
   }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_varying(const vec& y) const {
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_varying(const vec& y) const
+    requires(context_dim == 0)
+  {
     value_and_log_det<vec, S> r{y, S(0)};
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (step_inverse(get<size - 1 - I>(), r), ...);
@@ -191,6 +267,26 @@ class Chain {
   }
 
  private:
+  template <class L>
+  FLOWTMPL_HOST_DEVICE static void step_forward_ctx(const L& layer, value_and_log_det<vec, S>& r, const ctx_vec& c) {
+    if constexpr (ConditionalBijector<L>) {
+      const auto s = flowtmpl::forward_and_log_det(layer, r.value, c);
+      r.value = s.value;
+      r.log_det += s.log_det - detail::constant_part(layer);
+    } else {
+      step_forward(layer, r);
+    }
+  }
+  template <class L>
+  FLOWTMPL_HOST_DEVICE static void step_inverse_ctx(const L& layer, value_and_log_det<vec, S>& r, const ctx_vec& c) {
+    if constexpr (ConditionalBijector<L>) {
+      const auto s = flowtmpl::inverse_and_log_det(layer, r.value, c);
+      r.value = s.value;
+      r.log_det += s.log_det + detail::constant_part(layer);
+    } else {
+      step_inverse(layer, r);
+    }
+  }
   template <class L>
   FLOWTMPL_HOST_DEVICE static void step_forward(const L& layer, value_and_log_det<vec, S>& r) {
     if constexpr (L::log_det_kind == flowtmpl::log_det_kind::input_dependent || requires { layer.forward_varying(r.value); }) {
@@ -241,7 +337,8 @@ class Chain {
 };
 
 // A chain of bound bijectors: chain(a, b) applies a, then b.
-template <Bijector... Bs>
+template <class... Bs>
+  requires((Bijector<Bs> || ConditionalBijector<Bs>) && ...)
 FLOWTMPL_HOST_DEVICE auto chain(const Bs&... layers) {
   return Chain<Bs...>(layers...);
 }

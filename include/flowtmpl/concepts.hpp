@@ -85,6 +85,38 @@ concept Bijector =
 // accepts_dim<D>; it is trivially copyable.
 // Models: Identity, Shift, Scale, Affine, Exp, Sigmoid, Logit, Softplus, Tanh,
 // LeakyReLU, Permute<...>, ActNorm, LUConv, Inverse<Spec>, compose<Specs...>.
+// A bijector that also reads a context vector c of static size context_dim > 0
+// (conditional flows): forward(x, c), inverse(y, c), log_det(x, c). It does not model
+// Bijector; with_context(b, c) (core.hpp) gives one for a fixed c.
+template <class B>
+concept ConditionalBijector =
+    requires {
+      typename B::scalar_type;
+      typename B::structure;
+      { B::dim } -> std::convertible_to<int>;
+      { B::context_dim } -> std::convertible_to<int>;
+      { B::log_det_kind } -> std::convertible_to<log_det_kind>;
+      { B::name } -> std::convertible_to<const char*>;
+    } && is_supported_scalar_v<typename B::scalar_type> && (B::dim >= 1) && (B::context_dim >= 1) &&
+    is_structure_tag_v<typename B::structure> &&
+    requires(const B& b, const vector_t<B>& x, const Eigen::Matrix<typename B::scalar_type, B::context_dim, 1>& c) {
+      { b.forward(x, c) } -> std::same_as<vector_t<B>>;
+      { b.inverse(x, c) } -> std::same_as<vector_t<B>>;
+      { b.log_det(x, c) } -> std::same_as<typename B::scalar_type>;
+    };
+
+template <class B>
+using context_t = Eigen::Matrix<typename B::scalar_type, B::context_dim, 1>;
+
+// The context size of a layer: 0 for a Bijector.
+template <class B>
+consteval int context_dim_of() {
+  if constexpr (requires { B::context_dim; })
+    return B::context_dim;
+  else
+    return 0;
+}
+
 template <class T>
 concept BijectorSpec = std::is_base_of_v<bijector_spec, T> && std::is_empty_v<T>;
 
@@ -119,6 +151,21 @@ concept TemperedDistribution =
     Distribution<T> && requires(const T& d, const vector_t<T>& x, philox_stream& rng, typename T::scalar_type t) {
       { d.sample(rng, t) } -> std::same_as<vector_t<T>>;
       { d.log_prob(x, t) } -> std::same_as<typename T::scalar_type>;
+    };
+
+// A distribution of x given a context c (a conditional flow): log_prob(x, c),
+// sample(rng, c).
+template <class T>
+concept ConditionalDistribution =
+    requires {
+      typename T::scalar_type;
+      { T::dim } -> std::convertible_to<int>;
+      { T::context_dim } -> std::convertible_to<int>;
+    } && is_supported_scalar_v<typename T::scalar_type> && (T::dim >= 1) && (T::context_dim >= 1) &&
+    requires(const T& d, const vector_t<T>& x, const Eigen::Matrix<typename T::scalar_type, T::context_dim, 1>& c,
+             philox_stream& rng) {
+      { d.log_prob(x, c) } -> std::same_as<typename T::scalar_type>;
+      { d.sample(rng, c) } -> std::same_as<vector_t<T>>;
     };
 
 template <class T>

@@ -22,7 +22,7 @@ struct value_and_log_det {
   S log_det;
 };
 
-template <Bijector B>
+template <class B>
 using result_t = value_and_log_det<vector_t<B>, typename B::scalar_type>;
 
 template <Bijector B>
@@ -50,13 +50,71 @@ FLOWTMPL_HOST_DEVICE typename B::scalar_type inverse_log_det(const B& b, const v
   return inverse_and_log_det(b, y).log_det;
 }
 
-template <Bijector B>
+template <class B>
 auto prepare(const B& b) {
   if constexpr (requires { b.prepare(); }) {
     return b.prepare();
   } else {
     return b;
   }
+}
+
+// ---- conditional bijectors ---------------------------------------------------------
+template <ConditionalBijector B>
+FLOWTMPL_HOST_DEVICE result_t<B> forward_and_log_det(const B& b, const vector_t<B>& x, const context_t<B>& c) {
+  if constexpr (requires { b.forward_and_log_det(x, c); })
+    return b.forward_and_log_det(x, c);
+  else
+    return {b.forward(x, c), b.log_det(x, c)};
+}
+template <ConditionalBijector B>
+FLOWTMPL_HOST_DEVICE result_t<B> inverse_and_log_det(const B& b, const vector_t<B>& y, const context_t<B>& c) {
+  if constexpr (requires { b.inverse_and_log_det(y, c); }) {
+    return b.inverse_and_log_det(y, c);
+  } else {
+    vector_t<B> x = b.inverse(y, c);
+    const auto ld = b.log_det(x, c);
+    return {x, -ld};
+  }
+}
+
+// A conditional bijector at a fixed context: a Bijector (for the conformance kit,
+// jacobian(), and every function that takes one). Holds copies of both.
+template <ConditionalBijector B>
+struct context_bound {
+  using scalar_type = typename B::scalar_type;
+  using structure = typename B::structure;
+  static constexpr int dim = B::dim;
+  static constexpr flowtmpl::log_det_kind log_det_kind =
+      B::log_det_kind == flowtmpl::log_det_kind::zero ? flowtmpl::log_det_kind::zero
+                                                      : flowtmpl::log_det_kind::input_dependent;
+  static constexpr const char* name = B::name;
+  using vec = vector_t<B>;
+  B bijector;
+  context_t<B> context;
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const { return bijector.forward(x, context); }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const { return bijector.inverse(y, context); }
+  FLOWTMPL_HOST_DEVICE scalar_type log_det(const vec& x) const { return bijector.log_det(x, context); }
+  FLOWTMPL_HOST_DEVICE result_t<B> forward_and_log_det(const vec& x) const {
+    return flowtmpl::forward_and_log_det(bijector, x, context);
+  }
+  FLOWTMPL_HOST_DEVICE result_t<B> inverse_and_log_det(const vec& y) const {
+    return flowtmpl::inverse_and_log_det(bijector, y, context);
+  }
+  static constexpr auto forward_domain()
+    requires requires { B::forward_domain(); }
+  {
+    return B::forward_domain();
+  }
+  static constexpr auto inverse_domain()
+    requires requires { B::inverse_domain(); }
+  {
+    return B::inverse_domain();
+  }
+};
+template <ConditionalBijector B>
+FLOWTMPL_HOST_DEVICE context_bound<B> with_context(const B& b, const context_t<B>& c) {
+  return {b, c};
 }
 
 // A bijector whose log-det is the same for every input (zero or constant kind).
@@ -67,11 +125,11 @@ namespace detail {
 
 // The part of the log-det that does not depend on the input: what the host backend
 // computes once per batch call. Chains and inverses provide constant_part().
-template <Bijector B>
+template <class B>
 FLOWTMPL_HOST_DEVICE typename B::scalar_type constant_part(const B& b) {
   if constexpr (requires { b.constant_part(); }) {
     return b.constant_part();
-  } else if constexpr (B::log_det_kind == log_det_kind::constant) {
+  } else if constexpr (B::log_det_kind == log_det_kind::constant && requires { b.constant_log_det(); }) {
     return b.constant_log_det();
   } else {
     return typename B::scalar_type(0);

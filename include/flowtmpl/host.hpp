@@ -16,6 +16,14 @@
 //   sample_and_log_prob(d, n, seed [, T]) -> {values, log_prob}
 //   initialize(b, X)             data-dependent initialisation (ActNorm) from data X,
 //                                layer by layer in the normalizing direction
+// Conditional flows (conditional.hpp) take a context batch Ctx, C x N or C x 1 (one
+// context for all samples): forward(b, X, Ctx), inverse, forward_and_log_det,
+// inverse_and_log_det, log_prob(d, X, Ctx), sample(d, n, seed, Ctx),
+// sample_and_log_prob(d, n, seed, Ctx). Checked mode is not available for them yet.
+//
+// Layers with a conditioner (Coupling, the autoregressive layers) evaluate a block of
+// 256 samples at once, the network as matrix-matrix products; a chain holding one is
+// evaluated layer by layer over each block, other chains whole per column.
 //
 // Execution: the bijector is prepared once per call (flowtmpl::prepare), the constant
 // part of the log-det is computed once per call, then columns are evaluated in fixed
@@ -104,6 +112,104 @@ void for_each_column(Eigen::Index n, F&& f) {
     const Eigen::Index end = (b + 1) * host_block < n ? (b + 1) * host_block : n;
     for (Eigen::Index j = b * host_block; j < end; ++j) f(j);
   }
+}
+
+// Runs f(first, count) for every block of columns, in parallel where OpenMP is on.
+template <class F>
+void for_each_block(Eigen::Index n, F&& f) {
+  const Eigen::Index blocks = (n + host_block - 1) / host_block;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+  for (Eigen::Index b = 0; b < blocks; ++b) {
+    const Eigen::Index first = b * host_block;
+    f(first, (first + host_block < n ? host_block : n - first));
+  }
+}
+
+// ---- the block path: layers with a conditioner take a block of samples at once ----
+template <class L, int D, class S>
+inline constexpr bool has_forward_block_v =
+    requires(const L& l, Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) {
+      l.forward_block(V, ld);
+    } ||
+    requires(const L& l, Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
+             const Eigen::Matrix<S, context_dim_of<L>(), Eigen::Dynamic>& C) { l.forward_block(V, ld, C); };
+template <class L, int D, class S>
+inline constexpr bool has_inverse_block_v =
+    requires(const L& l, Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) {
+      l.inverse_block(V, ld);
+    } ||
+    requires(const L& l, Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
+             const Eigen::Matrix<S, context_dim_of<L>(), Eigen::Dynamic>& C) { l.inverse_block(V, ld, C); };
+
+template <class T>
+struct is_inverse_of;
+
+// Whether b (or a layer inside it) evaluates blocks of samples, or reads a context:
+// then the host evaluates layer by layer over blocks of columns (eval_block); otherwise
+// the whole chain per column, which keeps elementwise chains in registers.
+template <class B>
+consteval bool uses_blocks() {
+  if constexpr (is_chain<B>::value) {
+    return []<class... Ls>(Chain<Ls...>*) { return (uses_blocks<Ls>() || ...); }(static_cast<B*>(nullptr));
+  } else if constexpr (is_inverse_of<B>::value) {
+    return uses_blocks<typename B::base_type>();
+  } else {
+    using S = typename B::scalar_type;
+    return has_forward_block_v<B, B::dim, S> || has_inverse_block_v<B, B::dim, S> || context_dim_of<B>() > 0;
+  }
+}
+
+// V (D x n) through b in one direction, in place; the input-dependent log-dets are
+// added to ld; Ctx is the context block (C x n) or nullptr.
+template <bool Forward, class B, class CtxBlock>
+void eval_block(const B& b, Eigen::Matrix<typename B::scalar_type, B::dim, Eigen::Dynamic>& V,
+                Eigen::Matrix<typename B::scalar_type, 1, Eigen::Dynamic>& ld, const CtxBlock* Ctx) {
+  using S = typename B::scalar_type;
+  constexpr int D = B::dim;
+  if constexpr (is_chain<B>::value) {
+    if constexpr (Forward) {
+      b.for_each_layer([&](const auto& layer) { eval_block<true>(layer, V, ld, Ctx); });
+    } else {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        ((eval_block<false>(b.template get<B::size - 1 - I>(), V, ld, Ctx)), ...);
+      }(std::make_index_sequence<B::size>{});
+    }
+  } else if constexpr (is_inverse_of<B>::value) {
+    eval_block<!Forward>(b.base, V, ld, Ctx);
+  } else if constexpr (Forward && has_forward_block_v<B, D, S>) {
+    if constexpr (context_dim_of<B>() > 0)
+      b.forward_block(V, ld, *Ctx);
+    else
+      b.forward_block(V, ld);
+  } else if constexpr (!Forward && has_inverse_block_v<B, D, S>) {
+    if constexpr (context_dim_of<B>() > 0)
+      b.inverse_block(V, ld, *Ctx);
+    else
+      b.inverse_block(V, ld);
+  } else {
+    for (Eigen::Index j = 0; j < V.cols(); ++j) {
+      const Eigen::Matrix<S, D, 1> v = V.col(j);
+      if constexpr (context_dim_of<B>() > 0) {
+        const Eigen::Matrix<S, context_dim_of<B>(), 1> c = Ctx->col(j);
+        const auto r = Forward ? flowtmpl::forward_and_log_det(b, v, c) : flowtmpl::inverse_and_log_det(b, v, c);
+        V.col(j) = r.value;
+        ld[j] += r.log_det + (Forward ? -detail::constant_part(b) : detail::constant_part(b));
+      } else {
+        const auto r = Forward ? detail::forward_varying(b, v) : detail::inverse_varying(b, v);
+        V.col(j) = r.value;
+        ld[j] += r.log_det;
+      }
+    }
+  }
+}
+
+// The context columns of a block: Ctx has n columns (one per sample) or one (shared).
+template <class S, int C, class CtxRef>
+Eigen::Matrix<S, C, Eigen::Dynamic> context_block(const CtxRef& ctx, Eigen::Index first, Eigen::Index count) {
+  if (ctx.cols() == 1) return ctx.col(0).replicate(1, count);
+  return ctx.middleCols(first, count);
 }
 
 template <class T>
@@ -244,6 +350,16 @@ batch_result<typename B::scalar_type, B::dim> run_bijector(const B& b, const Eig
       out.log_det[j] = r.log_det;
     }
 #endif
+  } else if constexpr (uses_blocks<B>()) {
+    const auto p = prepared_on_heap(b);
+    const S c = detail::constant_part(*p);
+    for_each_block(n, [&](Eigen::Index first, Eigen::Index count) {
+      batch_t<S, B::dim> V = x.middleCols(first, count);
+      row_t<S> ld = row_t<S>::Zero(count);
+      eval_block<Forward>(*p, V, ld, static_cast<const batch_t<S, 1>*>(nullptr));
+      out.values.middleCols(first, count) = V;
+      out.log_det.segment(first, count) = ld.array() + (Forward ? c : -c);
+    });
   } else {
     const auto p = prepared_on_heap(b);
     const S c = detail::constant_part(*p);
@@ -280,7 +396,7 @@ namespace detail {
 // Values only, no log-det: the unchecked path skips the log-dets altogether.
 template <bool Forward, Bijector B, class Derived, class Mode>
 batch_t<typename B::scalar_type, B::dim> run_values(const B& b, const Eigen::MatrixBase<Derived>& in, Mode mode) {
-  if constexpr (std::is_same_v<Mode, checked_t>) {
+  if constexpr (std::is_same_v<Mode, checked_t> || uses_blocks<B>()) {
     return run_bijector<Forward>(b, in, mode).values;
   } else {
     const auto x = batch_view<B>(in, Forward ? "forward" : "inverse");
@@ -338,7 +454,24 @@ batch_result<typename Dist::scalar_type, Dist::dim> draw(const Dist& d, Eigen::I
   using S = typename Dist::scalar_type;
   if (n < 0) fail_shape("sample: the number of samples is negative");
   batch_result<S, Dist::dim> out{batch_t<S, Dist::dim>(Dist::dim, n), row_t<S>(with_lp ? n : 0)};
-  if constexpr (is_flow_distribution<Dist>::value) {
+  if constexpr (is_flow_distribution<Dist>::value && uses_blocks<typename Dist::transform_type>()) {
+    const auto p = prepared_on_heap(d.transform);
+    const S c = detail::constant_part(*p);
+    for_each_block(n, [&](Eigen::Index first, Eigen::Index count) {
+      batch_t<S, Dist::dim> V(Dist::dim, count);
+      row_t<S> lz(count);
+      for (Eigen::Index j = 0; j < count; ++j) {
+        philox_stream rng(seed, std::uint64_t(first + j));
+        const vector_t<Dist> z = d.base.sample(rng, temperature...);
+        V.col(j) = z;
+        if (with_lp) lz[j] = d.base.log_prob(z, temperature...);
+      }
+      row_t<S> ld = row_t<S>::Zero(count);
+      eval_block<true>(*p, V, ld, static_cast<const batch_t<S, 1>*>(nullptr));
+      out.values.middleCols(first, count) = V;
+      if (with_lp) out.log_det.segment(first, count) = lz.array() - (ld.array() + c);
+    });
+  } else if constexpr (is_flow_distribution<Dist>::value) {
     const auto p = prepared_on_heap(d.transform);
     const S c = detail::constant_part(*p);
     for_each_column(n, [&](Eigen::Index j) {
@@ -394,6 +527,106 @@ batch_result<typename Dist::scalar_type, Dist::dim> sample_and_log_prob(const Di
                 "flowtmpl: sampling at a temperature needs a base distribution with a scale (StandardNormal, "
                 "DiagonalNormal: models of TemperedDistribution)");
   return detail::draw(d, n, seed, true, temperature);
+}
+
+// ---- conditional flows: a context per sample (C x N) or one for all (C x 1) -------
+
+namespace detail {
+template <class B, class Derived>
+Eigen::Matrix<typename B::scalar_type, B::context_dim, Eigen::Dynamic> context_view(const Eigen::MatrixBase<Derived>& c,
+                                                                                    Eigen::Index n, const char* what) {
+  static_assert(std::is_same_v<typename Derived::Scalar, typename B::scalar_type>,
+                "flowtmpl: the context batch's scalar type differs from the flow's scalar_type");
+  if (c.rows() != B::context_dim)
+    fail_shape(message(what, ": the context has ", c.rows(), " rows, the flow reads ", B::context_dim,
+                       " context components (contexts are columns)"));
+  if (c.cols() != n && c.cols() != 1)
+    fail_shape(message(what, ": the context has ", c.cols(), " columns; it needs one per sample (", n,
+                       ") or one for all"));
+  return c;
+}
+
+template <bool Forward, class B, class DX, class DC>
+batch_result<typename B::scalar_type, B::dim> run_conditional(const B& b, const Eigen::MatrixBase<DX>& xin,
+                                                              const Eigen::MatrixBase<DC>& cin) {
+  using S = typename B::scalar_type;
+  constexpr int C = B::context_dim;
+  const auto x = batch_view<B>(xin, Forward ? "forward" : "inverse");
+  const Eigen::Index n = x.cols();
+  const auto ctx = context_view<B>(cin, n, Forward ? "forward" : "inverse");
+  batch_result<S, B::dim> out{batch_t<S, B::dim>(B::dim, n), row_t<S>(n)};
+  const auto p = prepared_on_heap(b);
+  const S c = detail::constant_part(*p);
+  for_each_block(n, [&](Eigen::Index first, Eigen::Index count) {
+    batch_t<S, B::dim> V = x.middleCols(first, count);
+    const Eigen::Matrix<S, C, Eigen::Dynamic> cb = context_block<S, C>(ctx, first, count);
+    row_t<S> ld = row_t<S>::Zero(count);
+    eval_block<Forward>(*p, V, ld, &cb);
+    out.values.middleCols(first, count) = V;
+    out.log_det.segment(first, count) = ld.array() + (Forward ? c : -c);
+  });
+  return out;
+}
+}  // namespace detail
+
+template <ConditionalBijector B, class DX, class DC>
+batch_result<typename B::scalar_type, B::dim> forward_and_log_det(const B& b, const Eigen::MatrixBase<DX>& x,
+                                                                  const Eigen::MatrixBase<DC>& context) {
+  return detail::run_conditional<true>(b, x, context);
+}
+template <ConditionalBijector B, class DX, class DC>
+batch_result<typename B::scalar_type, B::dim> inverse_and_log_det(const B& b, const Eigen::MatrixBase<DX>& y,
+                                                                  const Eigen::MatrixBase<DC>& context) {
+  return detail::run_conditional<false>(b, y, context);
+}
+template <ConditionalBijector B, class DX, class DC>
+batch_t<typename B::scalar_type, B::dim> forward(const B& b, const Eigen::MatrixBase<DX>& x,
+                                                 const Eigen::MatrixBase<DC>& context) {
+  return detail::run_conditional<true>(b, x, context).values;
+}
+template <ConditionalBijector B, class DX, class DC>
+batch_t<typename B::scalar_type, B::dim> inverse(const B& b, const Eigen::MatrixBase<DX>& y,
+                                                 const Eigen::MatrixBase<DC>& context) {
+  return detail::run_conditional<false>(b, y, context).values;
+}
+
+// log p(x_j | c_j) for every column j.
+template <ConditionalDistribution Dist, class DX, class DC>
+row_t<typename Dist::scalar_type> log_prob(const Dist& d, const Eigen::MatrixBase<DX>& x,
+                                           const Eigen::MatrixBase<DC>& context) {
+  using S = typename Dist::scalar_type;
+  const auto r = inverse_and_log_det(d.transform, x, context);
+  row_t<S> lp(r.values.cols());
+  detail::for_each_column(r.values.cols(), [&](Eigen::Index j) {
+    lp[j] = d.base.log_prob(vector_t<Dist>(r.values.col(j))) + r.log_det[j];
+  });
+  return lp;
+}
+
+// n samples of x | c: sample j draws its base point from philox_stream(seed, j) and
+// reads context column j (or the one column for all). Values and log p(x | c).
+template <ConditionalDistribution Dist, class DC>
+batch_result<typename Dist::scalar_type, Dist::dim> sample_and_log_prob(const Dist& d, Eigen::Index n,
+                                                                        std::uint64_t seed,
+                                                                        const Eigen::MatrixBase<DC>& context) {
+  using S = typename Dist::scalar_type;
+  if (n < 0) detail::fail_shape("sample: the number of samples is negative");
+  batch_t<S, Dist::dim> z(Dist::dim, n);
+  row_t<S> lz(n);
+  detail::for_each_column(n, [&](Eigen::Index j) {
+    philox_stream rng(seed, std::uint64_t(j));
+    const vector_t<Dist> zj = d.base.sample(rng);
+    z.col(j) = zj;
+    lz[j] = d.base.log_prob(zj);
+  });
+  auto r = forward_and_log_det(d.transform, z, context);
+  r.log_det = lz - r.log_det;
+  return r;
+}
+template <ConditionalDistribution Dist, class DC>
+batch_t<typename Dist::scalar_type, Dist::dim> sample(const Dist& d, Eigen::Index n, std::uint64_t seed,
+                                                      const Eigen::MatrixBase<DC>& context) {
+  return sample_and_log_prob(d, n, seed, context).values;
 }
 
 // ---- data-dependent initialisation ----------------------------------------------

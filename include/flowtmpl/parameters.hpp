@@ -1,9 +1,11 @@
 // flowtmpl/parameters.hpp: the trained parameters of a bound flow, walked by name.
 //
 // A layer's parameters are the members it declares with BOOST_HANA_DEFINE_STRUCT
-// (each a std::array of the scalar); its fixed settings (a permutation, a slope) are
-// ordinary members and are not parameters. Chains and inverses hold no parameters of
-// their own.
+// (each a std::array of the scalar, or a value with parameters of its own, walked with
+// its name as a prefix), or the blocks it names with for_each_parameter_block(f)
+// (coupling and autoregressive layers: "3.conditioner.0.weight", "1.made.final_layer.
+// bias"); its fixed settings (a permutation, a slope) are ordinary members and are not
+// parameters. Chains and inverses hold no parameters of their own.
 //
 //   parameter_count_v<B>          constexpr number of scalars
 //   for_each_parameter(b, f)      f(name, data pointer, size) for every parameter
@@ -26,6 +28,7 @@
 #include <boost/hana/concept/struct.hpp>
 
 #include "bijectors/inverse.hpp"
+#include "detail/members.hpp"
 #include "chain.hpp"
 #include "errors.hpp"
 
@@ -44,15 +47,8 @@ consteval std::size_t count_parameters() {
         static_cast<B*>(nullptr));
   } else if constexpr (is_inverse_layer<B>::value) {
     return count_parameters<typename B::base_type>();
-  } else if constexpr (boost::hana::Struct<B>::value) {
-    std::size_t n = 0;
-    boost::hana::for_each(boost::hana::accessors<B>(), [&](auto pair) {
-      using M = std::remove_cvref_t<decltype(boost::hana::second(pair)(std::declval<const B&>()))>;
-      n += std::tuple_size_v<M>;
-    });
-    return n;
   } else {
-    return 0;
+    return member_count<B>();
   }
 }
 
@@ -63,11 +59,8 @@ void walk_parameters(B& b, const std::string& prefix, F& f) {
     b.for_each_layer([&](auto idx, auto& layer) { walk_parameters(layer, message(prefix, idx.value, '.'), f); });
   } else if constexpr (is_inverse_layer<T>::value) {
     walk_parameters(b.base, prefix, f);
-  } else if constexpr (boost::hana::Struct<T>::value) {
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto pair) {
-      auto& member = boost::hana::second(pair)(b);
-      f(message(prefix, boost::hana::to<char const*>(boost::hana::first(pair))), member.data(), member.size());
-    });
+  } else {
+    for_each_member_block(b, prefix, f);
   }
 }
 }  // namespace detail

@@ -12,7 +12,12 @@
 //                                  lower block triangular for the partition of the
 //                                  D components into consecutive blocks of sizes
 //                                  n0, n1, ... (sum = D): block (a, b) is zero for b > a.
-//                                  Coupling layers have this structure.
+//                                  Coupling layers with mask::half have this structure.
+//   structure::partitioned<b0, ..., bD-1>
+//                                  block triangular for a partition that need not be
+//                                  contiguous: component i is in block b_i, and entry
+//                                  (i, j) may be non-zero when b_j <= b_i (coupling
+//                                  layers with other masks).
 //   structure::dense               anything.
 //
 // Log-det kinds:
@@ -46,6 +51,11 @@ struct block_triangular {
   static_assert(((BlockSizes > 0) && ...), "flowtmpl::structure::block_triangular: every block size must be positive");
   static constexpr int total = (BlockSizes + ...);
 };
+template <int... Block>
+struct partitioned {
+  static_assert(sizeof...(Block) >= 1, "flowtmpl::structure::partitioned needs the block of every component");
+  static_assert(((Block >= 0) && ...), "flowtmpl::structure::partitioned: block numbers are non-negative");
+};
 struct dense {};
 }  // namespace structure
 
@@ -68,11 +78,15 @@ template <int... N>
 struct is_structure_tag<structure::block_triangular<N...>> : std::true_type {};
 template <>
 struct is_structure_tag<structure::dense> : std::true_type {};
+template <int... B>
+struct is_structure_tag<structure::partitioned<B...>> : std::true_type {};
 
 template <class T>
 struct is_block_triangular : std::false_type {};
 template <int... N>
 struct is_block_triangular<structure::block_triangular<N...>> : std::true_type {};
+template <int... B>
+struct is_block_triangular<structure::partitioned<B...>> : std::true_type {};
 
 // Product J_g * J_f where f is applied first. Rules in order of precedence.
 template <class F, class G>
@@ -116,6 +130,10 @@ template <int... N>
 struct compose_structure<structure::block_triangular<N...>, structure::block_triangular<N...>> {
   using type = structure::block_triangular<N...>;
 };
+template <int... B>
+struct compose_structure<structure::partitioned<B...>, structure::partitioned<B...>> {
+  using type = structure::partitioned<B...>;
+};
 template <int... N>
 struct compose_structure<structure::block_triangular<N...>, structure::lower_triangular> {
   using type = structure::block_triangular<N...>;
@@ -146,6 +164,15 @@ constexpr log_det_kind compose_log_det_kind(log_det_kind f, log_det_kind g) {
 
 namespace detail {
 template <class T>
+struct is_partitioned : std::false_type {};
+template <int... B>
+struct is_partitioned<structure::partitioned<B...>> : std::true_type {
+  static constexpr int block(int i) {
+    constexpr int b[] = {B...};
+    return b[i];
+  }
+};
+template <class T>
 constexpr int block_of(int index) {
   return [&]<int... N>(structure::block_triangular<N...>*) {
     const int sizes[] = {N...};
@@ -170,6 +197,8 @@ constexpr bool may_be_nonzero(int i, int j) {
     return j <= i;
   } else if constexpr (std::is_same_v<T, structure::upper_triangular>) {
     return j >= i;
+  } else if constexpr (detail::is_partitioned<T>::value) {
+    return detail::is_partitioned<T>::block(j) <= detail::is_partitioned<T>::block(i);
   } else if constexpr (detail::is_block_triangular<T>::value) {
     return detail::block_of<T>(j) <= detail::block_of<T>(i);
   } else {

@@ -19,8 +19,11 @@
 
 namespace flowtmpl {
 
-template <Bijector B>
+template <class B>
 struct InverseBijector {
+  static_assert(Bijector<B> || ConditionalBijector<B>,
+                "flowtmpl: Inverse<...> of a type that is neither a Bijector nor a ConditionalBijector");
+  static constexpr int context_dim = context_dim_of<B>();
   using scalar_type = typename B::scalar_type;
   using structure = inverse_structure_t<typename B::structure>;
   static constexpr int dim = B::dim;
@@ -29,28 +32,76 @@ struct InverseBijector {
   using base_type = B;
   using S = scalar_type;
   using vec = Eigen::Matrix<S, dim, 1>;
+  using ctx_vec = Eigen::Matrix<S, (context_dim > 0 ? context_dim : 1), 1>;
 
   [[no_unique_address]] B base;
 
-  FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const { return base.inverse(x); }
-  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const { return base.forward(y); }
-  FLOWTMPL_HOST_DEVICE S log_det(const vec& x) const { return flowtmpl::inverse_log_det(base, x); }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& x) const {
+  // conditional: the same with a context
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    return base.inverse(x, c);
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    return base.forward(y, c);
+  }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec& x, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    return flowtmpl::inverse_and_log_det(base, x, c).log_det;
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& x, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    return flowtmpl::inverse_and_log_det(base, x, c);
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& y, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    return flowtmpl::forward_and_log_det(base, y, c);
+  }
+
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const
+    requires(context_dim == 0)
+  {
+    return base.inverse(x);
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const
+    requires(context_dim == 0)
+  {
+    return base.forward(y);
+  }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec& x) const
+    requires(context_dim == 0)
+  {
+    return flowtmpl::inverse_log_det(base, x);
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& x) const
+    requires(context_dim == 0)
+  {
     return flowtmpl::inverse_and_log_det(base, x);
   }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& y) const {
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& y) const
+    requires(context_dim == 0)
+  {
     return flowtmpl::forward_and_log_det(base, y);
   }
   FLOWTMPL_HOST_DEVICE S constant_log_det() const
-    requires(B::log_det_kind == flowtmpl::log_det_kind::constant)
+    requires(B::log_det_kind == flowtmpl::log_det_kind::constant && context_dim == 0)
   {
     return -base.constant_log_det();
   }
   FLOWTMPL_HOST_DEVICE S constant_part() const { return -detail::constant_part(base); }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_varying(const vec& x) const {
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_varying(const vec& x) const
+    requires(context_dim == 0)
+  {
     return detail::inverse_varying(base, x);
   }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_varying(const vec& y) const {
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_varying(const vec& y) const
+    requires(context_dim == 0)
+  {
     return detail::forward_varying(base, y);
   }
 
@@ -90,7 +141,8 @@ struct Inverse : bijector_spec {
   using bind = InverseBijector<bind_t<Spec, D, S>>;
 };
 
-template <Bijector B>
+template <class B>
+  requires(Bijector<B> || ConditionalBijector<B>)
 FLOWTMPL_HOST_DEVICE InverseBijector<B> invert(const B& b) {
   return InverseBijector<B>{b};
 }

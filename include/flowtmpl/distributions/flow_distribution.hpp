@@ -11,6 +11,9 @@
 //   At temperature T (the base's scale times T; the base must model
 //   TemperedDistribution): sample(rng, T), sample_and_log_prob(rng, T), log_prob(x, T),
 //   all for the tempered model p_T(x) = base_T(f^-1(x)) |det df^-1/dx|.
+//   With a conditional transform (Conditional<C, ...>): log_prob(x, c), sample(rng, c),
+//   sample(rng, c, T), sample_and_log_prob(rng, c), for p(x | c); the flow then models
+//   ConditionalDistribution instead of Distribution.
 // Cost: one pass of f (sampling) or of f^-1 (density) per sample.
 #pragma once
 
@@ -21,7 +24,8 @@
 
 namespace flowtmpl {
 
-template <Distribution Base, Bijector B>
+template <Distribution Base, class B>
+  requires(Bijector<B> || ConditionalBijector<B>)
 struct FlowDistribution {
   static_assert(Base::dim == B::dim, "flowtmpl: Flow: the base distribution and the bijector have different dimensions");
   static_assert(std::is_same_v<typename Base::scalar_type, typename B::scalar_type>,
@@ -30,37 +34,73 @@ struct FlowDistribution {
   using base_type = Base;
   using transform_type = B;
   static constexpr int dim = B::dim;
+  static constexpr int context_dim = context_dim_of<B>();
   static constexpr const char* name = "Flow";
   using S = scalar_type;
   using vec = Eigen::Matrix<S, dim, 1>;
+  using ctx_vec = Eigen::Matrix<S, (context_dim > 0 ? context_dim : 1), 1>;
 
   [[no_unique_address]] Base base;
   [[no_unique_address]] B transform;
 
-  FLOWTMPL_HOST_DEVICE S log_prob(const vec& x) const {
+  // A conditional flow (a transform with context): p(x | c).
+  FLOWTMPL_HOST_DEVICE S log_prob(const vec& x, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    const auto r = flowtmpl::inverse_and_log_det(transform, x, c);
+    return base.log_prob(r.value) + r.log_det;
+  }
+  FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    return transform.forward(base.sample(rng), c);
+  }
+  FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng, const ctx_vec& c, S temperature) const
+    requires(context_dim > 0 && TemperedDistribution<Base>)
+  {
+    return transform.forward(base.sample(rng, temperature), c);
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> sample_and_log_prob(philox_stream& rng, const ctx_vec& c) const
+    requires(context_dim > 0)
+  {
+    const vec z = base.sample(rng);
+    const S lz = base.log_prob(z);
+    const auto r = flowtmpl::forward_and_log_det(transform, z, c);
+    return {r.value, lz - r.log_det};
+  }
+
+  FLOWTMPL_HOST_DEVICE S log_prob(const vec& x) const
+    requires(context_dim == 0)
+  {
     const auto r = flowtmpl::inverse_and_log_det(transform, x);
     return base.log_prob(r.value) + r.log_det;
   }
   FLOWTMPL_HOST_DEVICE S log_prob(const vec& x, S temperature) const
-    requires TemperedDistribution<Base>
+    requires(TemperedDistribution<Base> && context_dim == 0)
   {
     const auto r = flowtmpl::inverse_and_log_det(transform, x);
     return base.log_prob(r.value, temperature) + r.log_det;
   }
-  FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng) const { return transform.forward(base.sample(rng)); }
+  FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng) const
+    requires(context_dim == 0)
+  {
+    return transform.forward(base.sample(rng));
+  }
   FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng, S temperature) const
-    requires TemperedDistribution<Base>
+    requires(TemperedDistribution<Base> && context_dim == 0)
   {
     return transform.forward(base.sample(rng, temperature));
   }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> sample_and_log_prob(philox_stream& rng) const {
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> sample_and_log_prob(philox_stream& rng) const
+    requires(context_dim == 0)
+  {
     const vec z = base.sample(rng);
     const S lz = base.log_prob(z);
     const auto r = flowtmpl::forward_and_log_det(transform, z);
     return {r.value, lz - r.log_det};
   }
   FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> sample_and_log_prob(philox_stream& rng, S temperature) const
-    requires TemperedDistribution<Base>
+    requires(TemperedDistribution<Base> && context_dim == 0)
   {
     const vec z = base.sample(rng, temperature);
     const S lz = base.log_prob(z, temperature);

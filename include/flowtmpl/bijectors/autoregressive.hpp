@@ -1,0 +1,281 @@
+// flowtmpl/bijectors/autoregressive.hpp: autoregressive layers with a MADE conditioner.
+//
+// MaskedAutoregressive<Transformer, Made = MADE<64, 64>>   (MAF, Papamakarios et al. 2017)
+//   forward (sampling, sequential):  x_i = tau(z_i; theta_i(x_<i))
+//   inverse (density, parallel):     z_i = tau^-1(x_i; theta_i(x_<i)), theta = MADE(x)
+// InverseAutoregressive<Transformer, Made = MADE<64, 64>>  (IAF, Kingma et al. 2016)
+//   forward (sampling, parallel):    x_i = tau(z_i; theta_i(z_<i)), theta = MADE(z)
+//   inverse (density, sequential):   z_i = tau^-1(x_i; theta_i(z_<i))
+// The parallel direction is one network evaluation (a matrix-matrix product per block
+// of samples on the host). The sequential direction does not re-run the network D
+// times: MADE's sequential pass computes every hidden unit once, when the values below
+// its degree are final (conditioners/made.hpp), so it costs about one network
+// evaluation plus D transformer calls (docs/performance.md has the measured ratio).
+//
+// Components are ordered as MADE's degrees: feature i depends on features < i; put a
+// Permute between layers to vary the order. Structure: lower triangular. Log-det kind:
+// zero with a volume-preserving transformer (Additive), else input-dependent. Domain:
+// the transformer's.
+//
+// nflows: MaskedAffineAutoregressiveTransform (and the spline variants) compute, in
+// their forward (normalizing) direction, z_i = tau(x_i; theta_i(x_<i)) with theta from
+// MADE(x): that is this header's InverseAutoregressive forward as a function. In a flow
+// (flowtmpl's forward = sampling) an nflows MAF layer is therefore
+// Inverse<InverseAutoregressive<SoftplusAffine, MADE<h, ..., h>>> with the same
+// parameters (tests/unit/reference/maf_reference_test.cpp).
+//
+// Parameters: `made` (nflows's state_dict names, "made.initial_layer.weight", ...) and
+// the transformer's own. Default-constructed: the identity (the last layer 0, its bias
+// the transformer's identity parameters). Context: as Coupling (C > 0 via
+// Conditional<C, Spec>; the MADE's context layers read c).
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include <Eigen/Core>
+
+#include "../conditioners/made.hpp"
+#include "../core.hpp"
+#include "../detail/interval.hpp"
+#include "../detail/members.hpp"
+#include "../transformers/transformer.hpp"
+#include "coupling.hpp"
+
+namespace flowtmpl {
+
+template <class T, class Made, int D, class S, int C, bool IAF>
+struct AutoregressiveBijector {
+  using scalar_type = S;
+  static constexpr int dim = D;
+  static constexpr int context_dim = C;
+  using transformer_type = typename T::template transformer<D, S>;
+  static constexpr int P = transformer_type::params_per_feature;
+  using made_type = typename Made::template conditioner<D, P, C, S>;
+  using structure = flowtmpl::structure::lower_triangular;
+  static constexpr flowtmpl::log_det_kind log_det_kind =
+      transformer_type::volume_preserving ? flowtmpl::log_det_kind::zero : flowtmpl::log_det_kind::input_dependent;
+  static constexpr const char* name = IAF ? "InverseAutoregressive" : "MaskedAutoregressive";
+  using vec = Eigen::Matrix<S, D, 1>;
+  using ctx_vec = Eigen::Matrix<S, (C > 0 ? C : 1), 1>;
+
+  made_type made;
+  transformer_type transformer;
+
+  AutoregressiveBijector() { reset_to_identity(); }
+
+  // ---- per sample ------------------------------------------------------------------
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& z) const
+    requires(C == 0)
+  {
+    return apply<true>(z, nullptr).value;
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& x) const
+    requires(C == 0)
+  {
+    return apply<false>(x, nullptr).value;
+  }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec& z) const
+    requires(C == 0)
+  {
+    return apply<true>(z, nullptr).log_det;
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z) const
+    requires(C == 0)
+  {
+    return apply<true>(z, nullptr);
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& x) const
+    requires(C == 0)
+  {
+    return apply<false>(x, nullptr);
+  }
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& z, const ctx_vec& c) const
+    requires(C > 0)
+  {
+    return apply<true>(z, c.data()).value;
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& x, const ctx_vec& c) const
+    requires(C > 0)
+  {
+    return apply<false>(x, c.data()).value;
+  }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec& z, const ctx_vec& c) const
+    requires(C > 0)
+  {
+    return apply<true>(z, c.data()).log_det;
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z, const ctx_vec& c) const
+    requires(C > 0)
+  {
+    return apply<true>(z, c.data());
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& x, const ctx_vec& c) const
+    requires(C > 0)
+  {
+    return apply<false>(x, c.data());
+  }
+
+  static constexpr interval<S> forward_domain()
+    requires requires { transformer_type::domain(); }
+  {
+    return transformer_type::domain();
+  }
+  static constexpr interval<S> inverse_domain()
+    requires requires { transformer_type::domain(); }
+  {
+    return transformer_type::domain();
+  }
+
+  // Forward = the transformer's forward; the conditioning values are the layer's input
+  // (parallel) when Forward == IAF, its output (sequential) otherwise.
+  template <bool Forward>
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> apply(const vec& v, const S* ctx) const {
+    constexpr bool parallel = Forward == IAF;
+    vec out;
+    S ld = S(0);
+    if constexpr (parallel) {
+      const auto theta = made.evaluate(v, ctx);
+      for (int i = 0; i < D; ++i) {
+        S l;
+        out[i] = Forward ? transformer.forward(i, v[i], theta.data() + i * P, l)
+                         : transformer.inverse(i, v[i], theta.data() + i * P, l);
+        ld += l;
+      }
+    } else {
+      typename made_type::sequential_state st;
+      made.sequential_begin(st, ctx);
+      S theta[P];
+      for (int i = 0; i < D; ++i) {
+        made.sequential_step(st, i, theta);
+        S l;
+        out[i] = Forward ? transformer.forward(i, v[i], theta, l) : transformer.inverse(i, v[i], theta, l);
+        ld += l;
+        st.x[i] = out[i];
+      }
+    }
+    return {out, ld};
+  }
+
+  // The same through D full network evaluations, as nflows computes the sequential
+  // direction: the reference that the tests compare the sequential pass to, and the
+  // baseline of the cost benchmark.
+  template <bool Forward>
+  value_and_log_det<vec, S> apply_naive(const vec& v, const S* ctx) const {
+    constexpr bool parallel = Forward == IAF;
+    if constexpr (parallel) {
+      return apply<Forward>(v, ctx);
+    } else {
+      vec out = vec::Zero();
+      S ld = S(0);
+      for (int pass = 0; pass < D; ++pass) {
+        const auto theta = made.evaluate(out, ctx);
+        ld = S(0);
+        vec next;
+        for (int i = 0; i < D; ++i) {
+          S l;
+          next[i] = Forward ? transformer.forward(i, v[i], theta.data() + i * P, l)
+                            : transformer.inverse(i, v[i], theta.data() + i * P, l);
+          ld += l;
+        }
+        out = next;
+      }
+      return {out, ld};
+    }
+  }
+
+  // ---- a block of samples (host), the parallel direction only ---------------------
+  template <bool Forward, class CtxBlock>
+  void apply_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
+                   const CtxBlock* Ctx) const {
+    const auto theta = made.evaluate_block(V, Ctx);
+    for (Eigen::Index col = 0; col < V.cols(); ++col) {
+      const S* th = theta.data() + col * theta.rows();
+      S acc = S(0);
+      for (int i = 0; i < D; ++i) {
+        S l;
+        V(i, col) = Forward ? transformer.forward(i, V(i, col), th + i * P, l)
+                            : transformer.inverse(i, V(i, col), th + i * P, l);
+        acc += l;
+      }
+      if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld[col] += acc;
+    }
+  }
+  using no_ctx = Eigen::Matrix<S, 1, Eigen::Dynamic>;
+  void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
+    requires(C == 0 && IAF)
+  {
+    apply_block<true>(V, ld, static_cast<const no_ctx*>(nullptr));
+  }
+  void inverse_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
+    requires(C == 0 && !IAF)
+  {
+    apply_block<false>(V, ld, static_cast<const no_ctx*>(nullptr));
+  }
+  template <class CtxBlock>
+  void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
+                     const CtxBlock& Ctx) const
+    requires(C > 0 && IAF)
+  {
+    apply_block<true>(V, ld, &Ctx);
+  }
+  template <class CtxBlock>
+  void inverse_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
+                     const CtxBlock& Ctx) const
+    requires(C > 0 && !IAF)
+  {
+    apply_block<false>(V, ld, &Ctx);
+  }
+
+  // ---- parameters -------------------------------------------------------------------
+  void reset_to_identity() {
+    made.values.fill(S(0));
+    std::array<S, D * P> bias;
+    for (int i = 0; i < D; ++i) transformer_type::identity_parameters(bias.data() + i * P);
+    philox_stream rng(0, 0);
+    made.reset_parameters(rng, init::identity_start, bias.data());
+  }
+  void reset_parameters(std::uint64_t seed, init scheme = init::identity_start) {
+    std::array<S, D * P> bias;
+    for (int i = 0; i < D; ++i) transformer_type::identity_parameters(bias.data() + i * P);
+    philox_stream rng(seed, 0);
+    made.reset_parameters(rng, scheme, bias.data());
+  }
+  template <class F>
+  void for_each_parameter_block(F&& f) {
+    detail::for_each_member_block(made, "made.", f);
+    detail::for_each_member_block(transformer, "transformer.", f);
+  }
+  template <class F>
+  void for_each_parameter_block(F&& f) const {
+    detail::for_each_member_block(made, "made.", f);
+    detail::for_each_member_block(transformer, "transformer.", f);
+  }
+  static constexpr std::size_t parameter_count = made_type::parameter_count + detail::member_count<transformer_type>();
+  const char* validate() const {
+    if (const char* m = made.validate()) return m;
+    if constexpr (requires { transformer.validate(); })
+      if (const char* m = transformer.validate()) return m;
+    return nullptr;
+  }
+};
+
+template <class T, class Made = MADE<64, 64>>
+struct MaskedAutoregressive : bijector_spec {
+  static_assert(detail::diagnose_unless<TransformerSpec<T>, diagnostic::not_a_transformer_spec<T>>());
+  template <int D, class S>
+  using bind = AutoregressiveBijector<T, Made, D, S, 0, false>;
+  template <int D, class S, int C>
+  using bind_with_context = AutoregressiveBijector<T, Made, D, S, C, false>;
+};
+
+template <class T, class Made = MADE<64, 64>>
+struct InverseAutoregressive : bijector_spec {
+  static_assert(detail::diagnose_unless<TransformerSpec<T>, diagnostic::not_a_transformer_spec<T>>());
+  template <int D, class S>
+  using bind = AutoregressiveBijector<T, Made, D, S, 0, true>;
+  template <int D, class S, int C>
+  using bind_with_context = AutoregressiveBijector<T, Made, D, S, C, true>;
+};
+
+}  // namespace flowtmpl

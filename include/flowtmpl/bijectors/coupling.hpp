@@ -1,0 +1,344 @@
+// flowtmpl/bijectors/coupling.hpp: Coupling<Transformer, Conditioner, Mask>, the
+// coupling layer of NICE, RealNVP, Glow and neural spline flows (Dinh et al. 2014,
+// 2016; Kingma & Dhariwal 2018; Durkan et al. 2019).
+//
+// The mask splits the D components into the conditioning part a (copied unchanged)
+// and the transformed part b:
+//   forward:  x_a = z_a,  x_b,i = tau(z_b,i; theta_i),  theta = conditioner(z_a [, c])
+//   inverse:  z_a = x_a,  z_b,i = tau^-1(x_b,i; theta_i), theta = conditioner(x_a [, c])
+// Both directions are one network evaluation (parallel). log-det = sum_i log tau'.
+//
+// Masks (what is transformed):
+//   mask::half          the last D - D/2 components, conditioned on the first D/2
+//   mask::half_flipped  the first D/2, conditioned on the rest
+//   mask::even, mask::odd   components with an even (odd) index (RealNVP's alternating)
+//   mask::bits<b0, ..., bD-1>   1 = transformed, 0 = conditioning; at least one of each
+// Structure: block triangular for the partition (conditioning block first): for
+// mask::half exactly structure::block_triangular<D/2, D - D/2>, otherwise
+// structure::partitioned<...> with the block of every component. Log-det kind: zero
+// when the transformer is volume preserving (Additive: NICE), else input-dependent.
+// Domain: the transformer's (R, or [Lo, Hi] for BoundedSpline; the whole input is
+// checked against it in checked mode).
+//
+// Parameters: `conditioner` (its blocks named "conditioner.<name>") and the
+// transformer's own, if any ("transformer.<name>"). A default-constructed coupling is
+// the identity map (the conditioner's last layer 0, its bias the transformer's identity
+// parameters); reset_parameters(seed, init) draws a start (conditioners/conditioner.hpp).
+// Context: bound with C > 0 context components (Conditional<C, Spec>), the conditioner
+// also reads c, and the layer models ConditionalBijector (forward(x, c), ...) instead
+// of Bijector.
+// Cost: one conditioner evaluation plus D - D/2 transformer calls per sample and
+// direction; on the host, blocks of samples go through the conditioner as
+// matrix-matrix products (forward_block / inverse_block).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#include "../conditioners/conditioner.hpp"
+#include "../conditioners/mlp.hpp"
+#include "../core.hpp"
+#include "../detail/interval.hpp"
+#include "../detail/members.hpp"
+#include "../transformers/transformer.hpp"
+
+namespace flowtmpl {
+
+namespace mask {
+struct half {
+  template <int D>
+  static constexpr bool transformed(int i) {
+    return i >= D / 2;
+  }
+};
+struct half_flipped {
+  template <int D>
+  static constexpr bool transformed(int i) {
+    return i < D / 2;
+  }
+};
+struct even {
+  template <int D>
+  static constexpr bool transformed(int i) {
+    return i % 2 == 0;
+  }
+};
+struct odd {
+  template <int D>
+  static constexpr bool transformed(int i) {
+    return i % 2 == 1;
+  }
+};
+template <int... Bits>
+struct bits {
+  static_assert(((Bits == 0 || Bits == 1) && ...), "flowtmpl: mask::bits<...>: every entry must be 0 or 1");
+  static constexpr int size = int(sizeof...(Bits));
+  template <int D>
+  static constexpr bool transformed(int i) {
+    constexpr int b[] = {Bits...};
+    return b[i] == 1;
+  }
+};
+}  // namespace mask
+
+namespace diagnostic {
+template <class T>
+struct not_a_transformer_spec {
+  static_assert(detail::always_false_v<T>,
+                "flowtmpl: the first argument of Coupling / MaskedAutoregressive / InverseAutoregressive must be a "
+                "transformer spec (Additive, Affine, BoundedAffine<...>, SoftplusAffine, Spline<K>, BoundedSpline<K>)");
+};
+}  // namespace diagnostic
+
+namespace detail {
+template <class Mask, int D>
+consteval int mask_count() {
+  int n = 0;
+  for (int i = 0; i < D; ++i) n += Mask::template transformed<D>(i) ? 1 : 0;
+  return n;
+}
+template <class Mask, int D>
+consteval bool mask_ok() {
+  if constexpr (requires { Mask::size; }) {
+    if (Mask::size != D) return false;
+  }
+  const int n = mask_count<Mask, D>();
+  return n >= 1 && n <= D - 1;
+}
+template <class Mask, int D>
+struct coupling_structure {
+  static constexpr bool contiguous = [] {
+    for (int i = 0; i < D; ++i)
+      if (Mask::template transformed<D>(i) != (i >= D - mask_count<Mask, D>())) return false;
+    return true;
+  }();
+  using type = decltype([]<int... I>(std::integer_sequence<int, I...>) {
+    if constexpr (contiguous)
+      return structure::block_triangular<D - mask_count<Mask, D>(), mask_count<Mask, D>()>{};
+    else
+      return structure::partitioned<(Mask::template transformed<D>(I) ? 1 : 0)...>{};
+  }(std::make_integer_sequence<int, D>{}));
+};
+}  // namespace detail
+
+template <class T, class Cond, class Mask, int D, class S, int C>
+struct CouplingBijector {
+  static_assert(detail::mask_ok<Mask, D>(),
+                "flowtmpl: Coupling: for this dimension the mask transforms no component or all of them (a coupling "
+                "needs at least one conditioning and one transformed component, so D >= 2), or mask::bits has "
+                "another length");
+  static constexpr int dim = D;
+  static constexpr int context_dim = C;
+  static constexpr int n_b = detail::mask_count<Mask, D>();
+  static constexpr int n_a = D - n_b;
+  using scalar_type = S;
+  using transformer_type = typename T::template transformer<n_b, S>;
+  static constexpr int P = transformer_type::params_per_feature;
+  using conditioner_type = typename Cond::template conditioner<n_a, n_b * P, C, S>;
+  using structure = typename detail::coupling_structure<Mask, D>::type;
+  static constexpr flowtmpl::log_det_kind log_det_kind =
+      transformer_type::volume_preserving ? flowtmpl::log_det_kind::zero : flowtmpl::log_det_kind::input_dependent;
+  static constexpr const char* name = "Coupling";
+  using vec = Eigen::Matrix<S, D, 1>;
+  using ctx_vec = Eigen::Matrix<S, (C > 0 ? C : 1), 1>;
+
+  static constexpr std::array<int, n_a> a_index = [] {
+    std::array<int, n_a> r{};
+    int n = 0;
+    for (int i = 0; i < D; ++i)
+      if (!Mask::template transformed<D>(i)) r[n++] = i;
+    return r;
+  }();
+  static constexpr std::array<int, n_b> b_index = [] {
+    std::array<int, n_b> r{};
+    int n = 0;
+    for (int i = 0; i < D; ++i)
+      if (Mask::template transformed<D>(i)) r[n++] = i;
+    return r;
+  }();
+
+  conditioner_type conditioner;
+  transformer_type transformer;
+
+  CouplingBijector() { reset_to_identity(); }
+
+  // ---- per sample ------------------------------------------------------------------
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& z) const
+    requires(C == 0)
+  {
+    return apply<true>(z, nullptr).value;
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& x) const
+    requires(C == 0)
+  {
+    return apply<false>(x, nullptr).value;
+  }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec& z) const
+    requires(C == 0)
+  {
+    return apply<true>(z, nullptr).log_det;
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z) const
+    requires(C == 0)
+  {
+    return apply<true>(z, nullptr);
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& x) const
+    requires(C == 0)
+  {
+    return apply<false>(x, nullptr);
+  }
+  // with context
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& z, const ctx_vec& c) const
+    requires(C > 0)
+  {
+    return apply<true>(z, c.data()).value;
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& x, const ctx_vec& c) const
+    requires(C > 0)
+  {
+    return apply<false>(x, c.data()).value;
+  }
+  FLOWTMPL_HOST_DEVICE S log_det(const vec& z, const ctx_vec& c) const
+    requires(C > 0)
+  {
+    return apply<true>(z, c.data()).log_det;
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z, const ctx_vec& c) const
+    requires(C > 0)
+  {
+    return apply<true>(z, c.data());
+  }
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& x, const ctx_vec& c) const
+    requires(C > 0)
+  {
+    return apply<false>(x, c.data());
+  }
+
+  static constexpr interval<S> forward_domain()
+    requires requires { transformer_type::domain(); }
+  {
+    return transformer_type::domain();
+  }
+  static constexpr interval<S> inverse_domain()
+    requires requires { transformer_type::domain(); }
+  {
+    return transformer_type::domain();
+  }
+
+  template <bool Forward>
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> apply(const vec& v, const S* ctx) const {
+    Eigen::Matrix<S, n_a, 1> va;
+    for (int i = 0; i < n_a; ++i) va[i] = v[a_index[i]];
+    const auto theta = conditioner.evaluate(va, ctx);
+    vec out = v;
+    S ld = S(0);
+    for (int i = 0; i < n_b; ++i) {
+      S l;
+      const int j = b_index[i];
+      out[j] = Forward ? transformer.forward(i, v[j], theta.data() + i * P, l)
+                       : transformer.inverse(i, v[j], theta.data() + i * P, l);
+      ld += l;
+    }
+    return {out, ld};
+  }
+
+  // ---- a block of samples (host) -------------------------------------------------
+  // V (D x n) is transformed in place; the log-dets are added to ld (1 x n). Ctx is
+  // C x n (nullptr when C = 0).
+  template <bool Forward, class CtxBlock = Eigen::Matrix<S, (C > 0 ? C : 1), Eigen::Dynamic>>
+  void apply_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
+                   const CtxBlock* Ctx = nullptr) const {
+    const Eigen::Index n = V.cols();
+    Eigen::Matrix<S, n_a, Eigen::Dynamic> A(n_a, n);
+    for (int i = 0; i < n_a; ++i) A.row(i) = V.row(a_index[i]);
+    const auto theta = conditioner.evaluate_block(A, Ctx);
+    for (Eigen::Index col = 0; col < n; ++col) {
+      const S* th = theta.data() + col * theta.rows();
+      S acc = S(0);
+      for (int i = 0; i < n_b; ++i) {
+        S l;
+        const int j = b_index[i];
+        V(j, col) = Forward ? transformer.forward(i, V(j, col), th + i * P, l)
+                            : transformer.inverse(i, V(j, col), th + i * P, l);
+        acc += l;
+      }
+      if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld[col] += acc;
+    }
+  }
+  void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
+    requires(C == 0)
+  {
+    apply_block<true>(V, ld);
+  }
+  void inverse_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
+    requires(C == 0)
+  {
+    apply_block<false>(V, ld);
+  }
+  template <class CtxBlock>
+  void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
+                     const CtxBlock& Ctx) const
+    requires(C > 0)
+  {
+    apply_block<true>(V, ld, &Ctx);
+  }
+  template <class CtxBlock>
+  void inverse_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
+                     const CtxBlock& Ctx) const
+    requires(C > 0)
+  {
+    apply_block<false>(V, ld, &Ctx);
+  }
+
+  // ---- parameters -------------------------------------------------------------------
+  void reset_to_identity() {
+    conditioner.values.fill(S(0));
+    std::array<S, n_b * P> bias;
+    for (int i = 0; i < n_b; ++i) transformer_type::identity_parameters(bias.data() + i * P);
+    philox_stream unused(0, 0);
+    conditioner.reset_parameters(unused, init::identity_start, bias.data());
+    // identity_start fills the hidden layers at random; the identity needs only the
+    // last layer, so the hidden layers are left at these draws (seed 0)
+  }
+  void reset_parameters(std::uint64_t seed, init scheme = init::identity_start) {
+    std::array<S, n_b * P> bias;
+    for (int i = 0; i < n_b; ++i) transformer_type::identity_parameters(bias.data() + i * P);
+    philox_stream rng(seed, 0);
+    conditioner.reset_parameters(rng, scheme, bias.data());
+  }
+  template <class F>
+  void for_each_parameter_block(F&& f) {
+    detail::for_each_member_block(conditioner, "conditioner.", f);
+    detail::for_each_member_block(transformer, "transformer.", f);
+  }
+  template <class F>
+  void for_each_parameter_block(F&& f) const {
+    detail::for_each_member_block(conditioner, "conditioner.", f);
+    detail::for_each_member_block(transformer, "transformer.", f);
+  }
+  static constexpr std::size_t parameter_count = conditioner_type::parameter_count + detail::member_count<transformer_type>();
+  const char* validate() const {
+    if constexpr (requires { conditioner.validate(); })
+      if (const char* m = conditioner.validate()) return m;
+    if constexpr (requires { transformer.validate(); })
+      if (const char* m = transformer.validate()) return m;
+    return nullptr;
+  }
+};
+
+template <class T, class Cond = MLP<64, 64>, class Mask = mask::half>
+struct Coupling : bijector_spec {
+  static_assert(detail::diagnose_unless<TransformerSpec<T>, diagnostic::not_a_transformer_spec<T>>());
+  template <int D>
+  static constexpr bool accepts_dim = detail::mask_ok<Mask, D>();
+  template <int D, class S>
+  using bind = CouplingBijector<T, Cond, Mask, D, S, 0>;
+  template <int D, class S, int C>
+  using bind_with_context = CouplingBijector<T, Cond, Mask, D, S, C>;
+};
+
+}  // namespace flowtmpl

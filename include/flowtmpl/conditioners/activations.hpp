@@ -1,0 +1,80 @@
+// flowtmpl/conditioners/activations.hpp: the activations a conditioner network takes
+// as a compile-time argument. Each is a type with
+//   apply(a)    elementwise on an Eigen array expression (a plain array back)
+//   scalar(v)   the same on one value
+//   name
+// relu: max(v, 0) (NaN stays NaN). tanh. silu: v sigmoid(v) (Ramachandran et al.
+// 2017), written v / (1 + exp(-v)), which is -0 rather than NaN for v -> -inf.
+// elu: v for v > 0, expm1(v) otherwise (alpha = 1; Clevert et al. 2015).
+#pragma once
+
+#include <cmath>
+
+#include <Eigen/Core>
+
+#include "../config.hpp"
+
+namespace flowtmpl::act {
+
+struct relu {
+  static constexpr const char* name = "relu";
+  template <class A>
+  static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    // (a > 0).select keeps a NaN (the comparison is false, then a is NaN < 0 false)
+    return (a < S(0)).select(S(0), a);
+  }
+  template <class S>
+  FLOWTMPL_HOST_DEVICE static S scalar(S v) {
+    return v < S(0) ? S(0) : v;
+  }
+};
+
+struct tanh {
+  static constexpr const char* name = "tanh";
+  template <class A>
+  static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
+    return a.tanh();
+  }
+  template <class S>
+  FLOWTMPL_HOST_DEVICE static S scalar(S v) {
+    using std::tanh;
+    return tanh(v);
+  }
+};
+
+struct silu {
+  static constexpr const char* name = "silu";
+  template <class A>
+  static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    return a / (S(1) + (-a).exp());
+  }
+  template <class S>
+  FLOWTMPL_HOST_DEVICE static S scalar(S v) {
+    using std::exp;
+    return v / (S(1) + exp(-v));
+  }
+};
+
+struct elu {
+  static constexpr const char* name = "elu";
+  template <class A>
+  static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    return (a > S(0)).select(a, a.expm1());
+  }
+  template <class S>
+  FLOWTMPL_HOST_DEVICE static S scalar(S v) {
+    using std::expm1;
+    return v > S(0) ? v : expm1(v);
+  }
+};
+
+template <class T>
+concept Activation = requires(float v) {
+  { T::name } -> std::convertible_to<const char*>;
+  { T::scalar(v) } -> std::same_as<float>;
+};
+
+}  // namespace flowtmpl::act

@@ -1,0 +1,450 @@
+// flowtmpl/conditioners/made.hpp: MADE (Germain et al. 2015), the masked network of
+// autoregressive layers, with its masks built from degrees exactly as nflows builds
+// them (nflows.transforms.made.MADE; docs/design.md, "Conventions with nflows").
+//
+//   MADE<h1, ..., hn>              feedforward: h = act(W0 x + b0 [+ act(Wc c + bc)]),
+//                                  then act(W h + b) per further hidden layer, then the
+//                                  output layer (nflows: hidden_features = h,
+//                                  num_blocks = n - 1, use_residual_blocks = False; all
+//                                  widths equal there, any widths here)
+//   ResidualMADE<h, blocks>        nflows's default: t = W0 x + b0 [+ act(Wc c + bc)];
+//                                  per block t += L1(act(L0(act(t)) [+ Wcb c + bcb]));
+//                                  output layer on t
+//   MADE<...>::with<act::tanh>     another activation (nflows: relu)
+//
+// Degrees: inputs 1..D in natural order; hidden unit u of every hidden layer has degree
+// u mod max(1, D-1) + min(1, D-1) (sequential, nflows's random_mask = False); output
+// i*M + j (parameter j of feature i, feature-major) has degree i + 1. A hidden weight
+// (o, i) is allowed when deg_out(o) >= deg_in(i), an output weight when >, so output
+// i depends on inputs < i only, and output 0 is constant. Context weights have no mask.
+// The stored weights are the masked ones: reset_parameters and apply_masks() zero the
+// disallowed entries, validate() (checked mode) reports a non-zero one.
+//
+// Parameters in one flat array, named as nflows's state_dict: initial_layer.weight
+// [H][D], initial_layer.bias, context_layer.{weight,bias} (with context),
+// blocks.b.linear.{weight,bias} (feedforward) or blocks.b.linear_layers.{0,1}.{weight,
+// bias} and blocks.b.context_layer.* (residual), final_layer.{weight,bias}; weights
+// [out][in] row-major as torch stores them, so a state_dict copies over as it is.
+//
+// Evaluation: evaluate(x, c) one sample, evaluate_block(X, C) a block of samples as
+// matrix-matrix products (host only). The sequential direction of an autoregressive
+// layer uses sequential_* below: every hidden unit is computed once, when the inputs
+// below its degree are final, from the inputs its mask allows only, so producing all
+// D parameter groups one after the other costs about one network evaluation (nflows
+// re-runs the whole network D times). docs/performance.md has the measurement.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string>
+
+#include <Eigen/Core>
+
+#include "../errors.hpp"
+#include "activations.hpp"
+#include "conditioner.hpp"
+
+namespace flowtmpl {
+
+namespace detail {
+
+// degree of hidden unit u for D inputs (nflows, sequential)
+constexpr int made_hidden_degree(int u, int D) { return u % (D - 1 > 1 ? D - 1 : 1) + (D - 1 < 1 ? D - 1 : 1); }
+
+// One masked linear map of a MADE: Out x In weights, the degrees of its inputs and
+// outputs, and whether the mask is strict (the output layer).
+struct made_linear {
+  int out, in;
+  int in_kind;   // 0: the network's inputs (degrees 1..D), 1: hidden units
+  int out_kind;  // 1: hidden units, 2: outputs (degree o / M + 1, strict mask)
+  std::size_t offset;
+  bool masked;   // false: a context layer
+  int block;     // residual block, -1 otherwise
+  int role;      // 0 initial, 1 context, 2 block linear 0, 3 block context, 4 block linear 1 / ff linear, 5 final
+};
+
+template <int D, int M, int C, class S, class Act, bool Residual, int... Hidden>
+struct made_conditioner {
+  static_assert(D >= 1, "flowtmpl: MADE needs at least one feature");
+  static_assert(M >= 1, "flowtmpl: MADE needs at least one output per feature");
+  static_assert(sizeof...(Hidden) >= 1 && ((Hidden > 0) && ...), "flowtmpl: MADE: hidden widths must be positive");
+  using scalar_type = S;
+  static constexpr int inputs = D;
+  static constexpr int outputs = D * M;
+  static constexpr int outputs_per_feature = M;
+  static constexpr int context = C;
+  static constexpr const char* name = Residual ? "ResidualMADE" : "MADE";
+
+  // Residual: Hidden = {H, blocks}; feedforward: the hidden widths.
+  static constexpr std::array<int, sizeof...(Hidden)> hidden_list{Hidden...};
+  static constexpr int H0 = hidden_list[0];
+  static constexpr int n_hidden = Residual ? 1 + 2 * hidden_list[1] : int(sizeof...(Hidden));  // hidden buffers
+  static constexpr int n_linear = Residual ? (1 + (C > 0) + hidden_list[1] * (2 + (C > 0)) + 1)
+                                           : (int(sizeof...(Hidden)) + 1 + (C > 0));
+
+  static constexpr std::array<made_linear, n_linear> linears = [] {
+    std::array<made_linear, n_linear> ls{};
+    std::size_t off = 0;
+    int n = 0;
+    auto add = [&](int out, int in, int ik, int ok, bool masked, int block, int role) {
+      ls[n++] = made_linear{out, in, ik, ok, off, masked, block, role};
+      off += std::size_t(out) * in + std::size_t(out);
+    };
+    if constexpr (Residual) {
+      const int H = hidden_list[0];
+      const int B = hidden_list[1];
+      add(H, D, 0, 1, true, -1, 0);
+      if (C > 0) add(H, C, -1, 1, false, -1, 1);
+      for (int b = 0; b < B; ++b) {
+        add(H, H, 1, 1, true, b, 2);
+        if (C > 0) add(H, C, -1, 1, false, b, 3);
+        add(H, H, 1, 1, true, b, 4);
+      }
+      add(D * M, H, 1, 2, true, -1, 5);
+    } else {
+      add(hidden_list[0], D, 0, 1, true, -1, 0);
+      if (C > 0) add(hidden_list[0], C, -1, 1, false, -1, 1);
+      for (std::size_t l = 1; l < hidden_list.size(); ++l) add(hidden_list[l], hidden_list[l - 1], 1, 1, true, int(l) - 1, 4);
+      add(D * M, hidden_list[hidden_list.size() - 1], 1, 2, true, -1, 5);
+    }
+    return ls;
+  }();
+  static constexpr std::size_t parameter_count =
+      linears[n_linear - 1].offset + std::size_t(linears[n_linear - 1].out) * (linears[n_linear - 1].in + 1);
+
+  std::array<S, parameter_count> values{};
+
+  static constexpr int degree(int kind, int unit) {
+    return kind == 0 ? unit + 1 : (kind == 1 ? made_hidden_degree(unit, D) : unit / M + 1);
+  }
+  static constexpr bool allowed(const made_linear& l, int o, int i) {
+    if (!l.masked) return true;
+    const int dout = degree(l.out_kind, o), din = degree(l.in_kind, i);
+    return l.out_kind == 2 ? dout > din : dout >= din;
+  }
+
+  template <int I>
+  static constexpr made_linear lin = linears[I];
+  template <int I>
+  using weight_t = Eigen::Matrix<S, lin<I>.out, lin<I>.in, Eigen::RowMajor>;
+  template <int I>
+  FLOWTMPL_HOST_DEVICE Eigen::Map<const weight_t<I>> weight() const {
+    return Eigen::Map<const weight_t<I>>(values.data() + lin<I>.offset);
+  }
+  template <int I>
+  FLOWTMPL_HOST_DEVICE Eigen::Map<const Eigen::Matrix<S, lin<I>.out, 1>> bias() const {
+    return Eigen::Map<const Eigen::Matrix<S, lin<I>.out, 1>>(values.data() + lin<I>.offset +
+                                                              std::size_t(lin<I>.out) * lin<I>.in);
+  }
+  S* weight_data(int i) { return values.data() + linears[i].offset; }
+  const S* weight_data(int i) const { return values.data() + linears[i].offset; }
+  S* bias_data(int i) { return weight_data(i) + std::size_t(linears[i].out) * linears[i].in; }
+  const S* bias_data(int i) const { return weight_data(i) + std::size_t(linears[i].out) * linears[i].in; }
+
+  using in_vec = Eigen::Matrix<S, D, 1>;
+  using out_vec = Eigen::Matrix<S, D * M, 1>;
+
+  // ---- whole-network evaluation, for one sample (N = 1 columns) or a block -------
+  // Works on any matrix type with H0 rows; Mat<R> makes the R-row buffer type.
+  template <template <int> class Mat, class XB, class CB>
+  Mat<D * M> run(const XB& X, const CB* Ctx) const {
+    constexpr int ctx0 = C > 0 ? 1 : -1;
+    Mat<H0> t(H0, X.cols());
+    t.noalias() = weight<0>() * X;
+    t.colwise() += bias<0>();
+    if constexpr (C > 0) {
+      Mat<H0> c(H0, X.cols());
+      c.noalias() = weight<ctx0>() * (*Ctx);
+      c.colwise() += bias<ctx0>();
+      t.array() += Act::apply(c.array());
+    }
+    if constexpr (Residual) {
+      return run_blocks<Mat, (C > 0 ? 2 : 1)>(t, Ctx);
+    } else {
+      t.array() = Act::apply(t.array());
+      return run_feedforward<Mat, (C > 0 ? 2 : 1)>(t);
+    }
+  }
+  template <template <int> class Mat, int I, class T>
+  Mat<D * M> run_feedforward(const T& h) const {
+    if constexpr (lin<I>.role == 5) {
+      Mat<D * M> out(D * M, h.cols());
+      out.noalias() = weight<I>() * h;
+      out.colwise() += bias<I>();
+      return out;
+    } else {
+      Mat<lin<I>.out> next(lin<I>.out, h.cols());
+      next.noalias() = weight<I>() * h;
+      next.colwise() += bias<I>();
+      next.array() = Act::apply(next.array());
+      return run_feedforward<Mat, I + 1>(next);
+    }
+  }
+  template <template <int> class Mat, int I, class T, class CB>
+  Mat<D * M> run_blocks(T& t, const CB* Ctx) const {
+    if constexpr (lin<I>.role == 5) {
+      Mat<D * M> out(D * M, t.cols());
+      out.noalias() = weight<I>() * t;
+      out.colwise() += bias<I>();
+      return out;
+    } else {
+      // block: u = L1(act(L0(act(t)) [+ ctx])); t += u
+      Mat<H0> a(H0, t.cols());
+      a.array() = Act::apply(t.array());
+      Mat<H0> v(H0, t.cols());
+      v.noalias() = weight<I>() * a;
+      v.colwise() += bias<I>();
+      constexpr int next = C > 0 ? I + 2 : I + 1;
+      if constexpr (C > 0) {
+        v.noalias() += weight<I + 1>() * (*Ctx);
+        v.colwise() += bias<I + 1>();
+      }
+      v.array() = Act::apply(v.array());
+      t.noalias() += weight<next>() * v;
+      t.colwise() += bias<next>();
+      return run_blocks<Mat, next + 1>(t, Ctx);
+    }
+  }
+
+  template <int R>
+  using col_t = Eigen::Matrix<S, R, 1>;
+  template <int R>
+  using block_t = Eigen::Matrix<S, R, Eigen::Dynamic>;
+
+  // one sample; ctx points to C values (ignored when C = 0)
+  FLOWTMPL_HOST_DEVICE out_vec evaluate(const in_vec& x, const S* ctx) const {
+    if constexpr (C > 0) {
+      const Eigen::Map<const Eigen::Matrix<S, C, 1>> c(ctx);
+      return run<col_t>(x, &c);
+    } else {
+      return run<col_t>(x, static_cast<const in_vec*>(nullptr));
+    }
+  }
+  // a block of samples, one per column
+  template <class XB, class CB>
+  block_t<D * M> evaluate_block(const XB& X, const CB* Ctx) const {
+    return run<block_t>(X, Ctx);
+  }
+
+  // ---- the sequential evaluation -------------------------------------------------
+  // Hidden buffers: feedforward, one per hidden layer; residual, b = 0 the stream t
+  // after the initial layer, then per block 2b+1 = act(L0(act(t)) + ctx), 2b+2 = t after
+  // the block. Units of every buffer sorted by degree: order[b][end[b][g-1] ..
+  // end[b][g]) are the units of degree g, end[b][g] the number of units of degree <= g.
+  static constexpr int buffer_width(int b) { return Residual ? hidden_list[0] : hidden_list[std::size_t(b)]; }
+  static constexpr int max_width() {
+    int w = 1;
+    for (int b = 0; b < n_hidden; ++b) w = buffer_width(b) > w ? buffer_width(b) : w;
+    return w;
+  }
+  struct unit_tables {
+    int order[n_hidden][max_width()];
+    int end[n_hidden][D + 1];
+  };
+  static constexpr unit_tables tables = [] {
+    unit_tables t{};
+    for (int b = 0; b < n_hidden; ++b) {
+      int n = 0;
+      for (int g = 0; g <= D; ++g) {
+        for (int u = 0; u < buffer_width(b); ++u)
+          if (made_hidden_degree(u, D) == g) t.order[b][n++] = u;
+        t.end[b][g] = n;
+      }
+    }
+    return t;
+  }();
+  static constexpr int n_ctx_terms = C > 0 ? (Residual ? 1 + hidden_list[Residual ? 1 : 0] : 1) : 1;
+
+  // The work buffers of one sequential pass (on the stack; no allocation).
+  struct sequential_state {
+    S x[D];                            // the inputs fixed so far
+    S hidden[n_hidden][max_width()];   // hidden values computed so far
+    S ctx_term[n_ctx_terms][H0];       // context contributions, computed once
+  };
+
+  // Start a sequential pass: the context terms are computed here, once.
+  FLOWTMPL_HOST_DEVICE void sequential_begin(sequential_state& st, const S* ctx) const {
+    for (int i = 0; i < D; ++i) st.x[i] = S(0);
+    if constexpr (C > 0) {
+      for (int li = 0; li < n_linear; ++li) {
+        const made_linear& l = linears[li];
+        if (l.role != 1 && l.role != 3) continue;
+        const int slot = l.role == 1 ? 0 : 1 + l.block;
+        const S* w = weight_data(li);
+        const S* bb = bias_data(li);
+        for (int o = 0; o < l.out; ++o) {
+          S acc = bb[o];
+          for (int i = 0; i < C; ++i) acc += w[std::size_t(o) * C + i] * ctx[i];
+          st.ctx_term[slot][o] = l.role == 1 ? Act::scalar(acc) : acc;
+        }
+      }
+    } else {
+      (void)ctx;
+    }
+  }
+
+  // The M raw parameters of feature k, given st.x[0 .. k-1] final: call for k = 0, 1,
+  // ..., D-1 in this order, setting st.x[k] between the calls.
+  FLOWTMPL_HOST_DEVICE void sequential_step(sequential_state& st, int k, S* theta) const {
+    // hidden units of degree k become final now (for D = 1 all have degree 0)
+    if (D == 1 || k >= 1) {
+      const int g = D == 1 ? 0 : k;
+      if constexpr (Residual)
+        step_residual(st, g);
+      else
+        step_feedforward(st, g);
+    }
+    // outputs of feature k (degree k + 1) read the hidden units of degree <= k
+    constexpr int last = n_linear - 1;
+    constexpr int lb = n_hidden - 1;
+    const S* w = weight_data(last);
+    const S* bb = bias_data(last);
+    const int n_in = tables.end[lb][D == 1 ? 0 : k];
+    const S* h = st.hidden[lb];
+    for (int j = 0; j < M; ++j) {
+      const int o = k * M + j;
+      S acc = bb[o];
+      const S* row = w + std::size_t(o) * linears[last].in;
+      for (int q = 0; q < n_in; ++q) acc += row[tables.order[lb][q]] * h[tables.order[lb][q]];
+      theta[j] = acc;
+    }
+  }
+
+  // units of degree g of buffer b: out_u = b_u + sum over the inputs of degree <= g
+  FLOWTMPL_HOST_DEVICE void hidden_group(int li, int b, const S* in, int in_buffer, S* out, int g, const S* ctx,
+                                         bool activate, bool activate_inputs) const {
+    const made_linear& l = linears[li];
+    const S* w = weight_data(li);
+    const S* bb = bias_data(li);
+    const int lo = g == 0 ? 0 : tables.end[b][g - 1], hi = tables.end[b][g];
+    for (int q = lo; q < hi; ++q) {
+      const int u = tables.order[b][q];
+      S acc = bb[u];
+      const S* row = w + std::size_t(u) * l.in;
+      if (in_buffer < 0) {
+        for (int i = 0; i < g && i < D; ++i) acc += row[i] * in[i];  // inputs of degree i + 1 <= g
+      } else {
+        const int n_in = tables.end[in_buffer][g];
+        for (int p = 0; p < n_in; ++p) {
+          const int i = tables.order[in_buffer][p];
+          acc += row[i] * (activate_inputs ? Act::scalar(in[i]) : in[i]);
+        }
+      }
+      if (ctx) acc += ctx[u];
+      out[u] = activate ? Act::scalar(acc) : acc;
+    }
+  }
+  FLOWTMPL_HOST_DEVICE void step_feedforward(sequential_state& st, int g) const {
+    int b = 0;
+    for (int li = 0; li < n_linear - 1; ++li) {
+      if (linears[li].role == 1) continue;
+      const S* ctx = (b == 0 && C > 0) ? st.ctx_term[0] : nullptr;
+      hidden_group(li, b, b == 0 ? st.x : st.hidden[b - 1], b - 1, st.hidden[b], g, ctx, true, false);
+      ++b;
+    }
+  }
+  FLOWTMPL_HOST_DEVICE void step_residual(sequential_state& st, int g) const {
+    hidden_group(0, 0, st.x, -1, st.hidden[0], g, C > 0 ? st.ctx_term[0] : nullptr, false, false);
+    int li = C > 0 ? 2 : 1;
+    for (int blk = 0; blk < (n_hidden - 1) / 2; ++blk) {
+      const int tin = 2 * blk, vb = 2 * blk + 1, tout = 2 * blk + 2;
+      hidden_group(li, vb, st.hidden[tin], tin, st.hidden[vb], g, C > 0 ? st.ctx_term[1 + blk] : nullptr, true, true);
+      const int l1 = C > 0 ? li + 2 : li + 1;
+      hidden_group(l1, tout, st.hidden[vb], vb, st.hidden[tout], g, nullptr, false, false);
+      const int lo = g == 0 ? 0 : tables.end[tout][g - 1], hi = tables.end[tout][g];
+      for (int q = lo; q < hi; ++q) {
+        const int u = tables.order[tout][q];
+        st.hidden[tout][u] += st.hidden[tin][u];
+      }
+      li = l1 + 1;
+    }
+  }
+
+  // ---- masks and initialisation ---------------------------------------------------
+  void apply_masks() {
+    for (int li = 0; li < n_linear; ++li) {
+      const made_linear& l = linears[li];
+      for (int o = 0; o < l.out; ++o)
+        for (int i = 0; i < l.in; ++i)
+          if (!allowed(l, o, i)) weight_data(li)[std::size_t(o) * l.in + i] = S(0);
+    }
+  }
+  const char* validate() const {
+    for (int li = 0; li < n_linear; ++li) {
+      const made_linear& l = linears[li];
+      for (int o = 0; o < l.out; ++o)
+        for (int i = 0; i < l.in; ++i)
+          if (!allowed(l, o, i) && weight_data(li)[std::size_t(o) * l.in + i] != S(0))
+            return "a MADE weight that its mask forbids is not zero (call apply_masks())";
+    }
+    return nullptr;
+  }
+  void reset_parameters(philox_stream& rng, init scheme, const S* output_bias) {
+    for (int li = 0; li < n_linear; ++li) {
+      const made_linear& l = linears[li];
+      const std::size_t n = std::size_t(l.out) * l.in + std::size_t(l.out);
+      if (l.role == 5 && scheme == init::identity_start) {
+        for (std::size_t i = 0; i < n; ++i) weight_data(li)[i] = S(0);
+      } else {
+        fill_uniform(weight_data(li), n, l.in, rng);
+      }
+      if (l.role == 5)
+        for (int o = 0; o < l.out; ++o) bias_data(li)[o] += output_bias[o];
+    }
+    apply_masks();
+  }
+
+  static std::string linear_name(int li) {
+    const made_linear& l = linears[li];
+    switch (l.role) {
+      case 0: return "initial_layer";
+      case 1: return "context_layer";
+      case 2: return message("blocks.", l.block, ".linear_layers.0");
+      case 3: return message("blocks.", l.block, ".context_layer");
+      case 4: return Residual ? message("blocks.", l.block, ".linear_layers.1") : message("blocks.", l.block, ".linear");
+      default: return "final_layer";
+    }
+  }
+  template <class F>
+  void for_each_parameter_block(F&& f) {
+    for (int li = 0; li < n_linear; ++li) {
+      f(message(linear_name(li), ".weight"), weight_data(li), std::size_t(linears[li].out) * linears[li].in);
+      f(message(linear_name(li), ".bias"), bias_data(li), std::size_t(linears[li].out));
+    }
+  }
+  template <class F>
+  void for_each_parameter_block(F&& f) const {
+    for (int li = 0; li < n_linear; ++li) {
+      f(message(linear_name(li), ".weight"), weight_data(li), std::size_t(linears[li].out) * linears[li].in);
+      f(message(linear_name(li), ".bias"), bias_data(li), std::size_t(linears[li].out));
+    }
+  }
+};
+
+}  // namespace detail
+
+template <class Act, int... Hidden>
+struct MADEWith {
+  static_assert(act::Activation<Act>, "flowtmpl: MADEWith<Act, ...>: Act must be an activation");
+  template <int D, int M, int C, class S>
+  using conditioner = detail::made_conditioner<D, M, C, S, Act, false, Hidden...>;
+};
+template <int... Hidden>
+struct MADE : MADEWith<act::relu, Hidden...> {
+  template <class Act>
+  using with = MADEWith<Act, Hidden...>;
+};
+
+template <class Act, int H, int Blocks>
+struct ResidualMADEWith {
+  static_assert(H > 0 && Blocks >= 1, "flowtmpl: ResidualMADE<H, Blocks>: H > 0 and at least one block");
+  template <int D, int M, int C, class S>
+  using conditioner = detail::made_conditioner<D, M, C, S, Act, true, H, Blocks>;
+};
+template <int H, int Blocks = 2>
+struct ResidualMADE : ResidualMADEWith<act::relu, H, Blocks> {
+  template <class Act>
+  using with = ResidualMADEWith<Act, H, Blocks>;
+};
+
+}  // namespace flowtmpl

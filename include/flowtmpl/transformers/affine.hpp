@@ -1,0 +1,139 @@
+// flowtmpl/transformers/affine.hpp: affine transformers, y = exp(s) x + t.
+//
+// BoundedAffine<C = 3.0, Learnable = false> (also what the spec Affine means as a
+//   transformer, in Coupling<Affine, ...>): raw parameters (r, t) per feature, log-scale
+//   s = c tanh(r / c), so |s| < c and a large conditioner output cannot overflow the
+//   scale (RealNVP, Glow). c = C, or with Learnable = true a trained parameter per
+//   feature, c_i = exp(log_bound[i]), starting at C. Identity at (r, t) = (0, 0).
+// SoftplusAffine: nflows's MaskedAffineAutoregressiveTransform parameterisation,
+//   raw (u, t) per feature, scale = softplus(u) + 1e-3 (torch's softplus: u itself for
+//   u > 20), y = scale x + t. Identity at u = log(exp(1 - 1e-3) - 1), t = 0.
+// Both: domain R, log dy/dx = log scale, never NaN for finite inputs and parameters
+// (exp(s) with |s| < c is finite; softplus(u) + 1e-3 >= 1e-3 > 0).
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <type_traits>
+
+#include <boost/hana/define_struct.hpp>
+
+#include "../detail/rq_spline.hpp"
+#include "transformer.hpp"
+
+namespace flowtmpl {
+
+namespace detail {
+template <int N, class S, double C, bool Learnable>
+struct bounded_affine_transformer {
+  static_assert(C > 0.0, "flowtmpl: BoundedAffine: the bound C must be positive");
+  using scalar_type = S;
+  static constexpr int features = N;
+  static constexpr int params_per_feature = 2;
+  static constexpr bool volume_preserving = false;
+  static constexpr const char* name = "BoundedAffine";
+  FLOWTMPL_HOST_DEVICE S bound(int) const { return S(C); }
+  FLOWTMPL_HOST_DEVICE S log_scale(int i, S r) const {
+    using std::tanh;
+    const S c = bound(i);
+    return c * tanh(r / c);
+  }
+  FLOWTMPL_HOST_DEVICE S forward(int i, S x, const S* p, S& ld) const {
+    using std::exp;
+    ld = log_scale(i, p[0]);
+    return exp(ld) * x + p[1];
+  }
+  FLOWTMPL_HOST_DEVICE S inverse(int i, S y, const S* p, S& ld) const {
+    using std::exp;
+    const S s = log_scale(i, p[0]);
+    ld = -s;
+    return (y - p[1]) * exp(-s);
+  }
+  FLOWTMPL_HOST_DEVICE static void identity_parameters(S* p) {
+    p[0] = S(0);
+    p[1] = S(0);
+  }
+};
+
+template <int N, class S, double C>
+struct learnable_bound_affine_transformer {
+  static_assert(C > 0.0, "flowtmpl: BoundedAffine: the bound C must be positive");
+  using scalar_type = S;
+  static constexpr int features = N;
+  static constexpr int params_per_feature = 2;
+  static constexpr bool volume_preserving = false;
+  static constexpr const char* name = "BoundedAffine (learnable bound)";
+  BOOST_HANA_DEFINE_STRUCT(learnable_bound_affine_transformer, (std::array<S, N>, log_bound));
+  learnable_bound_affine_transformer() { log_bound.fill(S(std::log(C))); }
+
+  FLOWTMPL_HOST_DEVICE S bound(int i) const {
+    using std::exp;
+    return exp(log_bound[i]);
+  }
+  FLOWTMPL_HOST_DEVICE S log_scale(int i, S r) const {
+    using std::tanh;
+    const S c = bound(i);
+    return c * tanh(r / c);
+  }
+  FLOWTMPL_HOST_DEVICE S forward(int i, S x, const S* p, S& ld) const {
+    using std::exp;
+    ld = log_scale(i, p[0]);
+    return exp(ld) * x + p[1];
+  }
+  FLOWTMPL_HOST_DEVICE S inverse(int i, S y, const S* p, S& ld) const {
+    using std::exp;
+    const S s = log_scale(i, p[0]);
+    ld = -s;
+    return (y - p[1]) * exp(-s);
+  }
+  FLOWTMPL_HOST_DEVICE static void identity_parameters(S* p) {
+    p[0] = S(0);
+    p[1] = S(0);
+  }
+  const char* validate() const {
+    for (int i = 0; i < N; ++i)
+      if (!std::isfinite(log_bound[i])) return "log_bound must be finite";
+    return nullptr;
+  }
+};
+
+template <int N, class S>
+struct softplus_affine_transformer {
+  using scalar_type = S;
+  static constexpr int features = N;
+  static constexpr int params_per_feature = 2;
+  static constexpr bool volume_preserving = false;
+  static constexpr const char* name = "SoftplusAffine";
+  FLOWTMPL_HOST_DEVICE static S scale(S u) { return torch_softplus(u, S(1)) + S(1e-3); }
+  FLOWTMPL_HOST_DEVICE S forward(int, S x, const S* p, S& ld) const {
+    using std::log;
+    const S a = scale(p[0]);
+    ld = log(a);
+    return a * x + p[1];
+  }
+  FLOWTMPL_HOST_DEVICE S inverse(int, S y, const S* p, S& ld) const {
+    using std::log;
+    const S a = scale(p[0]);
+    ld = -log(a);
+    return (y - p[1]) / a;
+  }
+  FLOWTMPL_HOST_DEVICE static void identity_parameters(S* p) {
+    p[0] = S(0.5397424172369522);  // log(exp(0.999) - 1): softplus(u) + 1e-3 = 1
+    p[1] = S(0);
+  }
+};
+}  // namespace detail
+
+template <double C = 3.0, bool Learnable = false>
+struct BoundedAffine {
+  template <int N, class S>
+  using transformer = std::conditional_t<Learnable, detail::learnable_bound_affine_transformer<N, S, C>,
+                                         detail::bounded_affine_transformer<N, S, C, false>>;
+};
+
+struct SoftplusAffine {
+  template <int N, class S>
+  using transformer = detail::softplus_affine_transformer<N, S>;
+};
+
+}  // namespace flowtmpl
