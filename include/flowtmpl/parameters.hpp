@@ -8,6 +8,12 @@
 // parameters. Chains and inverses hold no parameters of their own.
 //
 //   parameter_count_v<B>          constexpr number of scalars
+//   reset_parameters(b, seed, scheme = init::identity_start)
+//                                 draws a start for every layer with a conditioner
+//                                 (Coupling, the autoregressive layers), each from
+//                                 its own stream: layer path p gets the seed
+//                                 philox_stream(seed, p).next_u32() pairs, so adding a
+//                                 layer at the end leaves the others' draws unchanged
 //   for_each_parameter(b, f)      f(name, data pointer, size) for every parameter
 //                                 block in layer order; name is "2.log_scale" for
 //                                 the member log_scale of layer 2 (nested chains give
@@ -15,6 +21,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <type_traits>
 
@@ -28,6 +35,8 @@
 #include <boost/hana/concept/struct.hpp>
 
 #include "bijectors/inverse.hpp"
+#include "conditioners/conditioner.hpp"
+#include "random.hpp"
 #include "detail/members.hpp"
 #include "chain.hpp"
 #include "errors.hpp"
@@ -65,17 +74,46 @@ void walk_parameters(B& b, const std::string& prefix, F& f) {
 }
 }  // namespace detail
 
-template <Bijector B>
+template <class B>
+  requires(Bijector<B> || ConditionalBijector<B>)
 inline constexpr std::size_t parameter_count_v = detail::count_parameters<B>();
 
 // f(const std::string& name, scalar* data, std::size_t size); const b gives const data.
-template <Bijector B, class F>
+template <class B, class F>
+  requires(Bijector<B> || ConditionalBijector<B>)
 void for_each_parameter(B& b, F&& f) {
   detail::walk_parameters(b, std::string(), f);
 }
-template <Bijector B, class F>
+template <class B, class F>
+  requires(Bijector<B> || ConditionalBijector<B>)
 void for_each_parameter(const B& b, F&& f) {
   detail::walk_parameters(b, std::string(), f);
+}
+
+namespace detail {
+template <class B>
+void reset_walk(B& b, std::uint64_t seed, init scheme) {
+  using T = std::remove_const_t<B>;
+  if constexpr (is_chain<T>::value) {
+    b.for_each_layer([&](auto idx, auto& layer) {
+      philox_stream rng(seed, std::uint64_t(idx.value));
+      const std::uint64_t sub = (std::uint64_t(rng.next_u32()) << 32) | rng.next_u32();
+      reset_walk(layer, sub, scheme);
+    });
+  } else if constexpr (is_inverse_layer<T>::value) {
+    reset_walk(b.base, seed, scheme);
+  } else if constexpr (requires { b.reset_parameters(seed, scheme); }) {
+    b.reset_parameters(seed, scheme);
+  }
+}
+}  // namespace detail
+
+template <class B>
+void reset_parameters(B& b, std::uint64_t seed, init scheme = init::identity_start) {
+  if constexpr (requires { b.transform; b.base; })
+    detail::reset_walk(b.transform, seed, scheme);  // a flow distribution
+  else
+    detail::reset_walk(b, seed, scheme);
 }
 
 }  // namespace flowtmpl

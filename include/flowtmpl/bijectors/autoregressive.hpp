@@ -32,6 +32,7 @@
 
 #include <array>
 #include <cstdint>
+#include <type_traits>
 
 #include <Eigen/Core>
 
@@ -44,14 +45,17 @@
 
 namespace flowtmpl {
 
-template <class T, class Made, int D, class S, int C, bool IAF>
+// Prepared = true: what prepare() gives, the MADE with its hidden units sorted by
+// degree (made.hpp), the same function with a faster sequential pass.
+template <class T, class Made, int D, class S, int C, bool IAF, bool Prepared = false>
 struct AutoregressiveBijector {
   using scalar_type = S;
   static constexpr int dim = D;
   static constexpr int context_dim = C;
   using transformer_type = typename T::template transformer<D, S>;
   static constexpr int P = transformer_type::params_per_feature;
-  using made_type = typename Made::template conditioner<D, P, C, S>;
+  using made_type = std::conditional_t<Prepared, typename Made::template conditioner<D, P, C, S>::sorted_type,
+                                       typename Made::template conditioner<D, P, C, S>>;
   using structure = flowtmpl::structure::lower_triangular;
   static constexpr flowtmpl::log_det_kind log_det_kind =
       transformer_type::volume_preserving ? flowtmpl::log_det_kind::zero : flowtmpl::log_det_kind::input_dependent;
@@ -225,6 +229,18 @@ struct AutoregressiveBijector {
     requires(C > 0 && !IAF)
   {
     apply_block<false>(V, ld, &Ctx);
+  }
+
+  // The same map with the MADE's hidden units sorted by degree: the sequential
+  // direction then runs on contiguous blocks of the weights (the host prepares once per
+  // batch call).
+  AutoregressiveBijector<T, Made, D, S, C, IAF, true> prepare() const
+    requires(!Prepared)
+  {
+    AutoregressiveBijector<T, Made, D, S, C, IAF, true> p;
+    p.made = made.sorted_copy();
+    p.transformer = transformer;
+    return p;
   }
 
   // ---- parameters -------------------------------------------------------------------

@@ -18,6 +18,8 @@
 #include <cmath>
 #include <cstddef>
 
+#include <Eigen/Core>
+
 #include "../random.hpp"
 
 namespace flowtmpl {
@@ -25,6 +27,10 @@ namespace flowtmpl {
 enum class init { identity_start, uniform };
 
 namespace detail {
+// Storage options of a row-major [out][in] weight as an Eigen type: a single column
+// must be declared column-major (the memory is the same).
+constexpr int row_major_options(int cols) { return cols == 1 ? Eigen::ColMajor : Eigen::RowMajor; }
+
 // PyTorch's default Linear initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 template <class S>
 void fill_uniform(S* p, std::size_t n, int fan_in, philox_stream& rng) {

@@ -63,7 +63,11 @@ struct made_linear {
   int role;      // 0 initial, 1 context, 2 block linear 0, 3 block context, 4 block linear 1 / ff linear, 5 final
 };
 
-template <int D, int M, int C, class S, class Act, bool Residual, int... Hidden>
+// Sorted = true: the same network with the hidden units of every layer permuted into
+// ascending degree (sorted_copy()); the function is the same, and the units of one
+// degree and the inputs they may read are contiguous, so the sequential pass runs on
+// contiguous blocks of the weights (what an autoregressive layer's prepare() uses).
+template <int D, int M, int C, class S, class Act, bool Residual, bool Sorted, int... Hidden>
 struct made_conditioner {
   static_assert(D >= 1, "flowtmpl: MADE needs at least one feature");
   static_assert(M >= 1, "flowtmpl: MADE needs at least one output per feature");
@@ -117,16 +121,20 @@ struct made_conditioner {
   static constexpr int degree(int kind, int unit) {
     return kind == 0 ? unit + 1 : (kind == 1 ? made_hidden_degree(unit, D) : unit / M + 1);
   }
-  static constexpr bool allowed(const made_linear& l, int o, int i) {
+  // whether weight (o, i) of linear map li may be non-zero (in sorted order if Sorted)
+  static constexpr bool allowed(int li, int o, int i) {
+    const made_linear& l = linears[li];
     if (!l.masked) return true;
-    const int dout = degree(l.out_kind, o), din = degree(l.in_kind, i);
+    const int uo = (Sorted && l.out_kind == 1) ? tables.order[out_buffer(li)][o] : o;
+    const int ui = (Sorted && l.in_kind == 1) ? tables.order[in_buffer_of(li)][i] : i;
+    const int dout = degree(l.out_kind, uo), din = degree(l.in_kind, ui);
     return l.out_kind == 2 ? dout > din : dout >= din;
   }
 
   template <int I>
   static constexpr made_linear lin = linears[I];
   template <int I>
-  using weight_t = Eigen::Matrix<S, lin<I>.out, lin<I>.in, Eigen::RowMajor>;
+  using weight_t = Eigen::Matrix<S, lin<I>.out, lin<I>.in, row_major_options(lin<I>.in)>;
   template <int I>
   FLOWTMPL_HOST_DEVICE Eigen::Map<const weight_t<I>> weight() const {
     return Eigen::Map<const weight_t<I>>(values.data() + lin<I>.offset);
@@ -301,6 +309,15 @@ struct made_conditioner {
     const S* bb = bias_data(last);
     const int n_in = tables.end[lb][D == 1 ? 0 : k];
     const S* h = st.hidden[lb];
+    if constexpr (Sorted) {
+      using RM = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+      const Eigen::Map<const RM> W(w, linears[last].out, linears[last].in);
+      Eigen::Map<Eigen::Matrix<S, M, 1>> th(theta);
+      th = Eigen::Map<const Eigen::Matrix<S, M, 1>>(bb + k * M);
+      if (n_in > 0)
+        th.noalias() += W.block(k * M, 0, M, n_in) * Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>>(h, n_in);
+      return;
+    }
     for (int j = 0; j < M; ++j) {
       const int o = k * M + j;
       S acc = bb[o];
@@ -317,6 +334,31 @@ struct made_conditioner {
     const S* w = weight_data(li);
     const S* bb = bias_data(li);
     const int lo = g == 0 ? 0 : tables.end[b][g - 1], hi = tables.end[b][g];
+    if constexpr (Sorted) {
+      // contiguous: units [lo, hi) read inputs [0, n_in)
+      if (hi == lo) return;
+      using RM = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+      using V = Eigen::Matrix<S, Eigen::Dynamic, 1, 0, max_width(), 1>;
+      const Eigen::Map<const RM> W(w, l.out, l.in);
+      const int n_in = in_buffer < 0 ? (g < D ? g : D) : tables.end[in_buffer][g];
+      V acc = Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>>(bb + lo, hi - lo);
+      if (n_in > 0) {
+        const Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> x(in, n_in);
+        if (activate_inputs) {
+          const V a = Act::apply(x.array()).matrix();
+          acc.noalias() += W.block(lo, 0, hi - lo, n_in) * a;
+        } else {
+          acc.noalias() += W.block(lo, 0, hi - lo, n_in) * x;
+        }
+      }
+      if (ctx) acc += Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>>(ctx + lo, hi - lo);
+      Eigen::Map<Eigen::Matrix<S, Eigen::Dynamic, 1>> o(out + lo, hi - lo);
+      if (activate)
+        o = Act::apply(acc.array()).matrix();
+      else
+        o = acc;
+      return;
+    }
     for (int q = lo; q < hi; ++q) {
       const int u = tables.order[b][q];
       S acc = bb[u];
@@ -353,11 +395,52 @@ struct made_conditioner {
       hidden_group(l1, tout, st.hidden[vb], vb, st.hidden[tout], g, nullptr, false, false);
       const int lo = g == 0 ? 0 : tables.end[tout][g - 1], hi = tables.end[tout][g];
       for (int q = lo; q < hi; ++q) {
-        const int u = tables.order[tout][q];
+        const int u = Sorted ? q : tables.order[tout][q];
         st.hidden[tout][u] += st.hidden[tin][u];
       }
       li = l1 + 1;
     }
+  }
+
+  using sorted_type = made_conditioner<D, M, C, S, Act, Residual, true, Hidden...>;
+  // The same network with the hidden units of every layer in ascending degree.
+  sorted_type sorted_copy() const
+    requires(!Sorted)
+  {
+    sorted_type r;
+    auto perm_of = [](int kind, int b, int i) { return kind == 1 ? tables.order[b][i] : i; };
+    for (int li = 0; li < n_linear; ++li) {
+      const made_linear& l = linears[li];
+      const int ob = out_buffer(li), ib = in_buffer_of(li);
+      for (int o = 0; o < l.out; ++o) {
+        const int so = perm_of(l.out_kind, ob, o);
+        for (int i = 0; i < l.in; ++i)
+          r.weight_data(li)[std::size_t(o) * l.in + i] =
+              weight_data(li)[std::size_t(so) * l.in + perm_of(l.in_kind, ib, i)];
+        r.bias_data(li)[o] = bias_data(li)[so];
+      }
+    }
+    return r;
+  }
+  // the hidden buffer a linear map writes (its out units) and reads (its in units)
+  static constexpr int out_buffer(int li) {
+    if (linears[li].out_kind != 1) return 0;
+    if (!Residual) {
+      int b = 0;
+      for (int j = 0; j < li; ++j)
+        if (linears[j].role != 1) ++b;
+      return linears[li].role == 1 ? 0 : b;
+    }
+    const made_linear& l = linears[li];
+    if (l.role == 0 || l.role == 1) return 0;
+    return l.role == 4 ? 2 * l.block + 2 : 2 * l.block + 1;
+  }
+  static constexpr int in_buffer_of(int li) {
+    const made_linear& l = linears[li];
+    if (l.in_kind != 1) return 0;
+    if (!Residual) return l.role == 5 ? n_hidden - 1 : out_buffer(li) - 1;
+    if (l.role == 5) return n_hidden - 1;
+    return l.role == 2 ? 2 * l.block : 2 * l.block + 1;
   }
 
   // ---- masks and initialisation ---------------------------------------------------
@@ -366,7 +449,7 @@ struct made_conditioner {
       const made_linear& l = linears[li];
       for (int o = 0; o < l.out; ++o)
         for (int i = 0; i < l.in; ++i)
-          if (!allowed(l, o, i)) weight_data(li)[std::size_t(o) * l.in + i] = S(0);
+          if (!allowed(li, o, i)) weight_data(li)[std::size_t(o) * l.in + i] = S(0);
     }
   }
   const char* validate() const {
@@ -374,7 +457,7 @@ struct made_conditioner {
       const made_linear& l = linears[li];
       for (int o = 0; o < l.out; ++o)
         for (int i = 0; i < l.in; ++i)
-          if (!allowed(l, o, i) && weight_data(li)[std::size_t(o) * l.in + i] != S(0))
+          if (!allowed(li, o, i) && weight_data(li)[std::size_t(o) * l.in + i] != S(0))
             return "a MADE weight that its mask forbids is not zero (call apply_masks())";
     }
     return nullptr;
@@ -427,7 +510,7 @@ template <class Act, int... Hidden>
 struct MADEWith {
   static_assert(act::Activation<Act>, "flowtmpl: MADEWith<Act, ...>: Act must be an activation");
   template <int D, int M, int C, class S>
-  using conditioner = detail::made_conditioner<D, M, C, S, Act, false, Hidden...>;
+  using conditioner = detail::made_conditioner<D, M, C, S, Act, false, false, Hidden...>;
 };
 template <int... Hidden>
 struct MADE : MADEWith<act::relu, Hidden...> {
@@ -439,7 +522,7 @@ template <class Act, int H, int Blocks>
 struct ResidualMADEWith {
   static_assert(H > 0 && Blocks >= 1, "flowtmpl: ResidualMADE<H, Blocks>: H > 0 and at least one block");
   template <int D, int M, int C, class S>
-  using conditioner = detail::made_conditioner<D, M, C, S, Act, true, H, Blocks>;
+  using conditioner = detail::made_conditioner<D, M, C, S, Act, true, false, H, Blocks>;
 };
 template <int H, int Blocks = 2>
 struct ResidualMADE : ResidualMADEWith<act::relu, H, Blocks> {

@@ -49,7 +49,7 @@ struct mlp_conditioner {
   std::array<S, parameter_count> values{};
 
   template <int L>
-  using weight_t = Eigen::Matrix<S, widths[L + 1], widths[L], Eigen::RowMajor>;
+  using weight_t = Eigen::Matrix<S, widths[L + 1], widths[L], row_major_options(widths[L])>;
   template <int L>
   using bias_t = Eigen::Matrix<S, widths[L + 1], 1>;
   template <int L>
