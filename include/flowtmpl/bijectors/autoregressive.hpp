@@ -280,18 +280,18 @@ template <class T, class Made = MADE<64, 64>>
 struct MaskedAutoregressive : bijector_spec {
   static_assert(detail::diagnose_unless<TransformerSpec<T>, diagnostic::not_a_transformer_spec<T>>());
   template <int D, class S>
-  using bind = AutoregressiveBijector<T, Made, D, S, 0, false>;
+  using bind = std::conditional_t<TransformerSpec<T>, AutoregressiveBijector<T, Made, D, S, 0, false>, detail::invalid_layer<D, S>>;
   template <int D, class S, int C>
-  using bind_with_context = AutoregressiveBijector<T, Made, D, S, C, false>;
+  using bind_with_context = std::conditional_t<TransformerSpec<T>, AutoregressiveBijector<T, Made, D, S, C, false>, detail::invalid_layer<D, S>>;
 };
 
 template <class T, class Made = MADE<64, 64>>
 struct InverseAutoregressive : bijector_spec {
   static_assert(detail::diagnose_unless<TransformerSpec<T>, diagnostic::not_a_transformer_spec<T>>());
   template <int D, class S>
-  using bind = AutoregressiveBijector<T, Made, D, S, 0, true>;
+  using bind = std::conditional_t<TransformerSpec<T>, AutoregressiveBijector<T, Made, D, S, 0, true>, detail::invalid_layer<D, S>>;
   template <int D, class S, int C>
-  using bind_with_context = AutoregressiveBijector<T, Made, D, S, C, true>;
+  using bind_with_context = std::conditional_t<TransformerSpec<T>, AutoregressiveBijector<T, Made, D, S, C, true>, detail::invalid_layer<D, S>>;
 };
 
 }  // namespace flowtmpl

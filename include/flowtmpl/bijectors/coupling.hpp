@@ -336,9 +336,9 @@ struct Coupling : bijector_spec {
   template <int D>
   static constexpr bool accepts_dim = detail::mask_ok<Mask, D>();
   template <int D, class S>
-  using bind = CouplingBijector<T, Cond, Mask, D, S, 0>;
+  using bind = std::conditional_t<TransformerSpec<T>, CouplingBijector<T, Cond, Mask, D, S, 0>, detail::invalid_layer<D, S>>;
   template <int D, class S, int C>
-  using bind_with_context = CouplingBijector<T, Cond, Mask, D, S, C>;
+  using bind_with_context = std::conditional_t<TransformerSpec<T>, CouplingBijector<T, Cond, Mask, D, S, C>, detail::invalid_layer<D, S>>;
 };
 
 }  // namespace flowtmpl
