@@ -345,7 +345,8 @@ struct made_conditioner {
       if (n_in > 0) {
         const Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> x(in, n_in);
         if (activate_inputs) {
-          const V a = Act::apply(x.array()).matrix();
+          V a = x;  // bounded size: no heap allocation for the activation's result
+          a = Act::apply(a.array()).matrix();
           acc.noalias() += W.block(lo, 0, hi - lo, n_in) * a;
         } else {
           acc.noalias() += W.block(lo, 0, hi - lo, n_in) * x;
