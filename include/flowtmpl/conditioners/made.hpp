@@ -125,8 +125,11 @@ struct made_conditioner {
   static constexpr bool allowed(int li, int o, int i) {
     const made_linear& l = linears[li];
     if (!l.masked) return true;
-    const int uo = (Sorted && l.out_kind == 1) ? tables.order[out_buffer(li)][o] : o;
-    const int ui = (Sorted && l.in_kind == 1) ? tables.order[in_buffer_of(li)][i] : i;
+    int uo = o, ui = i;
+    if constexpr (Sorted) {
+      if (l.out_kind == 1) uo = tables.order[clamp_buffer(out_buffer(li))][o];
+      if (l.in_kind == 1) ui = tables.order[clamp_buffer(in_buffer_of(li))][i];
+    }
     const int dout = degree(l.out_kind, uo), din = degree(l.in_kind, ui);
     return l.out_kind == 2 ? dout > din : dout >= din;
   }
@@ -423,6 +426,9 @@ struct made_conditioner {
     }
     return r;
   }
+  // a buffer index in [0, n_hidden) (the callers only ask for hidden buffers; the
+  // clamp tells the compiler so)
+  static constexpr int clamp_buffer(int b) { return b < 0 ? 0 : (b >= n_hidden ? n_hidden - 1 : b); }
   // the hidden buffer a linear map writes (its out units) and reads (its in units)
   static constexpr int out_buffer(int li) {
     if (linears[li].out_kind != 1) return 0;

@@ -69,11 +69,13 @@ FLOWTMPL_HOST_DEVICE inline void rq_cumulative(const S* u, S min_size, S lo, S h
   S m = u[0];
   for (int k = 1; k < K; ++k) m = u[k] > m ? u[k] : m;
   S e[K];
-  S sum = S(0);
-  for (int k = 0; k < K; ++k) {
-    e[k] = exp(u[k] - m);
-    sum += e[k];
-  }
+  for (int k = 0; k < K; ++k) e[k] = exp(u[k] - m);
+  // The softmax's sum in the order torch's CPU kernel adds (4 interleaved partial sums,
+  // then those left to right), so that the knots agree with nflows's to the last bit
+  // (tests/unit/reference); any order is as accurate.
+  S lane[4] = {S(0), S(0), S(0), S(0)};
+  for (int k = 0; k < K; ++k) lane[k % 4] += e[k];
+  const S sum = ((lane[0] + lane[1]) + lane[2]) + lane[3];
   const S mix = S(1) - min_size * S(K);
   S acc = S(0);
   out[0] = lo;
