@@ -75,16 +75,8 @@ concept Bijector =
     });
 
 // ---------------------------------------------------------------------------------
-// BijectorSpec
+// ConditionalBijector
 //
-// An empty type deriving from flowtmpl::bijector_spec with
-//   template <int D, class S> using bind = <a Bijector of dimension D and scalar S>;
-// and optionally
-//   template <int D> static constexpr bool accepts_dim    (default: D >= 1)
-// Laws: bind<D, S> models Bijector with dim == D and scalar_type == S whenever
-// accepts_dim<D>; it is trivially copyable.
-// Models: Identity, Shift, Scale, Affine, Exp, Sigmoid, Logit, Softplus, Tanh,
-// LeakyReLU, Permute<...>, ActNorm, LUConv, Inverse<Spec>, compose<Specs...>.
 // A bijector that also reads a context vector c of static size context_dim > 0
 // (conditional flows): forward(x, c), inverse(y, c), log_det(x, c). It does not model
 // Bijector; with_context(b, c) (core.hpp) gives one for a fixed c.
@@ -117,6 +109,19 @@ consteval int context_dim_of() {
     return 0;
 }
 
+// ---------------------------------------------------------------------------------
+// BijectorSpec
+//
+// An empty type deriving from flowtmpl::bijector_spec with
+//   template <int D, class S> using bind = <a Bijector of dimension D and scalar S>;
+// and optionally
+//   template <int D> static constexpr bool accepts_dim    (default: D >= 1)
+// Laws: bind<D, S> models Bijector with dim == D and scalar_type == S whenever
+// accepts_dim<D>; it is trivially copyable.
+// Models: Identity, Shift, Scale, Affine, Exp, Sigmoid, Logit, Softplus, Tanh,
+// LeakyReLU, Permute<...>, ActNorm, LUConv, Coupling<...>, MaskedAutoregressive<...>,
+// InverseAutoregressive<...>, Planar, Radial, Inverse<Spec>, compose<Specs...>;
+// Conditional<C, Spec> binds to a ConditionalBijector instead.
 template <class T>
 concept BijectorSpec = std::is_base_of_v<bijector_spec, T> && std::is_empty_v<T>;
 

@@ -31,6 +31,8 @@
 #include "conditioners/made.hpp"
 #include "bijectors/coupling.hpp"
 #include "bijectors/autoregressive.hpp"
+#include "bijectors/planar.hpp"
+#include "bijectors/radial.hpp"
 #include "distributions/standard_normal.hpp"
 #include "distributions/diagonal_normal.hpp"
 #include "distributions/uniform.hpp"

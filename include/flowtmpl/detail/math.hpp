@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 
 #include <Eigen/Core>
 
@@ -61,6 +62,22 @@ typename A::PlainObject logit(const Eigen::ArrayBase<A>& y) {
 template <class A>
 typename A::PlainObject log_logit_derivative(const Eigen::ArrayBase<A>& y) {
   return -(y.log() + (-y).log1p());
+}
+
+// Scalar forms, for the per-sample code of layers with a few scalar parameters.
+// log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)).
+template <class S>
+FLOWTMPL_HOST_DEVICE S softplus_scalar(S x) {
+  using std::abs, std::exp, std::log1p;
+  return (x > S(0) ? x : S(0)) + log1p(exp(-abs(x)));
+}
+// log(exp(p) + exp(q)); NaN if either is NaN, -inf if both are -inf.
+template <class S>
+FLOWTMPL_HOST_DEVICE S log_add_exp(S p, S q) {
+  using std::exp, std::log1p;
+  const S hi = p > q ? p : q, lo = p > q ? q : p;
+  if (hi == -std::numeric_limits<S>::infinity()) return hi;
+  return hi + log1p(exp(lo - hi));
 }
 
 template <class S>
