@@ -18,11 +18,11 @@
 //   den = s ((1 - theta)^2 + theta^2) + (d_k + d_k+1) theta (1 - theta)   (> 0: a sum of
 //         non-negative terms, algebraically nflows's s + (d_k + d_k+1 - 2 s) theta (1 - theta))
 //   dy/dx = s^2 (d_k+1 theta^2 + 2 s theta (1 - theta) + d_k (1 - theta)^2) / den^2.
-// Inverse: theta is the root in [0, 1] of a theta^2 + b theta + c = 0 (CONVENTIONS of
-// nflows), taken as 2c / (-b - sqrt(b^2 - 4ac)); with y clamped into its bin
-// (0 <= y - y_k <= h_k) and b^2 - 4ac clamped at 0 against rounding, the square root
-// never sees a negative number and the denominator is < 0 whenever c < 0 (shown in
-// docs/design.md, "The spline's inverse").
+// Inverse: theta is the root in [0, 1] of a theta^2 + b theta + c = 0 (nflows's
+// quadratic), solved from the nearer end of the bin (the map is symmetric) and in the
+// form without cancellation for the sign of b; with y clamped into its bin and b^2 - 4ac
+// clamped at 0 against rounding, the square root never sees a negative number and no
+// denominator vanishes (docs/design.md, "The spline"). The result is kept in its bin.
 //
 // Bin search: k = the number of interior knots <= v (K-1 comparisons, no branches);
 // bins are [x_k, x_k+1), the last one closed, so an input exactly on a knot x_k gives
@@ -140,11 +140,16 @@ FLOWTMPL_HOST_DEVICE inline S rq_forward(const rq_knots<S, K>& kn, S x, S& log_d
   log_dydx = rq_log_derivative(s, d0, d1, theta);
   S y = kn.y[k] + num / den;
   // keep the value in its bin against rounding, so that inverse(forward(x)) finds it
-  y = y > kn.y[k + 1] ? kn.y[k + 1] : y;
+  y = y > kn.y[k + 1] ? kn.y[k + 1] : (y < kn.y[k] ? kn.y[k] : y);
   return y;
 }
 
 // x = spline^-1(y) for bottom <= y <= top; log_dxdy = log dx/dy.
+// The bin's map is symmetric: with theta' = 1 - theta, y_k+1 - y has the same form as
+// y - y_k with d_k and d_k+1 swapped. The root is taken from the nearer end of the bin
+// (e = the distance of y from it, e0 / e1 the derivatives at that end and at the other),
+// and in the form without cancellation for the sign of b: 2c / (-b - sqrt(disc)) for
+// b >= 0, (-b + sqrt(disc)) / (2a) for b < 0 (where a = h s - b > 0). x is kept in its bin.
 template <class S, int K>
 FLOWTMPL_HOST_DEVICE inline S rq_inverse(const rq_knots<S, K>& kn, S y, S& log_dxdy) {
   using std::sqrt;
@@ -155,18 +160,24 @@ FLOWTMPL_HOST_DEVICE inline S rq_inverse(const rq_knots<S, K>& kn, S y, S& log_d
   const S d0 = kn.d[k], d1 = kn.d[k + 1];
   S delta = y - kn.y[k];
   delta = delta < S(0) ? S(0) : (delta > h ? h : delta);
-  const S m = d0 + d1 - S(2) * s;
-  const S a = h * (s - d0) + delta * m;
-  const S b = h * d0 - delta * m;
-  const S c = -s * delta;
+  const bool from_top = delta > S(0.5) * h;
+  S e = from_top ? kn.y[k + 1] - y : delta;
+  e = e < S(0) ? S(0) : (e > h ? h : e);
+  const S e0 = from_top ? d1 : d0, e1 = from_top ? d0 : d1;
+  const S m = e0 + e1 - S(2) * s;
+  const S b = h * e0 - e * m;
+  const S c = -s * e;
+  const S a = h * s - b;
   S disc = b * b - S(4) * a * c;
   disc = disc > S(0) ? disc : S(0);
-  const S denom = -b - sqrt(disc);
-  // denom < 0 whenever c < 0; at c = 0 (y on the knot) theta is 0
-  S theta = c == S(0) ? S(0) : (S(2) * c) / denom;
-  theta = theta < S(0) ? S(0) : (theta > S(1) ? S(1) : theta);
-  log_dxdy = -rq_log_derivative(s, d0, d1, theta);
-  return kn.x[k] + theta * w;
+  const S r = sqrt(disc);
+  // b >= 0: -b - r < 0 whenever c < 0 (and c = 0 gives t = 0); b < 0: a > 0
+  S t = c == S(0) ? S(0) : (b >= S(0) ? (S(2) * c) / (-b - r) : (-b + r) / (S(2) * a));
+  t = t < S(0) ? S(0) : (t > S(1) ? S(1) : t);
+  log_dxdy = -rq_log_derivative(s, e0, e1, t);
+  S x = from_top ? kn.x[k + 1] - t * w : kn.x[k] + t * w;
+  x = x < kn.x[k] ? kn.x[k] : (x > kn.x[k + 1] ? kn.x[k + 1] : x);
+  return x;
 }
 
 }  // namespace flowtmpl::detail

@@ -12,14 +12,17 @@
 // point falls in the neighbouring bin), and only for a point within 4 ulps of that knot.
 // It is reported with WARN; the value tolerances are the same for it.
 //
-// One documented exception to "within 1e-12 of nflows": nflows's inverse at y = +-B
-// exactly, where its quadratic root comes out a few ulps beyond 1 in a flat last bin,
-// so nflows returns an x outside [-B, B] (3.0000000000000018 for B = 3 in case
-// K8_B3.0_std3) and a log-det of -2.5e-12 taken there. The exact inverse of y = +-B is
-// x = +-B (the spline maps the interval onto itself, y_0 = -B and y_K = B exactly) with
-// log|dx/dy| = -log d = 0 (the end derivatives are 1). For such a point, and only when
-// nflows's x is outside [-B, B], the test requires flowtmpl's x == +-B exactly and
-// |log-det| <= 1e-15, checks nflows's answer is within 1e-11 of that, and WARNs.
+// One documented exception to "within 1e-12 of nflows": nflows's own inverse is less
+// accurate than that at the top of a flat bin. In case K8_B3.0_std3 the last bin has a
+// mean slope 0.0185 against end derivatives near 1, and nflows's root 2c / (-b - sqrt(.))
+// cancels there: at y = B it returns x = 3.0000000000000018 (outside [-B, B]) with a
+// log-det of -2.5e-12 (exact: x = B, log-det 0), at y = B - 1 ulp a log-det of -9.4e-13
+// (exact: +6.27e-13). flowtmpl solves from the nearer end of the bin (rq_spline.hpp). So
+// where an inverse value or log-det differs from nflows's by more than 1e-12, the test
+// computes the exact answer independently, by bisection in long double on the forward
+// map with nflows's own stored knots and derivatives, and requires flowtmpl within
+// 1e-13 of it, nflows further from it than 1e-12 (so the reference is the one that is
+// off), and at most 4 such points in the file. Each is reported with WARN.
 //
 // The spline's settings are template arguments; the cases are dispatched to the
 // instantiations listed in `configs` below, and a case that matches none fails.
@@ -75,7 +78,7 @@ struct stats {
   long points = 0;             // points whose value and log-det were compared
   long bins_checked = 0;       // points with nflows's bin (not -1) compared with rq_bin
   long bins_neighbour = 0;     // of those, the allowed knot case (neighbouring bin)
-  long nflows_beyond_bound = 0;  // the documented exception (top of the file)
+  long nflows_inaccurate = 0;  // the documented exception (top of the file)
   std::set<std::string> kinds;  // the kinds of point seen (forward and inverse_random)
 };
 
@@ -146,21 +149,56 @@ bool matches(const json& c) {
          c.at("enable_identity_init").get<bool>() == o.identity_init;
 }
 
-// The documented exception (top of the file): y = +-B where nflows's x is outside
-// [-B, B]. Returns true when it applied (and checked flowtmpl against the exact answer).
-bool nflows_inverse_beyond_bound(double y, double x_nflows, double ld_nflows, double x, double ld, double B,
-                                 const char* what, std::size_t k, stats& st) {
-  if (!(std::abs(y) == B && std::abs(x_nflows) > B)) return false;
+// The exact inverse of the spline given by nflows's stored knots (derived.knots_x,
+// knots_y, derivatives): theta by bisection on the forward map in long double, then x
+// and log|dx/dy| at theta. Independent of flowtmpl's quadratic.
+struct exact_point {
+  long double x, log_det;
+};
+exact_point exact_inverse(const json& derived, double y, double B) {
+  if (!(y >= -B && y <= B)) return {y, 0};
+  const json& kx = derived.at("knots_x");
+  const json& ky = derived.at("knots_y");
+  const json& kd = derived.at("derivatives");
+  const int K = int(kx.size()) - 1;
+  int k = 0;
+  for (int j = 1; j < K; ++j)
+    if (y >= ky[std::size_t(j)].get<double>()) k = j;
+  const long double x0 = kx[std::size_t(k)].get<double>(), x1 = kx[std::size_t(k + 1)].get<double>();
+  const long double y0 = ky[std::size_t(k)].get<double>(), y1 = ky[std::size_t(k + 1)].get<double>();
+  const long double d0 = kd[std::size_t(k)].get<double>(), d1 = kd[std::size_t(k + 1)].get<double>();
+  const long double w = x1 - x0, h = y1 - y0, sl = h / w;
+  auto den = [&](long double t) { return sl * ((1 - t) * (1 - t) + t * t) + (d0 + d1) * t * (1 - t); };
+  auto value = [&](long double t) { return y0 + h * (sl * t * t + d0 * t * (1 - t)) / den(t); };
+  long double lo = 0, hi = 1;
+  for (int it = 0; it < 200; ++it) {
+    const long double mid = (lo + hi) / 2;
+    (value(mid) < (long double)y ? lo : hi) = mid;
+  }
+  const long double t = (lo + hi) / 2;
+  const long double dnum = d1 * t * t + 2 * sl * t * (1 - t) + d0 * (1 - t) * (1 - t);
+  return {x0 + t * w, -(2 * std::log(sl) + std::log(dnum) - 2 * std::log(den(t)))};
+}
+
+// The documented exception (top of the file). Returns true when it applied: the point
+// differs from nflows by more than the tolerance, and was checked against the exact
+// answer instead.
+bool nflows_inverse_inaccurate(const json& derived, double y, double x_nflows, double ld_nflows, double x,
+                               double ld, double B, const char* what, std::size_t k, stats& st) {
+  if (std::abs(x - x_nflows) <= tol && std::abs(ld - ld_nflows) <= tol) return false;
+  const exact_point e = exact_inverse(derived, y, B);
   INFO(what << "[" << k << "] at y = " << std::setprecision(17) << y << ": nflows x = " << x_nflows
-            << ", log-det " << ld_nflows << "; flowtmpl x = " << x << ", log-det " << ld);
-  CHECK(x == y);                       // the exact inverse of an end of the interval
-  CHECK(std::abs(ld) <= 1e-15);        // -log(1): the end derivative is exactly 1
-  CHECK(std::abs(x_nflows - y) <= 1e-11);
-  CHECK(std::abs(ld_nflows) <= 1e-11);
-  ++st.nflows_beyond_bound;
-  WARN("nflows's inverse at y = " << std::setprecision(17) << y << " returns x = " << x_nflows
-                                  << " (outside [-B, B]) and log-det " << ld_nflows
-                                  << "; flowtmpl returns the exact x = y and log-det " << ld);
+            << ", log-det " << ld_nflows << "; flowtmpl x = " << x << ", log-det " << ld << "; exact x = "
+            << double(e.x) << ", log-det " << double(e.log_det));
+  CHECK(std::abs((long double)x - e.x) <= 1e-13L);
+  CHECK(std::abs((long double)ld - e.log_det) <= 1e-13L);
+  const bool nflows_off = std::abs((long double)x_nflows - e.x) > (long double)tol ||
+                          std::abs((long double)ld_nflows - e.log_det) > (long double)tol;
+  CHECK(nflows_off);
+  ++st.nflows_inaccurate;
+  WARN("nflows's inverse at y = " << std::setprecision(17) << y << " gives x = " << x_nflows << ", log-det "
+                                  << ld_nflows << "; exact x = " << double(e.x) << ", log-det " << double(e.log_det)
+                                  << "; flowtmpl x = " << x << ", log-det " << ld);
   return true;
 }
 
@@ -237,8 +275,8 @@ void check_case(const json& c, stats& st) {
       const double y = f.at("y")[k].get<double>();
       double ld = std::numeric_limits<double>::quiet_NaN();
       const double x = t.inverse(0, y, p.data(), ld);
-      if (nflows_inverse_beyond_bound(y, f.at("x")[k].get<double>(), f.at("logabsdet")[k].get<double>(), x, ld,
-                                      Config::bound, "inverse_of_forward", k, st)) {
+      if (nflows_inverse_inaccurate(derived, y, f.at("x")[k].get<double>(), f.at("logabsdet")[k].get<double>(), x,
+                                    ld, Config::bound, "inverse_of_forward", k, st)) {
         ++st.points;
         continue;
       }
@@ -265,8 +303,8 @@ void check_case(const json& c, stats& st) {
       if (bin != -1) check_bin<K>(kn.y, derived.at("knots_y"), y, bin, "inverse_random", k, st);
       double ld = std::numeric_limits<double>::quiet_NaN();
       const double x = t.inverse(0, y, p.data(), ld);
-      if (nflows_inverse_beyond_bound(y, f.at("x")[k].get<double>(), f.at("logabsdet")[k].get<double>(), x, ld,
-                                      Config::bound, "inverse_random", k, st)) {
+      if (nflows_inverse_inaccurate(derived, y, f.at("x")[k].get<double>(), f.at("logabsdet")[k].get<double>(), x,
+                                    ld, Config::bound, "inverse_random", k, st)) {
         ++st.points;
         continue;
       }
@@ -322,9 +360,10 @@ TEST_CASE("nflows unconstrained_rational_quadratic_spline (linear tails) is Spli
   INFO("points checked " << st.points << " of " << total << "; bins compared " << st.bins_checked
                          << ", of which on a knot in the neighbouring bin " << st.bins_neighbour);
   REQUIRE(st.points == total);
-  // The exception applies to the two stored copies of y = +B in K8_B3.0_std3 only: a
-  // change that makes it apply more widely must be looked at.
-  CHECK(st.nflows_beyond_bound <= 2);
+  // The exception applies to y = B and y = B - 1 ulp of K8_B3.0_std3, each stored twice
+  // (inverse_of_forward and inverse_random): a change that makes it apply more widely
+  // must be looked at.
+  CHECK(st.nflows_inaccurate <= 4);
   // Every kind of point was exercised.
   for (const char* kind : {"boundary", "knot", "near_boundary_inside", "near_boundary_outside", "far_tail", "random"}) {
     INFO("kind " << kind);
