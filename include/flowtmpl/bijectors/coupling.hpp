@@ -43,7 +43,11 @@
 #include "../core.hpp"
 #include "../detail/interval.hpp"
 #include "../detail/members.hpp"
+#include "../transformers/additive.hpp"
+#include "../transformers/affine.hpp"
+#include "../transformers/spline.hpp"
 #include "../transformers/transformer.hpp"
+#include "affine.hpp"
 
 namespace flowtmpl {
 
