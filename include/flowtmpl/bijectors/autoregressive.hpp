@@ -38,6 +38,7 @@
 
 #include "../conditioners/made.hpp"
 #include "../core.hpp"
+#include "../detail/conditioned.hpp"
 #include "../detail/interval.hpp"
 #include "../detail/members.hpp"
 #include "../transformers/transformer.hpp"
@@ -48,7 +49,9 @@ namespace flowtmpl {
 // Prepared = true: what prepare() gives, the MADE with its hidden units sorted by
 // degree (made.hpp), the same function with a faster sequential pass.
 template <class T, class Made, int D, class S, int C, bool IAF, bool Prepared = false>
-struct AutoregressiveBijector {
+struct AutoregressiveBijector
+    : detail::conditioned_ops<AutoregressiveBijector<T, Made, D, S, C, IAF, Prepared>, D, S, C,
+                              typename T::template transformer<D, S>> {
   using scalar_type = S;
   static constexpr int dim = D;
   static constexpr int context_dim = C;
@@ -68,68 +71,8 @@ struct AutoregressiveBijector {
 
   AutoregressiveBijector() { reset_to_identity(); }
 
-  // ---- per sample ------------------------------------------------------------------
-  FLOWTMPL_HOST_DEVICE vec forward(const vec& z) const
-    requires(C == 0)
-  {
-    return apply<true>(z, nullptr).value;
-  }
-  FLOWTMPL_HOST_DEVICE vec inverse(const vec& x) const
-    requires(C == 0)
-  {
-    return apply<false>(x, nullptr).value;
-  }
-  FLOWTMPL_HOST_DEVICE S log_det(const vec& z) const
-    requires(C == 0)
-  {
-    return apply<true>(z, nullptr).log_det;
-  }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z) const
-    requires(C == 0)
-  {
-    return apply<true>(z, nullptr);
-  }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& x) const
-    requires(C == 0)
-  {
-    return apply<false>(x, nullptr);
-  }
-  FLOWTMPL_HOST_DEVICE vec forward(const vec& z, const ctx_vec& c) const
-    requires(C > 0)
-  {
-    return apply<true>(z, c.data()).value;
-  }
-  FLOWTMPL_HOST_DEVICE vec inverse(const vec& x, const ctx_vec& c) const
-    requires(C > 0)
-  {
-    return apply<false>(x, c.data()).value;
-  }
-  FLOWTMPL_HOST_DEVICE S log_det(const vec& z, const ctx_vec& c) const
-    requires(C > 0)
-  {
-    return apply<true>(z, c.data()).log_det;
-  }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z, const ctx_vec& c) const
-    requires(C > 0)
-  {
-    return apply<true>(z, c.data());
-  }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& x, const ctx_vec& c) const
-    requires(C > 0)
-  {
-    return apply<false>(x, c.data());
-  }
-
-  static constexpr interval<S> forward_domain()
-    requires requires { transformer_type::domain(); }
-  {
-    return transformer_type::domain();
-  }
-  static constexpr interval<S> inverse_domain()
-    requires requires { transformer_type::domain(); }
-  {
-    return transformer_type::domain();
-  }
+  // ---- per sample: forward, inverse, log_det and the fused forms come from
+  // detail::conditioned_ops, which calls apply<Forward>(v, ctx) below ---------------
 
   // Forward = the transformer's forward; the conditioning values are the layer's input
   // (parallel) when Forward == IAF, its output (sequential) otherwise.

@@ -41,6 +41,7 @@
 #include "../conditioners/conditioner.hpp"
 #include "../conditioners/mlp.hpp"
 #include "../core.hpp"
+#include "../detail/conditioned.hpp"
 #include "../detail/interval.hpp"
 #include "../detail/members.hpp"
 #include "../transformers/additive.hpp"
@@ -129,7 +130,9 @@ struct coupling_structure {
 }  // namespace detail
 
 template <class T, class Cond, class Mask, int D, class S, int C>
-struct CouplingBijector {
+struct CouplingBijector
+    : detail::conditioned_ops<CouplingBijector<T, Cond, Mask, D, S, C>, D, S, C,
+                              typename T::template transformer<detail::mask_count<Mask, D>(), S>> {
   static_assert(detail::mask_ok<Mask, D>(),
                 "flowtmpl: Coupling: for this dimension the mask transforms no component or all of them (a coupling "
                 "needs at least one conditioning and one transformed component, so D >= 2), or mask::bits has "
@@ -169,69 +172,8 @@ struct CouplingBijector {
 
   CouplingBijector() { reset_to_identity(); }
 
-  // ---- per sample ------------------------------------------------------------------
-  FLOWTMPL_HOST_DEVICE vec forward(const vec& z) const
-    requires(C == 0)
-  {
-    return apply<true>(z, nullptr).value;
-  }
-  FLOWTMPL_HOST_DEVICE vec inverse(const vec& x) const
-    requires(C == 0)
-  {
-    return apply<false>(x, nullptr).value;
-  }
-  FLOWTMPL_HOST_DEVICE S log_det(const vec& z) const
-    requires(C == 0)
-  {
-    return apply<true>(z, nullptr).log_det;
-  }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z) const
-    requires(C == 0)
-  {
-    return apply<true>(z, nullptr);
-  }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& x) const
-    requires(C == 0)
-  {
-    return apply<false>(x, nullptr);
-  }
-  // with context
-  FLOWTMPL_HOST_DEVICE vec forward(const vec& z, const ctx_vec& c) const
-    requires(C > 0)
-  {
-    return apply<true>(z, c.data()).value;
-  }
-  FLOWTMPL_HOST_DEVICE vec inverse(const vec& x, const ctx_vec& c) const
-    requires(C > 0)
-  {
-    return apply<false>(x, c.data()).value;
-  }
-  FLOWTMPL_HOST_DEVICE S log_det(const vec& z, const ctx_vec& c) const
-    requires(C > 0)
-  {
-    return apply<true>(z, c.data()).log_det;
-  }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z, const ctx_vec& c) const
-    requires(C > 0)
-  {
-    return apply<true>(z, c.data());
-  }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& x, const ctx_vec& c) const
-    requires(C > 0)
-  {
-    return apply<false>(x, c.data());
-  }
-
-  static constexpr interval<S> forward_domain()
-    requires requires { transformer_type::domain(); }
-  {
-    return transformer_type::domain();
-  }
-  static constexpr interval<S> inverse_domain()
-    requires requires { transformer_type::domain(); }
-  {
-    return transformer_type::domain();
-  }
+  // ---- per sample: forward, inverse, log_det and the fused forms come from
+  // detail::conditioned_ops, which calls apply<Forward>(v, ctx) below ---------------
 
   template <bool Forward>
   FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> apply(const vec& v, const S* ctx) const {
