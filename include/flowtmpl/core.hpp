@@ -285,7 +285,7 @@ consteval auto bind_layer() {
       return std::type_identity<invalid_layer<D, S>>{};
     } else {
       using B = typename Layer::template bind<D, S>;
-      static_assert(Bijector<B> && B::dim == D && std::is_same_v<typename B::scalar_type, S>,
+      static_assert((Bijector<B> || ConditionalBijector<B>) && B::dim == D && std::is_same_v<typename B::scalar_type, S>,
                     "flowtmpl: internal: a spec bound to a type that is not a Bijector of its dimension");
       static_assert(std::is_trivially_copyable_v<B>, "flowtmpl: a bound layer must be trivially copyable");
       return std::type_identity<B>{};

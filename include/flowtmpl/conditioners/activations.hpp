@@ -4,11 +4,12 @@
 //   scalar(v)   the same on one value
 //   name
 // relu: max(v, 0) (NaN stays NaN). tanh. silu: v sigmoid(v) (Ramachandran et al.
-// 2017), written v / (1 + exp(-v)), which is -0 rather than NaN for v -> -inf.
+// 2017), written v / (1 + exp(-v)), and -0 at v = -inf (its limit).
 // elu: v for v > 0, expm1(v) otherwise (alpha = 1; Clevert et al. 2015).
 #pragma once
 
 #include <cmath>
+#include <limits>
 
 #include <Eigen/Core>
 
@@ -48,12 +49,13 @@ struct silu {
   template <class A>
   static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
-    return a / (S(1) + (-a).exp());
+    // -inf / inf would be NaN: the limit at -inf is -0
+    return (a == -std::numeric_limits<S>::infinity()).select(S(-0.0), a / (S(1) + (-a).exp()));
   }
   template <class S>
   FLOWTMPL_HOST_DEVICE static S scalar(S v) {
     using std::exp;
-    return v / (S(1) + exp(-v));
+    return v == -std::numeric_limits<S>::infinity() ? S(-0.0) : v / (S(1) + exp(-v));
   }
 };
 

@@ -1,0 +1,22 @@
+// MADE<16, 16, 16> through the checks of made_test.cpp (see there for what is checked
+// and why); a file of its own to keep compile times short.
+#include <flowtmpl/conditioners/made.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "unit/conditioners/made_support.hpp"
+
+using namespace flowtmpl_made_test;
+
+TEST_CASE("MADE<16, 16, 16>: masks, reference, autoregressive property, sequential pass", "[conditioners][made]") {
+  check_made_all<flowtmpl::MADE<16, 16, 16>>({false, {16, 16, 16}, 0, ref_relu});
+}
