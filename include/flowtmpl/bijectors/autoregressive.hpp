@@ -27,7 +27,10 @@
 // Parameters: `made` (nflows's state_dict names, "made.initial_layer.weight", ...) and
 // the transformer's own. Default-constructed: the identity (the last layer 0, its bias
 // the transformer's identity parameters). Context: as Coupling (C > 0 via
-// Conditional<C, Spec>; the MADE's context layers read c).
+// Conditional<C, Spec>; the MADE's context layers read c). As in nflows, feature 0's
+// parameters are the output layer's bias alone (its degree admits no hidden unit), so
+// in one conditional autoregressive layer with D >= 2, x_0 does not depend on c: put a
+// coupling or a second autoregressive layer after a permutation to condition it.
 #pragma once
 
 #include <array>
