@@ -448,13 +448,22 @@ row_t<typename Dist::scalar_type> log_prob(const Dist& d, const Eigen::MatrixBas
 }
 
 namespace detail {
+// A flow distribution whose transform takes the block path.
+template <class Dist>
+consteval bool flow_uses_blocks() {
+  if constexpr (is_flow_distribution<Dist>::value)
+    return uses_blocks<typename Dist::transform_type>();
+  else
+    return false;
+}
+
 template <class Dist, class... T>
 batch_result<typename Dist::scalar_type, Dist::dim> draw(const Dist& d, Eigen::Index n, std::uint64_t seed, bool with_lp,
                                                          const T&... temperature) {
   using S = typename Dist::scalar_type;
   if (n < 0) fail_shape("sample: the number of samples is negative");
   batch_result<S, Dist::dim> out{batch_t<S, Dist::dim>(Dist::dim, n), row_t<S>(with_lp ? n : 0)};
-  if constexpr (is_flow_distribution<Dist>::value && uses_blocks<typename Dist::transform_type>()) {
+  if constexpr (flow_uses_blocks<Dist>()) {
     const auto p = prepared_on_heap(d.transform);
     const S c = detail::constant_part(*p);
     for_each_block(n, [&](Eigen::Index first, Eigen::Index count) {
