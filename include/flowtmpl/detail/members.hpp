@@ -4,6 +4,7 @@
 // layers), f(name, pointer, size).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <string>
 #include <type_traits>
