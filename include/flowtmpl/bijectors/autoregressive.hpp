@@ -72,7 +72,7 @@ struct AutoregressiveBijector
   made_type made;
   transformer_type transformer;
 
-  AutoregressiveBijector() { reset_to_identity(); }
+  AutoregressiveBijector() { this->reset_parameters(0); }  // the identity map
 
   // ---- per sample: forward, inverse, log_det and the fused forms come from
   // detail::conditioned_ops, which calls apply<Forward>(v, ctx) below ---------------
@@ -190,36 +190,11 @@ struct AutoregressiveBijector
   }
 
   // ---- parameters -------------------------------------------------------------------
-  void reset_to_identity() {
-    made.values.fill(S(0));
-    std::array<S, D * P> bias;
-    for (int i = 0; i < D; ++i) transformer_type::identity_parameters(bias.data() + i * P);
-    philox_stream rng(0, 0);
-    made.reset_parameters(rng, init::identity_start, bias.data());
-  }
-  void reset_parameters(std::uint64_t seed, init scheme = init::identity_start) {
-    std::array<S, D * P> bias;
-    for (int i = 0; i < D; ++i) transformer_type::identity_parameters(bias.data() + i * P);
-    philox_stream rng(seed, 0);
-    made.reset_parameters(rng, scheme, bias.data());
-  }
-  template <class F>
-  void for_each_parameter_block(F&& f) {
-    detail::for_each_member_block(made, "made.", f);
-    detail::for_each_member_block(transformer, "transformer.", f);
-  }
-  template <class F>
-  void for_each_parameter_block(F&& f) const {
-    detail::for_each_member_block(made, "made.", f);
-    detail::for_each_member_block(transformer, "transformer.", f);
-  }
   static constexpr std::size_t parameter_count = made_type::parameter_count + detail::member_count<transformer_type>();
-  const char* validate() const {
-    if (const char* m = made.validate()) return m;
-    if constexpr (requires { transformer.validate(); })
-      if (const char* m = transformer.validate()) return m;
-    return nullptr;
-  }
+  // for detail::conditioned_ops: reset_parameters, for_each_parameter_block, validate
+  static constexpr const char* network_name = "made.";
+  made_type& network() { return made; }
+  const made_type& network() const { return made; }
 };
 
 template <class T, class Made = MADE<64, 64>>

@@ -170,7 +170,7 @@ struct CouplingBijector
   conditioner_type conditioner;
   transformer_type transformer;
 
-  CouplingBijector() { reset_to_identity(); }
+  CouplingBijector() { this->reset_parameters(0); }  // the identity map
 
   // ---- per sample: forward, inverse, log_det and the fused forms come from
   // detail::conditioned_ops, which calls apply<Forward>(v, ctx) below ---------------
@@ -241,39 +241,11 @@ struct CouplingBijector
   }
 
   // ---- parameters -------------------------------------------------------------------
-  void reset_to_identity() {
-    conditioner.values.fill(S(0));
-    std::array<S, n_b * P> bias;
-    for (int i = 0; i < n_b; ++i) transformer_type::identity_parameters(bias.data() + i * P);
-    philox_stream unused(0, 0);
-    conditioner.reset_parameters(unused, init::identity_start, bias.data());
-    // identity_start fills the hidden layers at random; the identity needs only the
-    // last layer, so the hidden layers are left at these draws (seed 0)
-  }
-  void reset_parameters(std::uint64_t seed, init scheme = init::identity_start) {
-    std::array<S, n_b * P> bias;
-    for (int i = 0; i < n_b; ++i) transformer_type::identity_parameters(bias.data() + i * P);
-    philox_stream rng(seed, 0);
-    conditioner.reset_parameters(rng, scheme, bias.data());
-  }
-  template <class F>
-  void for_each_parameter_block(F&& f) {
-    detail::for_each_member_block(conditioner, "conditioner.", f);
-    detail::for_each_member_block(transformer, "transformer.", f);
-  }
-  template <class F>
-  void for_each_parameter_block(F&& f) const {
-    detail::for_each_member_block(conditioner, "conditioner.", f);
-    detail::for_each_member_block(transformer, "transformer.", f);
-  }
   static constexpr std::size_t parameter_count = conditioner_type::parameter_count + detail::member_count<transformer_type>();
-  const char* validate() const {
-    if constexpr (requires { conditioner.validate(); })
-      if (const char* m = conditioner.validate()) return m;
-    if constexpr (requires { transformer.validate(); })
-      if (const char* m = transformer.validate()) return m;
-    return nullptr;
-  }
+  // for detail::conditioned_ops: reset_parameters, for_each_parameter_block, validate
+  static constexpr const char* network_name = "conditioner.";
+  conditioner_type& network() { return conditioner; }
+  const conditioner_type& network() const { return conditioner; }
 };
 
 template <class T, class Cond = MLP<64, 64>, class Mask = mask::half>

@@ -3,13 +3,20 @@
 //   template <bool Forward> value_and_log_det<vec, S> apply(const vec& v, const S* ctx)
 // (ctx: C context values, nullptr when C = 0) and gets forward, inverse, log_det and the
 // fused forms, without a context when C = 0 (a Bijector) and with one when C > 0 (a
-// ConditionalBijector), and the transformer's domain where it has one.
+// ConditionalBijector), and the transformer's domain where it has one. Derived also
+// names its network (network(), network_name) and holds `transformer`, and gets
+// reset_parameters, for_each_parameter_block and validate.
 #pragma once
+
+#include <array>
+#include <cstdint>
 
 #include <Eigen/Core>
 
 #include "../core.hpp"
+#include "../conditioners/conditioner.hpp"
 #include "interval.hpp"
+#include "members.hpp"
 
 namespace flowtmpl::detail {
 
@@ -81,8 +88,37 @@ struct conditioned_ops {
     return Transformer::domain();
   }
 
+  // ---- parameters -------------------------------------------------------------------
+  // A start for the network (conditioners/conditioner.hpp); its last layer's bias is
+  // the transformer's identity parameters, so init::identity_start is the identity map.
+  void reset_parameters(std::uint64_t seed, init scheme = init::identity_start) {
+    constexpr int P = Transformer::params_per_feature;
+    std::array<S, Transformer::features * P> bias;
+    for (int i = 0; i < Transformer::features; ++i) Transformer::identity_parameters(bias.data() + i * P);
+    philox_stream rng(seed, 0);
+    self_mut().network().reset_parameters(rng, scheme, bias.data());
+  }
+  template <class F>
+  void for_each_parameter_block(F&& f) {
+    detail::for_each_member_block(self_mut().network(), Derived::network_name, f);
+    detail::for_each_member_block(self_mut().transformer, "transformer.", f);
+  }
+  template <class F>
+  void for_each_parameter_block(F&& f) const {
+    detail::for_each_member_block(self().network(), Derived::network_name, f);
+    detail::for_each_member_block(self().transformer, "transformer.", f);
+  }
+  const char* validate() const {
+    if constexpr (requires { self().network().validate(); })
+      if (const char* m = self().network().validate()) return m;
+    if constexpr (requires { self().transformer.validate(); })
+      if (const char* m = self().transformer.validate()) return m;
+    return nullptr;
+  }
+
  private:
   FLOWTMPL_HOST_DEVICE const Derived& self() const { return static_cast<const Derived&>(*this); }
+  Derived& self_mut() { return static_cast<Derived&>(*this); }
 };
 
 }  // namespace flowtmpl::detail
