@@ -113,14 +113,20 @@ FLOWTMPL_HOST_DEVICE inline int rq_bin(const S* knots, S v) {
   return k;
 }
 
+// den (the denominator at theta) and log dy/dx at theta, for bin slope s and end
+// derivatives d0, d1.
 template <class S>
-FLOWTMPL_HOST_DEVICE inline S rq_log_derivative(S s, S d0, S d1, S theta) {
+struct rq_den_and_log_derivative {
+  S den, log_derivative;
+};
+template <class S>
+FLOWTMPL_HOST_DEVICE inline rq_den_and_log_derivative<S> rq_local(S s, S d0, S d1, S theta) {
   using std::log;
   const S t1 = S(1) - theta;
   const S tt = theta * t1;
   const S den = s * (t1 * t1 + theta * theta) + (d0 + d1) * tt;
   const S dnum = d1 * theta * theta + S(2) * s * tt + d0 * t1 * t1;
-  return S(2) * log(s) + log(dnum) - S(2) * log(den);
+  return {den, S(2) * log(s) + log(dnum) - S(2) * log(den)};
 }
 
 // y = spline(x) for left <= x <= right; log_dydx = log dy/dx.
@@ -133,12 +139,10 @@ FLOWTMPL_HOST_DEVICE inline S rq_forward(const rq_knots<S, K>& kn, S x, S& log_d
   S theta = (x - kn.x[k]) / w;
   theta = theta < S(0) ? S(0) : (theta > S(1) ? S(1) : theta);
   const S d0 = kn.d[k], d1 = kn.d[k + 1];
-  const S t1 = S(1) - theta;
-  const S tt = theta * t1;
-  const S den = s * (t1 * t1 + theta * theta) + (d0 + d1) * tt;
-  const S num = h * (s * theta * theta + d0 * tt);
-  log_dydx = rq_log_derivative(s, d0, d1, theta);
-  S y = kn.y[k] + num / den;
+  const auto local = rq_local(s, d0, d1, theta);
+  const S num = h * (s * theta * theta + d0 * theta * (S(1) - theta));
+  log_dydx = local.log_derivative;
+  S y = kn.y[k] + num / local.den;
   // keep the value in its bin against rounding, so that inverse(forward(x)) finds it
   y = y > kn.y[k + 1] ? kn.y[k + 1] : (y < kn.y[k] ? kn.y[k] : y);
   return y;
@@ -174,7 +178,7 @@ FLOWTMPL_HOST_DEVICE inline S rq_inverse(const rq_knots<S, K>& kn, S y, S& log_d
   // b >= 0: -b - r < 0 whenever c < 0 (and c = 0 gives t = 0); b < 0: a > 0
   S t = c == S(0) ? S(0) : (b >= S(0) ? (S(2) * c) / (-b - r) : (-b + r) / (S(2) * a));
   t = t < S(0) ? S(0) : (t > S(1) ? S(1) : t);
-  log_dxdy = -rq_log_derivative(s, e0, e1, t);
+  log_dxdy = -rq_local(s, e0, e1, t).log_derivative;
   S x = from_top ? kn.x[k + 1] - t * w : kn.x[k] + t * w;
   x = x < kn.x[k] ? kn.x[k] : (x > kn.x[k + 1] ? kn.x[k + 1] : x);
   return x;
