@@ -24,18 +24,16 @@
 namespace flowtmpl {
 
 namespace detail {
-template <int N, class S, double C, bool Learnable>
-struct bounded_affine_transformer {
-  static_assert(C > 0.0, "flowtmpl: BoundedAffine: the bound C must be positive");
+// y = exp(s) x + t with s = c tanh(r / c); Derived gives the bound c of feature i.
+template <class Derived, int N, class S>
+struct tanh_bounded_affine_ops {
   using scalar_type = S;
   static constexpr int features = N;
   static constexpr int params_per_feature = 2;
   static constexpr bool volume_preserving = false;
-  static constexpr const char* name = "BoundedAffine";
-  FLOWTMPL_HOST_DEVICE S bound(int) const { return S(C); }
   FLOWTMPL_HOST_DEVICE S log_scale(int i, S r) const {
     using std::tanh;
-    const S c = bound(i);
+    const S c = static_cast<const Derived&>(*this).bound(i);
     return c * tanh(r / c);
   }
   FLOWTMPL_HOST_DEVICE S forward(int i, S x, const S* p, S& ld) const {
@@ -56,12 +54,16 @@ struct bounded_affine_transformer {
 };
 
 template <int N, class S, double C>
-struct learnable_bound_affine_transformer {
+struct bounded_affine_transformer : tanh_bounded_affine_ops<bounded_affine_transformer<N, S, C>, N, S> {
   static_assert(C > 0.0, "flowtmpl: BoundedAffine: the bound C must be positive");
-  using scalar_type = S;
-  static constexpr int features = N;
-  static constexpr int params_per_feature = 2;
-  static constexpr bool volume_preserving = false;
+  static constexpr const char* name = "BoundedAffine";
+  FLOWTMPL_HOST_DEVICE S bound(int) const { return S(C); }
+};
+
+template <int N, class S, double C>
+struct learnable_bound_affine_transformer
+    : tanh_bounded_affine_ops<learnable_bound_affine_transformer<N, S, C>, N, S> {
+  static_assert(C > 0.0, "flowtmpl: BoundedAffine: the bound C must be positive");
   static constexpr const char* name = "BoundedAffine (learnable bound)";
   BOOST_HANA_DEFINE_STRUCT(learnable_bound_affine_transformer, (std::array<S, N>, log_bound));
   learnable_bound_affine_transformer() { log_bound.fill(S(std::log(C))); }
@@ -69,26 +71,6 @@ struct learnable_bound_affine_transformer {
   FLOWTMPL_HOST_DEVICE S bound(int i) const {
     using std::exp;
     return exp(log_bound[i]);
-  }
-  FLOWTMPL_HOST_DEVICE S log_scale(int i, S r) const {
-    using std::tanh;
-    const S c = bound(i);
-    return c * tanh(r / c);
-  }
-  FLOWTMPL_HOST_DEVICE S forward(int i, S x, const S* p, S& ld) const {
-    using std::exp;
-    ld = log_scale(i, p[0]);
-    return exp(ld) * x + p[1];
-  }
-  FLOWTMPL_HOST_DEVICE S inverse(int i, S y, const S* p, S& ld) const {
-    using std::exp;
-    const S s = log_scale(i, p[0]);
-    ld = -s;
-    return (y - p[1]) * exp(-s);
-  }
-  FLOWTMPL_HOST_DEVICE static void identity_parameters(S* p) {
-    p[0] = S(0);
-    p[1] = S(0);
   }
   const char* validate() const {
     for (int i = 0; i < N; ++i)
@@ -128,7 +110,7 @@ template <double C = 3.0, bool Learnable = false>
 struct BoundedAffine {
   template <int N, class S>
   using transformer = std::conditional_t<Learnable, detail::learnable_bound_affine_transformer<N, S, C>,
-                                         detail::bounded_affine_transformer<N, S, C, false>>;
+                                         detail::bounded_affine_transformer<N, S, C>>;
 };
 
 struct SoftplusAffine {
