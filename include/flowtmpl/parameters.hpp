@@ -18,6 +18,17 @@
 //                                 block in layer order; name is "2.log_scale" for
 //                                 the member log_scale of layer 2 (nested chains give
 //                                 "2.0.log_scale"; an inverse adds nothing).
+//   for_each_parameter_tensor(b, f)
+//                                 f(name, data pointer, rows, cols): the same blocks
+//                                 with their shapes, cols == 0 for a vector of rows
+//                                 values, else a rows x cols row-major matrix (the
+//                                 weights of MLP and MADE, [out][in] as torch has them).
+// Each of these also takes a distribution (a base: "mean", "log_scale") and a flow distribution (bind_t<Flow<Base, Spec>, D, S>): its
+// base's parameters come first, named "base.<member>", then the transform's, named
+// "transform.<path>".
+//   copy_parameters(b, out)       writes the parameter_count_v<B> scalars into out, in
+//                                 the order of for_each_parameter (an optimizer's flat
+//                                 view of a flow); assign_parameters(b, in) reads them.
 #pragma once
 
 #include <cstddef>
@@ -49,9 +60,16 @@ struct is_inverse_layer : std::false_type {};
 template <class B>
 struct is_inverse_layer<InverseBijector<B>> : std::true_type {};
 
+template <class T>
+struct is_context_bound : std::false_type {};
+template <class B>
+struct is_context_bound<context_bound<B>> : std::true_type {};
+
 template <class B>
 consteval std::size_t count_parameters() {
-  if constexpr (is_chain<B>::value) {
+  if constexpr (is_context_bound<B>::value) {
+    return count_parameters<std::remove_cvref_t<decltype(std::declval<B&>().bijector)>>();
+  } else if constexpr (is_chain<B>::value) {
     return []<class... Ls>(Chain<Ls...>*) { return (std::size_t(0) + ... + count_parameters<Ls>()); }(
         static_cast<B*>(nullptr));
   } else if constexpr (is_inverse_layer<B>::value) {
@@ -61,33 +79,82 @@ consteval std::size_t count_parameters() {
   }
 }
 
+template <class T>
+concept flow_distribution_like = requires(T& t) {
+  t.base;
+  t.transform;
+  typename T::base_type;
+  typename T::transform_type;
+};
+
 template <class B, class F>
 void walk_parameters(B& b, const std::string& prefix, F& f) {
   using T = std::remove_const_t<B>;
-  if constexpr (is_chain<T>::value) {
+  if constexpr (flow_distribution_like<T>) {
+    for_each_member_tensor(b.base, prefix + "base.", f);
+    walk_parameters(b.transform, prefix + "transform.", f);
+  } else if constexpr (is_context_bound<T>::value) {
+    walk_parameters(b.bijector, prefix, f);  // the context is data, not a parameter
+  } else if constexpr (is_chain<T>::value) {
     b.for_each_layer([&](auto idx, auto& layer) { walk_parameters(layer, message(prefix, idx.value, '.'), f); });
   } else if constexpr (is_inverse_layer<T>::value) {
     walk_parameters(b.base, prefix, f);
   } else {
-    for_each_member_block(b, prefix, f);
+    for_each_member_tensor(b, prefix, f);
   }
 }
-}  // namespace detail
 
 template <class B>
-  requires(Bijector<B> || ConditionalBijector<B>)
-inline constexpr std::size_t parameter_count_v = detail::count_parameters<B>();
+consteval std::size_t count_all_parameters() {
+  if constexpr (flow_distribution_like<B>)
+    return member_count<typename B::base_type>() + count_parameters<typename B::transform_type>();
+  else
+    return count_parameters<B>();
+}
+
+template <class B>
+concept has_parameters_to_walk =
+    Bijector<B> || ConditionalBijector<B> || flow_distribution_like<B> || Distribution<B> || ConditionalDistribution<B>;
+}  // namespace detail
+
+// The number of trained scalars of a bound bijector or flow distribution.
+template <class B>
+  requires detail::has_parameters_to_walk<B>
+inline constexpr std::size_t parameter_count_v = detail::count_all_parameters<B>();
 
 // f(const std::string& name, scalar* data, std::size_t size); const b gives const data.
 template <class B, class F>
-  requires(Bijector<B> || ConditionalBijector<B>)
+  requires detail::has_parameters_to_walk<std::remove_const_t<B>>
 void for_each_parameter(B& b, F&& f) {
+  auto g = [&](const std::string& n, auto* p, std::size_t rows, std::size_t cols) { f(n, p, cols == 0 ? rows : rows * cols); };
+  detail::walk_parameters(b, std::string(), g);
+}
+
+// f(const std::string& name, scalar* data, std::size_t rows, std::size_t cols).
+template <class B, class F>
+  requires detail::has_parameters_to_walk<std::remove_const_t<B>>
+void for_each_parameter_tensor(B& b, F&& f) {
   detail::walk_parameters(b, std::string(), f);
 }
-template <class B, class F>
-  requires(Bijector<B> || ConditionalBijector<B>)
-void for_each_parameter(const B& b, F&& f) {
-  detail::walk_parameters(b, std::string(), f);
+
+// The parameters as one flat array, in the order of for_each_parameter.
+template <class B, class S>
+  requires detail::has_parameters_to_walk<B>
+void copy_parameters(const B& b, S* out) {
+  std::size_t at = 0;
+  for_each_parameter(b, [&](const std::string&, const auto* p, std::size_t k) {
+    for (std::size_t i = 0; i < k; ++i) out[at + i] = p[i];
+    at += k;
+  });
+}
+template <class B, class S>
+  requires detail::has_parameters_to_walk<B>
+void assign_parameters(B& b, const S* in) {
+  std::size_t at = 0;
+  for_each_parameter(b, [&](const std::string&, auto* p, std::size_t k) {
+    for (std::size_t i = 0; i < k; ++i) p[i] = in[at + i];
+    at += k;
+  });
 }
 
 namespace detail {

@@ -32,6 +32,22 @@
 //                     every point of options.inverse_sweep
 //   nan               a NaN in one component gives a NaN in the output or log-det (not a
 //                     silently finite result)
+//
+//   auto report = flowtmpl::testing::check_gradients(b, gradient_options<S>{});
+//
+// checks the vector-Jacobian products of a differentiable bijector
+// (flowtmpl/differentiable.hpp) against central differences, in both directions: at
+// each point x (drawn as above) and random cotangents (g, gld), the cotangent of the
+// input and of every parameter (or of max_parameters of them, evenly spread, when there
+// are more) of
+//   forward:  L(x) = g . f(x) + gld log|det df/dx|(x)
+//   inverse:  L(y) = g . f^-1(y) + gld log|det df^-1/dy|(y),  y = f(x)
+// Each derivative is a Richardson-extrapolated central difference with step
+// fd_step * max(1, |v|) (and a tenth and a hundredth of it where that misses: kinks of
+// relu networks and spline knots); it passes when |analytic - numeric| <= rel_tol *
+// max(|analytic|, |numeric|) + abs_tol * max(1, |L|). A parameter that a layer's
+// validate() requires to stay 0 (a weight MADE's mask forbids) is not differenced: its
+// analytic gradient must be exactly 0. Meant for double.
 #pragma once
 
 #include <cmath>
@@ -45,6 +61,7 @@
 #include <Eigen/LU>
 
 #include "core.hpp"
+#include "differentiable.hpp"
 #include "errors.hpp"
 #include "jacobian.hpp"
 #include "random.hpp"
@@ -273,6 +290,165 @@ report check_bijector(const B& b, const options<typename B::scalar_type>& opt = 
       rep.expect(r.value.hasNaN() || std::isnan(double(r.log_det)), flowtmpl::detail::message("nan: ", name, ": a NaN in component ", std::to_string(c), " gave the finite result ", detail::show(r.value)));
       const auto ri = flowtmpl::inverse_and_log_det(b, x);
       rep.expect(ri.value.hasNaN() || std::isnan(double(ri.log_det)), flowtmpl::detail::message("nan: ", name, ": a NaN in component ", std::to_string(c), " of the inverse's input gave a finite result"));
+    }
+  }
+  return rep;
+}
+
+template <class S>
+struct gradient_options {
+  int points = 4;
+  std::uint64_t seed = 777;
+  S lo = std::numeric_limits<S>::quiet_NaN();  // as options: NaN takes the forward domain, clipped to [-3, 3]
+  S hi = std::numeric_limits<S>::quiet_NaN();
+  S rel_tol = S(1e-6);
+  S abs_tol = S(1e-9);
+  S fd_step = S(1e-4);
+  std::size_t max_parameters = 256;
+  bool forward = true;
+  bool inverse = true;
+};
+
+namespace detail {
+// Richardson-extrapolated central difference of L at step h, retried at h/10, h/100
+// when it misses `analytic`; returns the best.
+template <class S, class L>
+S fd_derivative(L&& loss, S h, S analytic, S rel_tol, S abs_tol, S scale) {
+  S best = std::numeric_limits<S>::quiet_NaN();
+  for (S shrink : {S(1), S(0.1), S(0.01)}) {
+    const S s = h * shrink;
+    const S d1 = (loss(s) - loss(-s)) / (S(2) * s);
+    const S d2 = (loss(s / S(2)) - loss(-s / S(2))) / s;
+    const S d = (S(4) * d2 - d1) / S(3);
+    if (std::isnan(double(best)) || std::abs(d - analytic) < std::abs(best - analytic)) best = d;
+    if (std::abs(best - analytic) <= rel_tol * std::max(std::abs(best), std::abs(analytic)) + abs_tol * scale) break;
+  }
+  return best;
+}
+
+// Whether every layer's validate() (checked mode's parameter invariants) accepts b's
+// parameters: a MADE weight its mask forbids must stay 0, so the kit does not perturb
+// one (its analytic gradient is 0 by construction; the layer's map ignores the mask).
+template <class B>
+bool parameters_valid(const B& b) {
+  if constexpr (flowtmpl::detail::is_context_bound<B>::value) {
+    return parameters_valid(b.bijector);
+  } else if constexpr (is_chain<B>::value) {
+    bool ok = true;
+    b.for_each_layer([&](auto, const auto& layer) { ok = ok && parameters_valid(layer); });
+    return ok;
+  } else if constexpr (flowtmpl::detail::is_inverse_layer<B>::value) {
+    return parameters_valid(b.base);
+  } else if constexpr (requires { b.validate(); }) {
+    return b.validate() == nullptr;
+  } else {
+    return true;
+  }
+}
+}  // namespace detail
+
+template <Bijector B>
+  requires DifferentiableBijector<B>
+report check_gradients(const B& b, const gradient_options<typename B::scalar_type>& opt = {}) {
+  using S = typename B::scalar_type;
+  constexpr int D = B::dim;
+  using V = vector_t<B>;
+  constexpr std::size_t NP = parameter_count_v<B>;
+  report rep;
+  const std::string name = B::name;
+
+  S lo = opt.lo, hi = opt.hi;
+  if (std::isnan(double(lo)) || std::isnan(double(hi))) {
+    lo = S(-3);
+    hi = S(3);
+    if constexpr (requires { B::forward_domain(); }) {
+      const auto d = B::forward_domain();
+      const S m = (std::min(hi, d.hi) - std::max(lo, d.lo)) * S(0.02);
+      lo = std::max(lo, d.lo + m);
+      hi = std::min(hi, d.hi - m);
+    }
+  }
+  philox_stream rng(opt.seed, 1);
+  std::vector<S> theta(NP);
+  if constexpr (NP > 0) copy_parameters(b, theta.data());
+  const bool valid = detail::parameters_valid(b);
+  // the parameters checked: all, or max_parameters evenly spread
+  std::vector<std::size_t> which;
+  if (NP <= opt.max_parameters) {
+    for (std::size_t k = 0; k < NP; ++k) which.push_back(k);
+  } else {
+    const double stride = double(NP) / double(opt.max_parameters);
+    const double offset = rng.uniform<double>() * stride;
+    for (std::size_t k = 0; k < opt.max_parameters; ++k) which.push_back(std::min(NP - 1, std::size_t(offset + stride * double(k))));
+  }
+
+  for (int p = 0; p < opt.points; ++p) {
+    V x, g;
+    for (int i = 0; i < D; ++i) x[i] = lo + (hi - lo) * rng.uniform<S>();
+    for (int i = 0; i < D; ++i) g[i] = rng.normal<S>();
+    const S gld = rng.normal<S>();
+    const V y = b.forward(x);
+    for (int dir = 0; dir < 2; ++dir) {
+      const bool fwd = dir == 0;
+      if ((fwd && !opt.forward) || (!fwd && !opt.inverse)) continue;
+      const V in = fwd ? x : y;
+      auto loss_of = [&](const B& m, const V& v) {
+        const auto r = fwd ? flowtmpl::forward_and_log_det(m, v) : flowtmpl::inverse_and_log_det(m, v);
+        return S(g.dot(r.value) + gld * r.log_det);
+      };
+      B grad = make_gradient(b);
+      const V gin = fwd ? flowtmpl::forward_vjp(b, in, g, gld, grad) : flowtmpl::inverse_vjp(b, in, g, gld, grad);
+      std::vector<S> gtheta(NP);
+      if constexpr (NP > 0) copy_parameters(grad, gtheta.data());
+      const S scale = std::max(S(1), std::abs(loss_of(b, in)));
+      const std::string at = flowtmpl::detail::message(name, fwd ? " forward_vjp" : " inverse_vjp", " at ",
+                                                       fwd ? "x = " : "y = ", detail::show(in));
+      for (int c = 0; c < D; ++c) {
+        const S h = opt.fd_step * std::max(S(1), std::abs(in[c]));
+        const S num = detail::fd_derivative(
+            [&](S step) {
+              V v = in;
+              v[c] += step;
+              return loss_of(b, v);
+            },
+            h, gin[c], opt.rel_tol, opt.abs_tol, scale);
+        rep.expect(std::abs(num - gin[c]) <= opt.rel_tol * std::max(std::abs(num), std::abs(gin[c])) + opt.abs_tol * scale,
+                   flowtmpl::detail::message("gradient: ", at, ": input component ", c, ": analytic ", double(gin[c]),
+                                             ", central differences ", double(num)));
+      }
+      std::vector<std::string> names;
+      if (!which.empty()) {
+        for_each_parameter(b, [&](const std::string& n, const S*, std::size_t k) {
+          for (std::size_t i = 0; i < k; ++i) names.push_back(flowtmpl::detail::message(n, '[', i, ']'));
+        });
+      }
+      for (std::size_t k : which) {
+        B m = b;
+        std::vector<S> t = theta;
+        const S h = opt.fd_step * std::max(S(1), std::abs(theta[k]));
+        if (valid) {  // a parameter held at 0 by a layer's invariant (a masked weight)
+          t[k] = theta[k] + h;
+          assign_parameters(m, t.data());
+          const bool stays_valid = detail::parameters_valid(m);
+          t[k] = theta[k];
+          if (!stays_valid) {
+            rep.expect(gtheta[k] == S(0), flowtmpl::detail::message("gradient: ", at, ": parameter ", names[k],
+                                                                     " is held at 0 by the layer, but its gradient is ",
+                                                                     double(gtheta[k])));
+            continue;
+          }
+        }
+        const S num = detail::fd_derivative(
+            [&](S step) {
+              t[k] = theta[k] + step;
+              assign_parameters(m, t.data());
+              return loss_of(m, in);
+            },
+            h, gtheta[k], opt.rel_tol, opt.abs_tol, scale);
+        rep.expect(std::abs(num - gtheta[k]) <= opt.rel_tol * std::max(std::abs(num), std::abs(gtheta[k])) + opt.abs_tol * scale,
+                   flowtmpl::detail::message("gradient: ", at, ": parameter ", names[k], ": analytic ", double(gtheta[k]),
+                                             ", central differences ", double(num)));
+      }
     }
   }
   return rep;

@@ -70,6 +70,27 @@ struct affine_ops {
   FLOWTMPL_HOST_DEVICE S constant_log_det() const { return ls().sum(); }
   Eigen::Matrix<S, D, D> jacobian(const vec&) const { return detail::exp(ls()).matrix().asDiagonal(); }
 
+  // gradients (flowtmpl/differentiable.hpp). Forward: gx = gy e^s, d/ds = gy x e^s + gld,
+  // d/dshift = gy. Inverse, x = (y - shift) e^-s, ild = -sum s: gy = gx e^-s,
+  // d/ds = -gx x - gld, d/dshift = -gx e^-s.
+  FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& x, const vec& gy, S gld, Derived& grad) const {
+    using A = Eigen::Array<S, D, 1>;
+    const A e = detail::exp(ls());
+    const A gxa = gy.array() * e;
+    Eigen::Map<A>(grad.log_scale.data()) += gxa * x.array() + gld;
+    if constexpr (requires { grad.shift; }) Eigen::Map<A>(grad.shift.data()) += gy.array();
+    return gxa.matrix();
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& y, const vec& gx, S gld, Derived& grad) const {
+    using A = Eigen::Array<S, D, 1>;
+    const A ei = detail::exp(-ls());
+    const A x = (y.array() - sh()) * ei;
+    const A gya = gx.array() * ei;
+    Eigen::Map<A>(grad.log_scale.data()) -= gx.array() * x + gld;
+    if constexpr (requires { grad.shift; }) Eigen::Map<A>(grad.shift.data()) -= gya;
+    return gya.matrix();
+  }
+
   prepared_affine<D, S> prepare() const {
     const auto& d = static_cast<const Derived&>(*this);
     if constexpr (requires { d.shift; })

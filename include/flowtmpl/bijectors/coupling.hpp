@@ -192,6 +192,29 @@ struct CouplingBijector
     return {out, ld};
   }
 
+  // Gradients (flowtmpl/differentiable.hpp): the cotangent of the output g and of the
+  // log-det gld give the input's; the transformed part through the transformer, the
+  // conditioning part directly and through the conditioner.
+  template <bool Forward>
+  FLOWTMPL_HOST_DEVICE vec apply_vjp(const vec& v, const S* ctx, const vec& g, S gld, CouplingBijector& grad) const {
+    Eigen::Matrix<S, n_a, 1> va;
+    for (int i = 0; i < n_a; ++i) va[i] = v[a_index[i]];
+    typename conditioner_type::tape tape;
+    const auto theta = conditioner.evaluate_taped(va, ctx, tape);
+    Eigen::Matrix<S, n_b * P, 1> gtheta = Eigen::Matrix<S, n_b * P, 1>::Zero();
+    vec gv = g;
+    for (int i = 0; i < n_b; ++i) {
+      const int j = b_index[i];
+      gv[j] = Forward ? detail::transformer_forward_vjp(transformer, i, v[j], theta.data() + i * P, g[j], gld,
+                                                        gtheta.data() + i * P, &grad.transformer)
+                      : detail::transformer_inverse_vjp(transformer, i, v[j], theta.data() + i * P, g[j], gld,
+                                                        gtheta.data() + i * P, &grad.transformer);
+    }
+    const auto ga = conditioner.backward(tape, gtheta, &grad.conditioner, nullptr);
+    for (int i = 0; i < n_a; ++i) gv[a_index[i]] += ga[i];
+    return gv;
+  }
+
   // ---- a block of samples (host) -------------------------------------------------
   // V (D x n) is transformed in place; the log-dets are added to ld (1 x n). Ctx is
   // C x n (nullptr when C = 0).

@@ -5,7 +5,11 @@
 //   fwd(x), inv(y), log_dfdx(x)       g, g^-1, log|g'| elementwise
 //   log_dinv(y)  (optional)           log|(g^-1)'(y)| elementwise, where a direct
 //                                     formula is better than -log_dfdx(inv(y))
-// and gets forward, inverse, log_det, the fused versions and jacobian.
+//   dlog_dfdx(x)                      d/dx log|g'(x)| elementwise (for the gradients)
+// and gets forward, inverse, log_det, the fused versions, jacobian and the
+// vector-Jacobian products (flowtmpl/differentiable.hpp):
+//   forward:  gx = gy g'(x) + gld (log g')'(x)
+//   inverse:  gy = (gx - gld (log g')'(x)) (g^-1)'(y),  x = g^-1(y)
 #pragma once
 
 #include <Eigen/Core>
@@ -42,6 +46,21 @@ struct elementwise {
   }
   Eigen::Matrix<S, D, D> jacobian(const vec& x) const {
     return detail::exp(self().log_dfdx(x.array())).matrix().asDiagonal();
+  }
+
+  // The layer has no parameters: grad is not touched.
+  FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& x, const vec& gy, S gld, Derived&) const {
+    const arr xa = x.array();
+    return (gy.array() * detail::exp(self().log_dfdx(xa)) + gld * self().dlog_dfdx(xa)).matrix();
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& y, const vec& gx, S gld, Derived&) const {
+    const arr x = self().inv(y.array());
+    arr dinv;
+    if constexpr (requires { self().log_dinv(y.array()); })
+      dinv = detail::exp(self().log_dinv(y.array()));
+    else
+      dinv = detail::exp(arr(-self().log_dfdx(x)));
+    return ((gx.array() - gld * self().dlog_dfdx(x)) * dinv).matrix();
   }
 
  private:

@@ -18,6 +18,7 @@ struct ExpBijector : detail::elementwise<ExpBijector<D, S>, D, S> {
   FLOWTMPL_HOST_DEVICE arr inv(const arr& y) const { return y.log(); }
   FLOWTMPL_HOST_DEVICE arr log_dfdx(const arr& x) const { return x; }
   FLOWTMPL_HOST_DEVICE arr log_dinv(const arr& y) const { return -y.log(); }
+  FLOWTMPL_HOST_DEVICE arr dlog_dfdx(const arr&) const { return arr::Ones(); }
 
   static constexpr interval<S> forward_domain() { return interval<S>::real_line(); }
   static constexpr interval<S> inverse_domain() { return interval<S>::open(S(0), std::numeric_limits<S>::infinity()); }

@@ -21,6 +21,8 @@ struct IdentityBijector {
   FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const { return y; }
   FLOWTMPL_HOST_DEVICE S log_det(const vec&) const { return S(0); }
   Eigen::Matrix<S, D, D> jacobian(const vec&) const { return Eigen::Matrix<S, D, D>::Identity(); }
+  FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec&, const vec& gy, S, IdentityBijector&) const { return gy; }
+  FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec&, const vec& gx, S, IdentityBijector&) const { return gx; }
 };
 
 struct Identity : bijector_spec {

@@ -68,6 +68,7 @@ struct LeakyReLUBijector : detail::elementwise<LeakyReLUBijector<D, S>, D, S> {
     return (x >= S(0)).select(arr::Zero(), arr::Constant(log(negative_slope)));
   }
 
+  FLOWTMPL_HOST_DEVICE arr dlog_dfdx(const arr&) const { return arr::Zero(); }
   detail::prepared_leaky_relu<D, S> prepare() const {
     using std::log;
     return {negative_slope, log(negative_slope)};

@@ -20,6 +20,8 @@ struct LogitBijector : detail::elementwise<LogitBijector<D, S>, D, S> {
   FLOWTMPL_HOST_DEVICE arr inv(const arr& y) const { return detail::sigmoid(y); }
   FLOWTMPL_HOST_DEVICE arr log_dfdx(const arr& x) const { return detail::log_logit_derivative(x); }
   FLOWTMPL_HOST_DEVICE arr log_dinv(const arr& y) const { return detail::log_sigmoid_derivative(y); }
+  // d/dx [-log x - log(1 - x)]
+  FLOWTMPL_HOST_DEVICE arr dlog_dfdx(const arr& x) const { return (S(1) - x).inverse() - x.inverse(); }
 
   static constexpr interval<S> forward_domain() { return interval<S>::open(S(0), S(1)); }
   static constexpr interval<S> inverse_domain() { return interval<S>::real_line(); }

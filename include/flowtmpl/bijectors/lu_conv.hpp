@@ -22,10 +22,23 @@
 // Cost: D^2 multiply-adds per sample in either direction (two triangular products or
 // solves); prepare() forms the dense W and W^-1 once (O(D^3)) for the batch path.
 // Initially the identity (L = U = 0, s = 1, P = I, bias = 0).
+//
+// Gradients (flowtmpl/differentiable.hpp), with Ut = U + diag(s) and the intermediates
+// z = Ut x, w = L z of the forward (y = P w + bias):
+//   forward:  gw = P^T gy, gz = L^T gw, gx = Ut^T gz;
+//             d/dL_ij = gw_i z_j (i > j), d/dU_ij = gz_i x_j (i < j),
+//             d/ddiag_i = gz_i x_i ds_i/ddiag_i + gld d log|s_i|/ddiag_i, d/dbias = gy.
+//   inverse:  gz solves Ut^T gz = gx (forward substitution), gw solves L^T gw = gz
+//             (back substitution), gy = P gw; the parameters get minus the forward's
+//             products at x = f^-1(y) for (gy, gld), since ild = -ld.
+// The diagonal policy gives ds/draw and d log|s|/draw (dvalue, dlog_abs): exp: s and 1;
+// softplus: sigmoid(raw) and sigmoid(raw) / s; raw: 1 and 1 / raw. A policy without them
+// makes a layer without gradients.
 #pragma once
 
 #include <array>
 #include <cmath>
+#include <concepts>
 
 #include <boost/hana/define_struct.hpp>
 #include <Eigen/Core>
@@ -48,6 +61,14 @@ struct exp {
     return raw;
   }
   template <class S>
+  static S dvalue(S raw, S sign) {
+    return value(raw, sign);
+  }
+  template <class S>
+  static S dlog_abs(S, S) {
+    return S(1);
+  }
+  template <class S>
   static S raw_for(S s) {
     using std::abs, std::log;
     return log(abs(s));
@@ -68,6 +89,16 @@ struct softplus {
     using std::log;
     return log(value(raw, sign));
   }
+  // sigmoid(raw), and sigmoid(raw) / s
+  template <class S>
+  static S dvalue(S raw, S) {
+    using std::exp;
+    return raw >= S(0) ? S(1) / (S(1) + exp(-raw)) : exp(raw) / (S(1) + exp(raw));
+  }
+  template <class S>
+  static S dlog_abs(S raw, S sign) {
+    return dvalue(raw, sign) / value(raw, sign);
+  }
   // softplus^-1(1 - eps) = log(exp(1 - eps) - 1), as nflows's identity init.
   template <class S>
   static constexpr S identity_raw = S(0.5397424172369519);
@@ -81,6 +112,14 @@ struct raw {
   static S log_abs(S r, S) {
     using std::abs, std::log;
     return log(abs(r));
+  }
+  template <class S>
+  static S dvalue(S, S) {
+    return S(1);
+  }
+  template <class S>
+  static S dlog_abs(S r, S) {
+    return S(1) / r;
   }
   template <class S>
   static S raw_for(S s) {
@@ -228,6 +267,68 @@ struct LUConvBijector {
     return x;
   }
 
+  // gradients (flowtmpl/differentiable.hpp); the formulas are in the header comment.
+  // They need the diagonal policy's derivatives (dvalue, dlog_abs).
+  static constexpr bool has_diag_derivatives = requires(S v) {
+    { Diag::dvalue(v, v) } -> std::convertible_to<S>;
+    { Diag::dlog_abs(v, v) } -> std::convertible_to<S>;
+  };
+
+  FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& x, const vec& gy, S gld, LUConvBijector& grad) const
+    requires has_diag_derivatives
+  {
+    vec z;
+    for (int i = 0; i < D; ++i) {  // z = Ut x
+      S acc = s(i) * x[i];
+      for (int j = i + 1; j < D; ++j) acc += upper_entries[detail::upper_index(D, i, j)] * x[j];
+      z[i] = acc;
+    }
+    vec gw, gz, gx;
+    for (int i = 0; i < D; ++i) gw[perm[i]] = gy[i];  // gw = P^T gy
+    for (int j = 0; j < D; ++j) {                     // gz = L^T gw
+      S acc = gw[j];
+      for (int i = j + 1; i < D; ++i) acc += lower_entries[detail::lower_index(i, j)] * gw[i];
+      gz[j] = acc;
+    }
+    for (int j = 0; j < D; ++j) {  // gx = Ut^T gz
+      S acc = s(j) * gz[j];
+      for (int i = 0; i < j; ++i) acc += upper_entries[detail::upper_index(D, i, j)] * gz[i];
+      gx[j] = acc;
+    }
+    add_parameter_vjp(x, z, gy, gw, gz, gld, grad, S(1));
+    return gx;
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& y, const vec& gx, S gld, LUConvBijector& grad) const
+    requires has_diag_derivatives
+  {
+    vec w, z, x;
+    for (int i = 0; i < D; ++i) w[perm[i]] = y[i] - bias[i];
+    for (int i = 0; i < D; ++i) {  // L z = w
+      S acc = w[i];
+      for (int j = 0; j < i; ++j) acc -= lower_entries[detail::lower_index(i, j)] * z[j];
+      z[i] = acc;
+    }
+    for (int i = D - 1; i >= 0; --i) {  // Ut x = z
+      S acc = z[i];
+      for (int j = i + 1; j < D; ++j) acc -= upper_entries[detail::upper_index(D, i, j)] * x[j];
+      x[i] = acc / s(i);
+    }
+    vec gz, gw, gy;
+    for (int j = 0; j < D; ++j) {  // Ut^T gz = gx; Ut^T is lower triangular
+      S acc = gx[j];
+      for (int i = 0; i < j; ++i) acc -= upper_entries[detail::upper_index(D, i, j)] * gz[i];
+      gz[j] = acc / s(j);
+    }
+    for (int j = D - 1; j >= 0; --j) {  // L^T gw = gz; L^T is unit upper triangular
+      S acc = gz[j];
+      for (int i = j + 1; i < D; ++i) acc -= lower_entries[detail::lower_index(i, j)] * gw[i];
+      gw[j] = acc;
+    }
+    for (int i = 0; i < D; ++i) gy[i] = gw[perm[i]];  // gy = P gw
+    add_parameter_vjp(x, z, gy, gw, gz, gld, grad, S(-1));
+    return gy;
+  }
+
   FLOWTMPL_HOST_DEVICE S constant_log_det() const {
     S acc(0);
     for (int i = 0; i < D; ++i) acc += Diag::log_abs(diag[i], signs[i]);
@@ -278,6 +379,18 @@ struct LUConvBijector {
   }
 
  private:
+  // Adds sign times the forward's parameter cotangents at x (z = Ut x, gw = P^T gy,
+  // gz = L^T gw) to grad.
+  FLOWTMPL_HOST_DEVICE void add_parameter_vjp(const vec& x, const vec& z, const vec& gy, const vec& gw, const vec& gz,
+                                              S gld, LUConvBijector& grad, S sign) const {
+    for (int i = 0; i < D; ++i) {
+      for (int j = 0; j < i; ++j) grad.lower_entries[detail::lower_index(i, j)] += sign * (gw[i] * z[j]);
+      for (int j = i + 1; j < D; ++j) grad.upper_entries[detail::upper_index(D, i, j)] += sign * (gz[i] * x[j]);
+      grad.diag[i] += sign * (gz[i] * x[i] * Diag::dvalue(diag[i], signs[i]) + gld * Diag::dlog_abs(diag[i], signs[i]));
+      grad.bias[i] += sign * gy[i];
+    }
+  }
+
   std::array<int, D> perm;  // a permutation of 0..D-1, always
   std::array<S, D> signs;   // +-1; used by lu_diag::exp only
 };

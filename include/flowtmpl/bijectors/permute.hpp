@@ -123,6 +123,9 @@ struct PermuteBijector {
     return x;
   }
   FLOWTMPL_HOST_DEVICE S log_det(const vec&) const { return S(0); }
+  // gradients (flowtmpl/differentiable.hpp): the transposed permutation
+  FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec&, const vec& gy, S, PermuteBijector&) const { return inverse(gy); }
+  FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec&, const vec& gx, S, PermuteBijector&) const { return forward(gx); }
   Eigen::Matrix<S, D, D> jacobian(const vec&) const {
     Eigen::Matrix<S, D, D> j = Eigen::Matrix<S, D, D>::Zero();
     for (int i = 0; i < D; ++i) j(i, order.at(i)) = S(1);

@@ -59,6 +59,23 @@
 // output, one log1p or log for the log-det; the inverse, one exp or expm1 and a division
 // per iteration. The unprepared layer forms u_hat and its scalars on every call (O(D)
 // and five transcendental functions); prepare() forms them once.
+//
+// Gradients (flowtmpl/differentiable.hpp), in the raw parameters. With t = tanh(tau),
+// t' = 1 - t^2, g' = 1 + m t' and rho = t' / g':
+//   d ld/dtau = -2 m t rho,   d ld/dm = rho
+//   forward:  gz = gy + c w,  c = t' (gy . u_hat) + gld d ld/dtau;  d/db = c;
+//             d/dw += c z;  and through u_hat (cotangent gy t) and m (cotangent gld rho)
+//             to u and w: with a = w^T u, k(a) = softplus(-a) - 1, u_hat = u + k w / |w|^2,
+//             m = softplus(a) - 1, k' = -sigmoid(-a), m' = sigmoid(a).
+//   inverse:  implicit, never through the root-find: z = f^-1(y), ild(y) = -ld(z), so
+//             gy = J^-T v with v = gz - gld d ld/dz, and J^-T = I - rho w u_hat^T
+//             (Sherman-Morrison on J^T = I + t' w u_hat^T, 1 + t' w^T u_hat = g'); the
+//             parameters get minus the forward's products at z for the cotangents (gy, gld).
+// The terms in 1 / |w|^2 are formed from w scaled to components below 1 and rescaled
+// once; every product that would overflow is clamped to the largest number, so finite
+// inputs and parameters give finite gradients. Where w counts as 0, u_hat = u and m = 0
+// are held fixed: w gets only its part through tau, c z, and gz = gy (the map itself
+// jumps at w = 0, where u_hat's correction grows like 1 / |w|).
 #pragma once
 
 #include <array>
@@ -120,6 +137,13 @@ FLOWTMPL_HOST_DEVICE planar_tanh_t<S> planar_tanh(S tau) {
   return {copysign(ta, tau), S(4) * e / ((S(1) + e) * (S(1) + e)), e};
 }
 
+// x clamped to [lowest, max]; NaN stays NaN.
+template <class S>
+FLOWTMPL_HOST_DEVICE S planar_clamp(S x) {
+  using lim = std::numeric_limits<S>;
+  return x > lim::max() ? lim::max() : (x < lim::lowest() ? lim::lowest() : x);
+}
+
 // The planar layer after prepare(): u_hat, w^T u_hat and the numbers the log-det and the inverse
 // need, computed once.
 template <int D, class S>
@@ -140,6 +164,7 @@ struct prepared_planar {
   S sp;                     // 1 + m = softplus(w^T u), kept apart: exact where m is near -1
   S log_m;                  // log(m), -inf for m <= 0
   S log_sp;                 // log(sp), also where sp underflows (then w^T u)
+  S wu;                     // w^T u as used (clamped); 0 when w counts as 0
   int w_exp;                // max_i |w_i| = f 2^w_exp with f in [1/2, 1)
   bool degenerate;          // w counts as 0: f(z) = z + u tanh(b)
   bool clamped;             // w^T u or u_hat was beyond the largest number (validate())
@@ -285,6 +310,7 @@ struct PlanarBijector {
       p.sp = S(1);
       p.log_m = -lim::infinity();
       p.log_sp = S(0);
+      p.wu = S(0);
       return p;
     }
     if (std::isfinite(wmax)) (void)std::frexp(wmax, &p.w_exp);
@@ -301,6 +327,7 @@ struct PlanarBijector {
       a = a > S(0) ? lim::max() : lim::lowest();
       p.clamped = true;
     }
+    p.wu = a;
     p.sp = detail::softplus_scalar(a);
     p.m = p.sp - S(1);
     p.log_m = p.m > S(0) ? log(p.m) : -lim::infinity();
@@ -343,12 +370,103 @@ struct PlanarBijector {
   }
   mat jacobian(const vec& z) const { return prepare().jacobian(z); }
 
+  // gradients (flowtmpl/differentiable.hpp); the formulas are in the header comment.
+  FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& z, const vec& gy, S gld, PlanarBijector& grad) const {
+    const detail::prepared_planar<D, S> p = prepare();
+    return add_vjp(p, z, detail::planar_tanh(p.w_dot(z) + p.b), gy, gld, grad, S(1));
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& y, const vec& gz, S gld, PlanarBijector& grad) const {
+    using detail::planar_clamp;
+    const detail::prepared_planar<D, S> p = prepare();
+    // z = f^-1(y) as inverse_and_log_det finds it
+    const S c = p.w_dot(y);
+    const S alpha = std::isfinite(c) ? p.solve(c) : c;
+    const detail::planar_tanh_t<S> q = detail::planar_tanh(alpha + p.b);
+    const vec z = y - p.uhat * q.t;
+    vec gy = gz;
+    if (!p.degenerate) {
+      // v = gz - gld d ld/dz,  gy = J^-T v = v - rho (u_hat . v) w
+      const S rho = slope_ratio(p, q);
+      const vec v = gz - planar_clamp(gld * ld_tau(p, q, rho)) * p.w;
+      const S k = planar_clamp(rho * planar_clamp(p.uhat.dot(v)));
+      for (int i = 0; i < D; ++i) gy[i] = planar_clamp(v[i] - planar_clamp(k * p.w[i]));
+    }
+    add_vjp(p, z, q, gy, gld, grad, S(-1));
+    return gy;
+  }
+
   const char* validate() const {
     for (int i = 0; i < D; ++i)
       if (!std::isfinite(u[i]) || !std::isfinite(w[i])) return "u and w must be finite";
     if (!std::isfinite(b[0])) return "b must be finite";
     if (prepare().clamped) return "w^T u or u_hat is beyond the largest finite number";
     return nullptr;
+  }
+
+ private:
+  // rho = tanh' / g', in [0, 1] for m >= 0, at most 1 / softplus(w^T u) for m < 0.
+  FLOWTMPL_HOST_DEVICE static S slope_ratio(const detail::prepared_planar<D, S>& p, const detail::planar_tanh_t<S>& q) {
+    const S g = p.slope(q);
+    if (g > S(0)) return detail::planar_clamp(q.slope / g);
+    return q.slope > S(0) ? std::numeric_limits<S>::max() : S(0);
+  }
+  // d ld/dtau = m tanh'' / g' = -2 t (m rho)
+  FLOWTMPL_HOST_DEVICE static S ld_tau(const detail::prepared_planar<D, S>& p, const detail::planar_tanh_t<S>& q,
+                                       S rho) {
+    return detail::planar_clamp(S(-2) * q.t * detail::planar_clamp(p.m * rho));
+  }
+
+  // Adds sign (gy^T df/dtheta + gld d ld/dtheta) at z to grad (q: tanh at tau = w^T z + b);
+  // returns gy^T df/dz + gld d ld/dz.
+  FLOWTMPL_HOST_DEVICE vec add_vjp(const detail::prepared_planar<D, S>& p, const vec& z,
+                                   const detail::planar_tanh_t<S>& q, const vec& gy, S gld, PlanarBijector& grad,
+                                   S sign) const {
+    using detail::planar_clamp;
+    using std::abs, std::exp, std::ldexp;
+    const S gu = planar_clamp(gy.dot(p.uhat));
+    if (p.degenerate) {
+      // f(z) = z + u tanh(b), ld = 0; w only through tau
+      const S c = planar_clamp(q.slope * gu);
+      for (int i = 0; i < D; ++i) {
+        grad.u[i] += sign * (gy[i] * q.t);
+        grad.w[i] += sign * planar_clamp(c * z[i]);
+      }
+      grad.b[0] += sign * c;
+      return gy;
+    }
+    const S rho = slope_ratio(p, q);
+    // cotangent of tau: c = t' (gy . u_hat) + gld d ld/dtau
+    const S c = planar_clamp(planar_clamp(q.slope * gu) + planar_clamp(gld * ld_tau(p, q, rho)));
+    // m = softplus(a) - 1 gets gld rho; a = w^T u
+    const S e = exp(-abs(p.wu));
+    const S sig_pos = p.wu >= S(0) ? S(1) / (S(1) + e) : e / (S(1) + e);  // sigmoid(a) = m'(a)
+    const S sig_neg = p.wu >= S(0) ? e / (S(1) + e) : S(1) / (S(1) + e);  // sigmoid(-a) = -k'(a)
+    const S k = detail::softplus_scalar(-p.wu) - S(1);
+    // u_hat = u + k w / |w|^2 gets gy t; with w = ws 2^w_exp (|ws_i| < 1), n2s = |ws|^2,
+    // qs = (gy t) . ws: through a, -sigmoid(-a) (qs / n2s) 2^-w_exp; through w / |w|^2,
+    // (k / n2s) (gy t - 2 (qs / n2s) ws) 2^(-2 w_exp)
+    vec ws;
+    for (int i = 0; i < D; ++i) ws[i] = ldexp(p.w[i], -p.w_exp);
+    const S n2s = ws.squaredNorm();
+    const vec gt = gy * q.t;
+    const S qs = gt.dot(ws);
+    const S ga_m = planar_clamp(planar_clamp(gld * rho) * sig_pos);  // d/da through m
+    const S ga_us = -sig_neg * (qs / n2s);                            // d/da through u_hat, times 2^w_exp
+    const S ga_u = planar_clamp(ldexp(ga_us, -p.w_exp));
+    const S kn = k / n2s, two_qn = S(2) * (qs / n2s);
+    for (int i = 0; i < D; ++i) {
+      // a = w^T u: d/du_i = (d/da) w_i, d/dw_i = (d/da) u_i
+      const S gu_i = planar_clamp(gt[i] + planar_clamp(ga_m * p.w[i]) + ga_us * ws[i]);
+      const S gw_i = planar_clamp(planar_clamp(c * z[i]) +
+                                  planar_clamp(ldexp(kn * (gt[i] - two_qn * ws[i]), -2 * p.w_exp)) +
+                                  planar_clamp(ga_m * u[i]) + planar_clamp(ga_u * u[i]));
+      grad.u[i] += sign * gu_i;
+      grad.w[i] += sign * gw_i;
+    }
+    grad.b[0] += sign * c;
+    vec gz;
+    for (int i = 0; i < D; ++i) gz[i] = planar_clamp(gy[i] + planar_clamp(c * p.w[i]));
+    return gz;
   }
 };
 

@@ -48,6 +48,29 @@
 // three logs; the inverse one or two sqrts more. The unprepared layer forms alpha, s and
 // their logs on every call (about six transcendental functions); prepare() forms them
 // once.
+//
+// Gradients (flowtmpl/differentiable.hpp), in the raw parameters. With d = z - z0,
+// e = d / r, P = alpha + r, Q = s + r, A = r (r + 2 alpha) + alpha s (so 1 + beta h +
+// beta h' r = A / P^2) and k = rho'(r) r = (alpha - s) r / P^2:
+//   d ld/dr      = (alpha - s) / P [(D - 1) / Q + 2 alpha / A]
+//   d ld/dalpha  = (2 r + s) / A - (D + 1) / P,   d ld/ds = (D - 1) / Q + alpha / A
+//   forward:  gz = rho gy + (k (gy . e) + gld d ld/dr) e;  d/dz0 = gy - gz;
+//             d/dalpha = -(gy . e) rho r / P + gld d ld/dalpha;
+//             d/ds = (gy . e) r / P + gld d ld/ds;
+//             raw_alpha and raw_beta times sigmoid(raw), the derivative of softplus.
+//   inverse:  implicit, the same way as for any root (not through the closed form):
+//             z = f^-1(y), ild(y) = -ld(z), gy = J^-1 v with v = gz - gld d ld/dr e, and
+//             J^-1 = (1 / rho) (I - e e^T) + (P^2 / A) e e^T (J = rho I + k e e^T is
+//             symmetric, rho + k = A / P^2), that is
+//             gy = (P / Q) v + (e . v) (s - alpha) r P / (A Q) e;
+//             the parameters get minus the forward's products at z for (gy, gld).
+// At z = z0 (r = 0) J = (s / alpha) I and the log-det's kink in the direction e is
+// left out (its one-sided slopes differ). The ratios r / P, alpha / P, s / Q,
+// alpha (2 r + s) / A, alpha s / A are in [0, 1] and sigmoid / softplus of the raw
+// parameters in (0, 1], and the derivatives in alpha and s are formed from them, so
+// they stay finite where alpha, s or r under- or overflow; every other product that
+// would overflow is clamped to the largest number. Beyond the largest radius the map is
+// the identity, and so is its gradient.
 #pragma once
 
 #include <array>
@@ -75,6 +98,27 @@ FLOWTMPL_HOST_DEVICE S radial_log_sum(S x, S log_x, S r) {
   if (std::isnan(s)) return s;
   if (r == S(0)) return log_x;
   return log_add_exp(log_x, log(r));
+}
+
+// x clamped to [lowest, max]; NaN stays NaN.
+template <class S>
+FLOWTMPL_HOST_DEVICE S radial_clamp(S x) {
+  using lim = std::numeric_limits<S>;
+  return x > lim::max() ? lim::max() : (x < lim::lowest() ? lim::lowest() : x);
+}
+
+// sigmoid(x) / softplus(x) = d log softplus(x) / dx, in (0, 1]; 1 where softplus(x)
+// is below the normal range.
+template <class S>
+FLOWTMPL_HOST_DEVICE S radial_dlog_softplus(S x) {
+  using std::exp, std::log1p;
+  if (x > S(0)) {
+    const S e = exp(-x);
+    return S(1) / ((S(1) + e) * (x + log1p(e)));
+  }
+  const S e = exp(x);
+  if (!(e >= std::numeric_limits<S>::min())) return e == e ? S(1) : e;
+  return e / ((S(1) + e) * log1p(e));
 }
 
 template <int D, class S>
@@ -251,11 +295,114 @@ struct RadialBijector {
   }
   mat jacobian(const vec& z) const { return prepare().jacobian(z); }
 
+  // gradients (flowtmpl/differentiable.hpp); the formulas are in the header comment.
+  FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& z, const vec& gy, S gld, RadialBijector& grad) const {
+    const detail::prepared_radial<D, S> p = prepare();
+    return add_vjp(p, vec(z - p.z0), gy, gld, grad, S(1));
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& y, const vec& gz, S gld, RadialBijector& grad) const {
+    using detail::radial_clamp;
+    using lim = std::numeric_limits<S>;
+    const detail::prepared_radial<D, S> p = prepare();
+    const vec d = p.inverse(y) - p.z0;
+    const S r = p.radius(d);
+    vec gy = gz;
+    if (r > lim::max()) return gy;  // the identity there
+    if (r == S(0)) {
+      // J = (s / alpha) I
+      const S k = p.s > S(0) ? radial_clamp(p.alpha / p.s) : lim::max();
+      for (int i = 0; i < D; ++i) gy[i] = radial_clamp(k * gz[i]);
+    } else {
+      const terms t = terms_at(p, r);
+      const vec e = d / r;
+      // v = gz - gld d ld/dr e;  gy = (P / Q) v + (e . v) (s - alpha) (r / Q) (P / A) e
+      const S gl = radial_clamp(gld * t.ld_r);
+      vec v;
+      for (int i = 0; i < D; ++i) v[i] = radial_clamp(gz[i] - gl * e[i]);
+      const S c = radial_clamp(radial_clamp(e.dot(v)) * t.inv_corr);
+      for (int i = 0; i < D; ++i) gy[i] = radial_clamp(radial_clamp(t.inv_rho * v[i]) + c * e[i]);
+    }
+    add_vjp(p, d, gy, gld, grad, S(-1));
+    return gy;
+  }
+
   const char* validate() const {
     for (int i = 0; i < D; ++i)
       if (!std::isfinite(z0[i])) return "z0 must be finite";
     if (!std::isfinite(raw_alpha[0]) || !std::isfinite(raw_beta[0])) return "raw_alpha and raw_beta must be finite";
     return nullptr;
+  }
+
+ private:
+  // The radius-dependent factors of the gradients at a finite r > 0.
+  struct terms {
+    S rho;       // rho(r)
+    S k;         // rho'(r) r = (alpha - s) / P * r / P
+    S ld_r;      // d ld/dr
+    S fr, fa;    // r / P, alpha / P
+    S fs;        // s / Q
+    S ga, hs;    // alpha (2 r + s) / A, alpha s / A
+    S inv_rho;   // 1 / rho = P / Q
+    S inv_corr;  // 1 / (rho + k) - 1 / rho = (s - alpha) (r / Q) (P / A)
+  };
+  FLOWTMPL_HOST_DEVICE static terms terms_at(const detail::prepared_radial<D, S>& p, S r) {
+    using detail::radial_clamp;
+    const S alpha = p.alpha, s = p.s;
+    const S pp = alpha + r, qq = s + r;  // P, Q; r <= max, so at most the largest number
+    terms t;
+    t.rho = p.rho(r);
+    t.fr = r / pp;
+    t.fa = alpha / pp;
+    t.fs = s / qq;
+    // A / P = r (1 + alpha / P) + s alpha / P >= r > 0
+    const S ap = r * (S(1) + t.fa) + s * t.fa;
+    const S a_p = radial_clamp(S(1) / ap);                                   // P / A
+    t.ga = radial_clamp(t.fa * (S(2) * (r / ap) + radial_clamp(s / ap)));   // alpha / P (2 r + s) P / A
+    t.hs = radial_clamp(t.fa * radial_clamp(s / ap));
+    const S dp = radial_clamp((alpha - s) / pp);
+    t.k = dp * t.fr;
+    t.ld_r = radial_clamp(dp * radial_clamp(S(D - 1) / qq + S(2) * radial_clamp(t.fa * a_p)));
+    t.inv_rho = radial_clamp(pp / qq);
+    t.inv_corr = radial_clamp(radial_clamp((s - alpha) * a_p) * (r / qq));
+    return t;
+  }
+
+  // Adds sign (gy^T df/dtheta + gld d ld/dtheta) at z = z0 + d to grad; returns
+  // gy^T df/dz + gld d ld/dz.
+  FLOWTMPL_HOST_DEVICE vec add_vjp(const detail::prepared_radial<D, S>& p, const vec& d, const vec& gy, S gld,
+                                   RadialBijector& grad, S sign) const {
+    using detail::radial_clamp;
+    using lim = std::numeric_limits<S>;
+    const S r = p.radius(d);
+    if (r > lim::max()) return gy;  // f(z) = z, ld = 0: nothing depends on the parameters
+    // d/draw = d/dx sigmoid(raw) = (x d/dx) sigmoid(raw) / softplus(raw), x = softplus(raw)
+    const S ra = detail::radial_dlog_softplus(raw_alpha[0]), rb = detail::radial_dlog_softplus(raw_beta[0]);
+    vec gz;
+    S g_alpha, g_s;
+    if (r == S(0)) {
+      // J = (s / alpha) I; ld = D (log s - log alpha), y does not depend on alpha or s
+      const S k = p.alpha > S(0) ? radial_clamp(p.s / p.alpha) : lim::max();
+      for (int i = 0; i < D; ++i) gz[i] = radial_clamp(k * gy[i]);
+      g_alpha = radial_clamp(-S(D) * gld * ra);
+      g_s = radial_clamp(S(D) * gld * rb);
+    } else {
+      const terms t = terms_at(p, r);
+      const vec e = d / r;
+      const S ge = radial_clamp(gy.dot(e));  // gy . d / r
+      const S c = radial_clamp(radial_clamp(t.k * ge) + radial_clamp(gld * t.ld_r));
+      for (int i = 0; i < D; ++i) gz[i] = radial_clamp(radial_clamp(t.rho * gy[i]) + c * e[i]);
+      // raw_alpha: -(gy . e) rho (r / P) sigmoid + gld (alpha d ld/dalpha) sigmoid / softplus,
+      //   alpha d ld/dalpha = alpha (2 r + s) / A - (D + 1) alpha / P
+      // raw_beta: (gy . e) (r / P) sigmoid + gld (s d ld/ds) sigmoid / softplus,
+      //   s d ld/ds = (D - 1) s / Q + alpha s / A
+      g_alpha = radial_clamp(radial_clamp(-ge * radial_clamp(t.rho * t.fr)) * (ra * p.alpha) +
+                             radial_clamp(gld * (t.ga - S(D + 1) * t.fa)) * ra);
+      g_s = radial_clamp((ge * t.fr) * (rb * p.s) + radial_clamp(gld * (S(D - 1) * t.fs + t.hs)) * rb);
+    }
+    grad.raw_alpha[0] += sign * g_alpha;
+    grad.raw_beta[0] += sign * g_s;
+    for (int i = 0; i < D; ++i) grad.z0[i] += sign * radial_clamp(gy[i] - gz[i]);
+    return gz;
   }
 };
 

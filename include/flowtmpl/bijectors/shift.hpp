@@ -29,6 +29,15 @@ struct ShiftBijector {
   FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const { return y - Eigen::Map<const vec>(shift.data()); }
   FLOWTMPL_HOST_DEVICE S log_det(const vec&) const { return S(0); }
   Eigen::Matrix<S, D, D> jacobian(const vec&) const { return Eigen::Matrix<S, D, D>::Identity(); }
+  // gradients (flowtmpl/differentiable.hpp): y = x + shift
+  FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec&, const vec& gy, S, ShiftBijector& grad) const {
+    Eigen::Map<vec>(grad.shift.data()) += gy;
+    return gy;
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec&, const vec& gx, S, ShiftBijector& grad) const {
+    Eigen::Map<vec>(grad.shift.data()) -= gx;
+    return gx;
+  }
 };
 
 struct Shift : bijector_spec {

@@ -24,6 +24,7 @@ struct SigmoidBijector : detail::elementwise<SigmoidBijector<D, S>, D, S> {
   FLOWTMPL_HOST_DEVICE arr inv(const arr& y) const { return detail::logit(y); }
   FLOWTMPL_HOST_DEVICE arr log_dfdx(const arr& x) const { return detail::log_sigmoid_derivative(x); }
   FLOWTMPL_HOST_DEVICE arr log_dinv(const arr& y) const { return detail::log_logit_derivative(y); }
+  FLOWTMPL_HOST_DEVICE arr dlog_dfdx(const arr& x) const { return S(1) - S(2) * detail::sigmoid(x); }
 
   static constexpr interval<S> forward_domain() { return interval<S>::real_line(); }
   static constexpr interval<S> inverse_domain() { return interval<S>::open(S(0), S(1)); }

@@ -20,6 +20,8 @@ struct SoftplusBijector : detail::elementwise<SoftplusBijector<D, S>, D, S> {
   FLOWTMPL_HOST_DEVICE arr inv(const arr& y) const { return y + (-(-y).expm1()).log(); }
   FLOWTMPL_HOST_DEVICE arr log_dfdx(const arr& x) const { return -detail::softplus(arr(-x)); }
   FLOWTMPL_HOST_DEVICE arr log_dinv(const arr& y) const { return -(-(-y).expm1()).log(); }
+  // d/dx [-softplus(-x)] = sigmoid(-x)
+  FLOWTMPL_HOST_DEVICE arr dlog_dfdx(const arr& x) const { return detail::sigmoid(arr(-x)); }
 
   static constexpr interval<S> forward_domain() { return interval<S>::real_line(); }
   static constexpr interval<S> inverse_domain() { return interval<S>::open(S(0), std::numeric_limits<S>::infinity()); }

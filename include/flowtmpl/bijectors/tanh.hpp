@@ -23,6 +23,8 @@ struct TanhBijector : detail::elementwise<TanhBijector<D, S>, D, S> {
     return S(2) * (S(0.693147180559945309417232121458) - x.abs() - detail::exp(arr(S(-2) * x.abs())).log1p());
   }
   FLOWTMPL_HOST_DEVICE arr log_dinv(const arr& y) const { return -((-y.abs()).log1p() + y.abs().log1p()); }
+  // d/dx log(1 - tanh(x)^2)
+  FLOWTMPL_HOST_DEVICE arr dlog_dfdx(const arr& x) const { return S(-2) * x.tanh(); }
 
   static constexpr interval<S> forward_domain() { return interval<S>::real_line(); }
   static constexpr interval<S> inverse_domain() { return interval<S>::open(S(-1), S(1)); }

@@ -2,6 +2,8 @@
 // as a compile-time argument. Each is a type with
 //   apply(a)    elementwise on an Eigen array expression (a plain array back)
 //   scalar(v)   the same on one value
+//   derivative(a)  the derivative at the pre-activations a, elementwise (for the
+//               gradients; relu's is 0 at 0, as PyTorch's)
 //   name
 // relu: max(v, 0) (NaN stays NaN). tanh. silu: v sigmoid(v) (Ramachandran et al.
 // 2017), written v / (1 + exp(-v)), and -0 at v = -inf (its limit).
@@ -29,6 +31,11 @@ struct relu {
   FLOWTMPL_HOST_DEVICE static S scalar(S v) {
     return v < S(0) ? S(0) : v;
   }
+  template <class A>
+  static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    return (a > S(0)).select(A::PlainObject::Ones(a.rows(), a.cols()), S(0));
+  }
 };
 
 struct tanh {
@@ -41,6 +48,11 @@ struct tanh {
   FLOWTMPL_HOST_DEVICE static S scalar(S v) {
     using std::tanh;
     return tanh(v);
+  }
+  template <class A>
+  static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    return S(1) - a.tanh().square();
   }
 };
 
@@ -57,6 +69,13 @@ struct silu {
     using std::exp;
     return v == -std::numeric_limits<S>::infinity() ? S(-0.0) : v / (S(1) + exp(-v));
   }
+  // sigmoid(v) (1 + v (1 - sigmoid(v))), 0 at v = -inf
+  template <class A>
+  static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    const typename A::PlainObject s = S(1) / (S(1) + (-a).exp());
+    return (a == -std::numeric_limits<S>::infinity()).select(S(0), s * (S(1) + a * (S(1) - s)));
+  }
 };
 
 struct elu {
@@ -70,6 +89,11 @@ struct elu {
   FLOWTMPL_HOST_DEVICE static S scalar(S v) {
     using std::expm1;
     return v > S(0) ? v : expm1(v);
+  }
+  template <class A>
+  static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    return (a > S(0)).select(A::PlainObject::Ones(a.rows(), a.cols()), a.exp());
   }
 };
 

@@ -6,6 +6,19 @@
 // blocks in it (each layer's weight, stored [out][in] row-major as PyTorch's Linear, and
 // its bias) are named by for_each_parameter_block(f), f(name, pointer, size).
 //
+// Gradients (flowtmpl/differentiable.hpp). A bound conditioner N with inputs In,
+// context C and outputs Out also provides
+//   N::tape                                  what the backward pass needs of the
+//                                            forward one (fixed size, on the stack)
+//   evaluate_taped(x, ctx, tape) -> out      evaluate(x, ctx), filling the tape
+//   backward(tape, g, grad, gctx) -> gx      for the cotangent g of the outputs: returns
+//                                            g^T d out/dx (In values); adds g^T d out/d
+//                                            params into *grad (a value of type N;
+//                                            skipped when grad is nullptr) and
+//                                            g^T d out/dc into gctx[0..C) (when not
+//                                            nullptr). MADE's masked weights get no
+//                                            gradient: they stay 0.
+//
 // Initialisation (reset_parameters(rng, scheme, output_bias)):
 //   init::identity_start   hidden layers as PyTorch's Linear (weights and biases
 //                          uniform in +-1/sqrt(fan_in)), the last layer's weights 0

@@ -37,9 +37,11 @@
 #include <array>
 #include <cstddef>
 #include <string>
+#include <type_traits>
 
 #include <Eigen/Core>
 
+#include "../detail/members.hpp"
 #include "../errors.hpp"
 #include "activations.hpp"
 #include "conditioner.hpp"
@@ -61,6 +63,14 @@ struct made_linear {
   bool masked;   // false: a context layer
   int block;     // residual block, -1 otherwise
   int role;      // 0 initial, 1 context, 2 block linear 0, 3 block context, 4 block linear 1 / ff linear, 5 final
+};
+
+// The rows 0..Out-1 of a masked weight grouped by the largest input degree they may
+// read (0..Groups-1): order[begin[L] .. begin[L+1]) are those of L.
+template <int Out, int Groups>
+struct made_row_groups {
+  int order[Out];
+  int begin[Groups + 1];
 };
 
 // Sorted = true: the same network with the hidden units of every layer permuted into
@@ -156,9 +166,10 @@ struct made_conditioner {
   using out_vec = Eigen::Matrix<S, D * M, 1>;
 
   // ---- whole-network evaluation, for one sample (N = 1 columns) or a block -------
-  // Works on any matrix type with H0 rows; Mat<R> makes the R-row buffer type.
-  template <template <int> class Mat, class XB, class CB>
-  Mat<D * M> run(const XB& X, const CB* Ctx) const {
+  // Works on any matrix type with H0 rows; Mat<R> makes the R-row buffer type. Tp: a
+  // tape* to record the pre-activations into (one sample only), or nullptr_t.
+  template <template <int> class Mat, class XB, class CB, class Tp = std::nullptr_t>
+  Mat<D * M> run(const XB& X, const CB* Ctx, Tp tp = nullptr) const {
     constexpr int ctx0 = C > 0 ? 1 : -1;
     Mat<H0> t(H0, X.cols());
     t.noalias() = weight<0>() * X;
@@ -167,17 +178,19 @@ struct made_conditioner {
       Mat<H0> c(H0, X.cols());
       c.noalias() = weight<ctx0>() * (*Ctx);
       c.colwise() += bias<ctx0>();
+      if constexpr (!std::is_same_v<Tp, std::nullptr_t>) Eigen::Map<col_t<H0>>(tp->cpre.data()) = c;
       t.array() += Act::apply(c.array());
     }
+    record<0>(tp, t);
     if constexpr (Residual) {
-      return run_blocks<Mat, (C > 0 ? 2 : 1)>(t, Ctx);
+      return run_blocks<Mat, (C > 0 ? 2 : 1)>(t, Ctx, tp);
     } else {
       t.array() = Act::apply(t.array());
-      return run_feedforward<Mat, (C > 0 ? 2 : 1)>(t);
+      return run_feedforward<Mat, (C > 0 ? 2 : 1)>(t, tp);
     }
   }
-  template <template <int> class Mat, int I, class T>
-  Mat<D * M> run_feedforward(const T& h) const {
+  template <template <int> class Mat, int I, class T, class Tp>
+  Mat<D * M> run_feedforward(const T& h, Tp tp) const {
     if constexpr (lin<I>.role == 5) {
       Mat<D * M> out(D * M, h.cols());
       out.noalias() = weight<I>() * h;
@@ -187,12 +200,13 @@ struct made_conditioner {
       Mat<lin<I>.out> next(lin<I>.out, h.cols());
       next.noalias() = weight<I>() * h;
       next.colwise() += bias<I>();
+      record<out_buffer(I)>(tp, next);
       next.array() = Act::apply(next.array());
-      return run_feedforward<Mat, I + 1>(next);
+      return run_feedforward<Mat, I + 1>(next, tp);
     }
   }
-  template <template <int> class Mat, int I, class T, class CB>
-  Mat<D * M> run_blocks(T& t, const CB* Ctx) const {
+  template <template <int> class Mat, int I, class T, class CB, class Tp>
+  Mat<D * M> run_blocks(T& t, const CB* Ctx, Tp tp) const {
     if constexpr (lin<I>.role == 5) {
       Mat<D * M> out(D * M, t.cols());
       out.noalias() = weight<I>() * t;
@@ -210,10 +224,22 @@ struct made_conditioner {
         v.noalias() += weight<I + 1>() * (*Ctx);
         v.colwise() += bias<I + 1>();
       }
+      record<2 * lin<I>.block + 1>(tp, v);
       v.array() = Act::apply(v.array());
       t.noalias() += weight<next>() * v;
       t.colwise() += bias<next>();
-      return run_blocks<Mat, next + 1>(t, Ctx);
+      record<2 * lin<I>.block + 2>(tp, t);
+      return run_blocks<Mat, next + 1>(t, Ctx, tp);
+    }
+  }
+  // hidden buffer B's values into the tape (when there is one)
+  template <int B, class Tp, class V>
+  FLOWTMPL_HOST_DEVICE static void record(Tp tp, const V& v) {
+    if constexpr (!std::is_same_v<Tp, std::nullptr_t>) {
+      Eigen::Map<col_t<buffer_width(B)>>(tp->pre.data() + tape_offsets[B]) = v;
+    } else {
+      (void)tp;
+      (void)v;
     }
   }
 
@@ -450,6 +476,192 @@ struct made_conditioner {
     return l.role == 2 ? 2 * l.block : 2 * l.block + 1;
   }
 
+  // ---- gradients (conditioner.hpp) -----------------------------------------------
+  // The tape holds the input, the context, the context layer's pre-activations and
+  // every hidden buffer (numbered as in the sequential pass): feedforward, hidden layer
+  // b's pre-activations; residual, the stream t after the initial layer (buffer 0) and
+  // after block b (2b + 2), and block b's inner pre-activations (2b + 1). Backward
+  // recomputes the activations from them.
+  static constexpr std::array<std::size_t, n_hidden + 1> tape_offsets = [] {
+    std::array<std::size_t, n_hidden + 1> o{};
+    for (int b = 0; b < n_hidden; ++b) o[b + 1] = o[b] + std::size_t(buffer_width(b));
+    return o;
+  }();
+  struct tape {
+    std::array<S, D> x;
+    std::array<S, (C > 0 ? C : 1)> c;
+    std::array<S, (C > 0 ? H0 : 1)> cpre;
+    std::array<S, tape_offsets[n_hidden]> pre;
+  };
+
+  // evaluate(x, ctx) (the same code, so bitwise the same), filling the tape
+  FLOWTMPL_HOST_DEVICE out_vec evaluate_taped(const in_vec& x, const S* ctx, tape& tp) const {
+    Eigen::Map<in_vec>(tp.x.data()) = x;
+    if constexpr (C > 0) {
+      const Eigen::Map<const Eigen::Matrix<S, C, 1>> c(ctx);
+      Eigen::Map<Eigen::Matrix<S, C, 1>>(tp.c.data()) = c;
+      return run<col_t>(x, &c, &tp);
+    } else {
+      return run<col_t>(x, static_cast<const in_vec*>(nullptr), &tp);
+    }
+  }
+
+  // g^T d out/dx; g^T d out/dparams into *grad (masked weights get nothing), g^T d out/dc
+  // into gctx[0..C) (each skipped when nullptr)
+  FLOWTMPL_HOST_DEVICE in_vec backward(const tape& tp, const out_vec& g, made_conditioner* grad, S* gctx) const {
+    constexpr int last = n_linear - 1;
+    if (grad) accumulate<last>(*grad, g, buffer<n_hidden - 1>(tp), !Residual);  // residual: no activation
+    col_t<lin<last>.in> gh;
+    gh.noalias() = weight<last>().transpose() * g;
+    if constexpr (Residual) {
+      return backward_blocks<hidden_list[Residual ? 1 : 0] - 1>(tp, gh, grad, gctx);
+    } else {
+      return backward_feedforward<(last - 1 == 1 && C > 0) ? 0 : last - 1>(tp, gh, grad, gctx);
+    }
+  }
+
+  // the first linear map of residual block b (its context layer follows when C > 0, then
+  // its second linear map)
+  static constexpr int block_linear(int b) { return (C > 0 ? 2 : 1) + b * (C > 0 ? 3 : 2); }
+
+  // Hidden buffer B in the tape.
+  template <int B>
+  FLOWTMPL_HOST_DEVICE static Eigen::Map<const col_t<buffer_width(B)>> buffer(const tape& tp) {
+    return Eigen::Map<const col_t<buffer_width(B)>>(tp.pre.data() + tape_offsets[B]);
+  }
+
+  // feedforward: gh is the cotangent of act(pre), pre the output of linear I (hidden
+  // layer out_buffer(I))
+  template <int I, class G>
+  FLOWTMPL_HOST_DEVICE in_vec backward_feedforward(const tape& tp, const G& gh, made_conditioner* grad, S* gctx) const {
+    const auto pre = buffer<out_buffer(I)>(tp);
+    const col_t<lin<I>.out> gp = (gh.array() * Act::derivative(pre.array())).matrix();
+    if constexpr (I == 0) {
+      return backward_initial(tp, gp, grad, gctx);
+    } else {
+      if (grad) accumulate<I>(*grad, gp, buffer<in_buffer_of(I)>(tp), true);
+      col_t<lin<I>.in> gin;
+      gin.noalias() = weight<I>().transpose() * gp;
+      return backward_feedforward<(I - 1 == 1 && C > 0) ? 0 : I - 1>(tp, gin, grad, gctx);
+    }
+  }
+
+  // residual: gt is the cotangent of the stream after block Bk
+  template <int Bk, class G>
+  FLOWTMPL_HOST_DEVICE in_vec backward_blocks(const tape& tp, const G& gt_in, made_conditioner* grad, S* gctx) const {
+    if constexpr (Bk < 0) {
+      return backward_initial(tp, gt_in, grad, gctx);
+    } else {
+      constexpr int l0 = block_linear(Bk), lc = l0 + 1, l1 = C > 0 ? l0 + 2 : l0 + 1;
+      const auto t = buffer<2 * Bk>(tp);      // the stream into the block
+      const auto v = buffer<2 * Bk + 1>(tp);  // the inner pre-activations
+      // t_out = t + W1 act(v) + b1, v = W0 act(t) + b0 [+ Wc c + bc]
+      if (grad) accumulate<l1>(*grad, gt_in, v, true);
+      col_t<H0> gv;
+      gv.noalias() = weight<l1>().transpose() * gt_in;
+      gv.array() *= Act::derivative(v.array());
+      if (grad) accumulate<l0>(*grad, gv, t, true);
+      if constexpr (C > 0) {
+        if (grad) accumulate<lc>(*grad, gv, Eigen::Map<const Eigen::Matrix<S, C, 1>>(tp.c.data()), false);
+        if (gctx) Eigen::Map<Eigen::Matrix<S, C, 1>>(gctx).noalias() += weight<lc>().transpose() * gv;
+      }
+      col_t<H0> ga;
+      ga.noalias() = weight<l0>().transpose() * gv;
+      col_t<H0> gt = gt_in;
+      gt.array() += ga.array() * Act::derivative(t.array());
+      return backward_blocks<Bk - 1>(tp, gt, grad, gctx);
+    }
+  }
+
+  // gp: the cotangent of the initial layer's output (its sum with the context term)
+  template <class G>
+  FLOWTMPL_HOST_DEVICE in_vec backward_initial(const tape& tp, const G& gp, made_conditioner* grad, S* gctx) const {
+    const Eigen::Map<const in_vec> x(tp.x.data());
+    if (grad) accumulate<0>(*grad, gp, x, false);
+    if constexpr (C > 0) {
+      const Eigen::Map<const col_t<H0>> cpre(tp.cpre.data());
+      if (grad || gctx) {
+        const col_t<H0> gc = (gp.array() * Act::derivative(cpre.array())).matrix();
+        if (grad) accumulate<1>(*grad, gc, Eigen::Map<const Eigen::Matrix<S, C, 1>>(tp.c.data()), false);
+        if (gctx) Eigen::Map<Eigen::Matrix<S, C, 1>>(gctx).noalias() += weight<1>().transpose() * gc;
+      }
+    } else {
+      (void)gctx;
+    }
+    in_vec gx;
+    gx.noalias() = weight<0>().transpose() * gp;
+    return gx;
+  }
+
+  // Adds g h^T into linear I's weight in grad (the masked entries get nothing) and g into
+  // its bias; h = act(v) if activate, else v.
+  template <int I, class G, class V>
+  FLOWTMPL_HOST_DEVICE static void accumulate(made_conditioner& grad, const G& g, const V& v, bool activate) {
+    constexpr made_linear l = lin<I>;
+    S* w = grad.values.data() + l.offset;
+    col_t<l.in> h;
+    if constexpr (l.in_kind == 1) {
+      if (activate)
+        h = Act::apply(v.array()).matrix();
+      else
+        h = v;
+    } else {
+      h = v;
+    }
+    if constexpr (!l.masked) {
+      Eigen::Map<weight_t<I>>(w).noalias() += g * h.transpose();
+    } else {
+      // the rows that may read the inputs of degree <= L take g_o times h with the other
+      // inputs zeroed: one masked copy of h per L, then dense row updates
+      using row_t = Eigen::Matrix<S, 1, l.in>;
+      constexpr const made_row_groups<l.out, D + 1>& rows = mask_rows<I>;
+      for (int L = 0; L <= D; ++L) {
+        if (rows.begin[L] == rows.begin[L + 1]) continue;
+        row_t hm;
+        for (int i = 0; i < l.in; ++i) hm[i] = mask_degrees<I>[i] <= L ? h[i] : S(0);
+        for (int q = rows.begin[L]; q < rows.begin[L + 1]; ++q) {
+          const int o = rows.order[q];
+          const S go = g[o];
+          S* row = w + std::size_t(o) * l.in;
+          if (go - go == S(0)) {
+            Eigen::Map<row_t>(row) += go * hm;
+          } else {  // inf or NaN times the zeros would not be 0
+            for (int i = 0; i < l.in; ++i)
+              if (mask_degrees<I>[i] <= L) row[i] += go * h[i];
+          }
+        }
+      }
+    }
+    Eigen::Map<col_t<l.out>>(w + std::size_t(l.out) * l.in) += g;
+  }
+  // Masks as degrees: weight (o, i) of the masked linear I is allowed (allowed(I, o, i))
+  // when mask_degrees<I>[i] <= L for the limit L of row o; mask_rows<I> lists the rows
+  // by limit (in storage order, sorted if Sorted).
+  template <int I>
+  static constexpr std::array<int, lin<I>.in> mask_degrees = [] {
+    std::array<int, lin<I>.in> d{};
+    for (int i = 0; i < lin<I>.in; ++i)
+      d[i] = degree(lin<I>.in_kind, (Sorted && lin<I>.in_kind == 1) ? tables.order[clamp_buffer(in_buffer_of(I))][i] : i);
+    return d;
+  }();
+  static constexpr int mask_limit(int li, int o) {
+    const made_linear& l = linears[li];
+    const int u = (Sorted && l.out_kind == 1) ? tables.order[clamp_buffer(out_buffer(li))][o] : o;
+    return degree(l.out_kind, u) - (l.out_kind == 2 ? 1 : 0);
+  }
+  template <int I>
+  static constexpr made_row_groups<lin<I>.out, D + 1> mask_rows = [] {
+    made_row_groups<lin<I>.out, D + 1> r{};
+    int n = 0;
+    for (int L = 0; L <= D; ++L) {
+      r.begin[L] = n;
+      for (int o = 0; o < lin<I>.out; ++o)
+        if (mask_limit(I, o) == L) r.order[n++] = o;
+    }
+    r.begin[D + 1] = n;
+    return r;
+  }();
+
   // ---- masks and initialisation ---------------------------------------------------
   void apply_masks() {
     for (int li = 0; li < n_linear; ++li) {
@@ -495,18 +707,30 @@ struct made_conditioner {
       default: return "final_layer";
     }
   }
+  // "<linear>.weight" (out x in, row-major, as torch stores it) and "<linear>.bias"
+  template <class F>
+  void for_each_parameter_tensor(F&& f) {
+    walk_tensors(*this, f);
+  }
+  template <class F>
+  void for_each_parameter_tensor(F&& f) const {
+    walk_tensors(*this, f);
+  }
   template <class F>
   void for_each_parameter_block(F&& f) {
-    for (int li = 0; li < n_linear; ++li) {
-      f(message(linear_name(li), ".weight"), weight_data(li), std::size_t(linears[li].out) * linears[li].in);
-      f(message(linear_name(li), ".bias"), bias_data(li), std::size_t(linears[li].out));
-    }
+    detail::for_each_member_block(*this, std::string(), f);
   }
   template <class F>
   void for_each_parameter_block(F&& f) const {
+    detail::for_each_member_block(*this, std::string(), f);
+  }
+
+ private:
+  template <class Self, class F>
+  static void walk_tensors(Self& self, F& f) {
     for (int li = 0; li < n_linear; ++li) {
-      f(message(linear_name(li), ".weight"), weight_data(li), std::size_t(linears[li].out) * linears[li].in);
-      f(message(linear_name(li), ".bias"), bias_data(li), std::size_t(linears[li].out));
+      f(message(linear_name(li), ".weight"), self.weight_data(li), std::size_t(linears[li].out), std::size_t(linears[li].in));
+      f(message(linear_name(li), ".bias"), self.bias_data(li), std::size_t(linears[li].out), std::size_t(0));
     }
   }
 };

@@ -21,6 +21,7 @@
 
 #include <Eigen/Core>
 
+#include "../detail/members.hpp"
 #include "../errors.hpp"
 #include "activations.hpp"
 #include "conditioner.hpp"
@@ -118,6 +119,81 @@ struct mlp_conditioner {
     }
   }
 
+  // ---- gradients (conditioner.hpp): the tape holds the input, the context and every
+  // hidden layer's pre-activations
+  // hidden layer l's pre-activations start at hidden_offsets[l] in tape::pre (l >= 1)
+  static constexpr std::array<std::size_t, layers + 1> hidden_offsets = [] {
+    std::array<std::size_t, layers + 1> o{};
+    for (int l = 1; l < layers; ++l) o[l + 1] = o[l] + std::size_t(widths[l]);
+    return o;
+  }();
+  struct tape {
+    in_vec x;
+    Eigen::Matrix<S, (C > 0 ? C : 1), 1> c;
+    std::array<S, (hidden_offsets[layers] > 0 ? hidden_offsets[layers] : 1)> pre;
+  };
+
+  FLOWTMPL_HOST_DEVICE out_vec evaluate_taped(const in_vec& x, const S* ctx, tape& t) const {
+    t.x = x;
+    if constexpr (C > 0) t.c = Eigen::Map<const Eigen::Matrix<S, C, 1>>(ctx);
+    using H = Eigen::Matrix<S, widths[1], 1>;
+    H h;
+    if constexpr (C > 0) {
+      h.noalias() = weight<0>().template leftCols<In>() * x;
+      h.noalias() += weight<0>().template rightCols<C>() * t.c;
+      h += bias<0>();
+    } else {
+      h.noalias() = weight<0>() * x;
+      h += bias<0>();
+    }
+    return taped_from_layer<1>(h, t);
+  }
+  template <int L, class V>
+  FLOWTMPL_HOST_DEVICE out_vec taped_from_layer(V& pre, tape& t) const {
+    if constexpr (L == layers) {
+      return pre;
+    } else {
+      Eigen::Map<Eigen::Matrix<S, widths[L], 1>>(t.pre.data() + hidden_offsets[L]) = pre;
+      pre = Act::apply(pre.array()).matrix();
+      Eigen::Matrix<S, widths[L + 1], 1> next;
+      next.noalias() = weight<L>() * pre;
+      next += bias<L>();
+      return taped_from_layer<L + 1>(next, t);
+    }
+  }
+
+  FLOWTMPL_HOST_DEVICE in_vec backward(const tape& t, const out_vec& g, mlp_conditioner* grad, S* gctx) const {
+    return backward_layer<layers - 1>(t, g, grad, gctx);
+  }
+  // g: the cotangent of layer L's output (its pre-activation for L < layers - 1)
+  template <int L, class G>
+  FLOWTMPL_HOST_DEVICE in_vec backward_layer(const tape& t, const G& g, mlp_conditioner* grad, S* gctx) const {
+    if constexpr (L == 0) {
+      if (grad) {
+        Eigen::Map<weight_t<0>> gw(grad->values.data() + offsets[0]);
+        gw.template leftCols<In>().noalias() += g * t.x.transpose();
+        if constexpr (C > 0) gw.template rightCols<C>().noalias() += g * t.c.transpose();
+        Eigen::Map<bias_t<0>>(grad->values.data() + offsets[0] + std::size_t(widths[1]) * widths[0]) += g;
+      }
+      if constexpr (C > 0)
+        if (gctx) Eigen::Map<Eigen::Matrix<S, C, 1>>(gctx).noalias() += weight<0>().template rightCols<C>().transpose() * g;
+      in_vec gx;
+      gx.noalias() = weight<0>().template leftCols<In>().transpose() * g;
+      return gx;
+    } else {
+      const Eigen::Map<const Eigen::Matrix<S, widths[L], 1>> pre(t.pre.data() + hidden_offsets[L]);
+      if (grad) {
+        const Eigen::Matrix<S, widths[L], 1> a = Act::apply(pre.array()).matrix();
+        Eigen::Map<weight_t<L>>(grad->values.data() + offsets[L]).noalias() += g * a.transpose();
+        Eigen::Map<bias_t<L>>(grad->values.data() + offsets[L] + std::size_t(widths[L + 1]) * widths[L]) += g;
+      }
+      Eigen::Matrix<S, widths[L], 1> ga;
+      ga.noalias() = weight<L>().transpose() * g;
+      ga.array() *= Act::derivative(pre.array());
+      return backward_layer<L - 1>(t, ga, grad, gctx);
+    }
+  }
+
   void reset_parameters(philox_stream& rng, init scheme, const S* output_bias) {
     for (int l = 0; l < layers; ++l) {
       S* w = values.data() + offsets[l];
@@ -133,20 +209,31 @@ struct mlp_conditioner {
     }
   }
 
+  // "l.weight" (widths[l+1] x widths[l], row-major) and "l.bias" for every layer l
+  template <class F>
+  void for_each_parameter_tensor(F&& f) {
+    walk_tensors(*this, f);
+  }
+  template <class F>
+  void for_each_parameter_tensor(F&& f) const {
+    walk_tensors(*this, f);
+  }
   template <class F>
   void for_each_parameter_block(F&& f) {
-    for (int l = 0; l < layers; ++l) {
-      const std::size_t nw = std::size_t(widths[l + 1]) * widths[l];
-      f(detail::message(l, ".weight"), values.data() + offsets[l], nw);
-      f(detail::message(l, ".bias"), values.data() + offsets[l] + nw, std::size_t(widths[l + 1]));
-    }
+    detail::for_each_member_block(*this, std::string(), f);
   }
   template <class F>
   void for_each_parameter_block(F&& f) const {
+    detail::for_each_member_block(*this, std::string(), f);
+  }
+
+ private:
+  template <class Self, class F>
+  static void walk_tensors(Self& self, F& f) {
     for (int l = 0; l < layers; ++l) {
       const std::size_t nw = std::size_t(widths[l + 1]) * widths[l];
-      f(detail::message(l, ".weight"), values.data() + offsets[l], nw);
-      f(detail::message(l, ".bias"), values.data() + offsets[l] + nw, std::size_t(widths[l + 1]));
+      f(detail::message(l, ".weight"), self.values.data() + offsets[l], std::size_t(widths[l + 1]), std::size_t(widths[l]));
+      f(detail::message(l, ".bias"), self.values.data() + offsets[l] + nw, std::size_t(widths[l + 1]), std::size_t(0));
     }
   }
 };

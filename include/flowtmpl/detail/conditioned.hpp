@@ -1,11 +1,14 @@
 // flowtmpl/detail/conditioned.hpp: the per-sample members shared by the layers with a
 // conditioner (Coupling, the autoregressive layers). Derived provides
 //   template <bool Forward> value_and_log_det<vec, S> apply(const vec& v, const S* ctx)
-// (ctx: C context values, nullptr when C = 0) and gets forward, inverse, log_det and the
-// fused forms, without a context when C = 0 (a Bijector) and with one when C > 0 (a
-// ConditionalBijector), and the transformer's domain where it has one. Derived also
+//   template <bool Forward> vec apply_vjp(const vec& v, const S* ctx, const vec& g,
+//                                         S gld, Derived& grad)
+// (ctx: C context values, nullptr when C = 0) and gets forward, inverse, log_det, the
+// fused forms and the vector-Jacobian products (flowtmpl/differentiable.hpp), without a
+// context when C = 0 (a Bijector) and with one when C > 0 (a ConditionalBijector), and
+// the transformer's domain where it has one. Derived also
 // names its network (network(), network_name) and holds `transformer`, and gets
-// reset_parameters, for_each_parameter_block and validate.
+// reset_parameters, for_each_parameter_tensor (and _block) and validate.
 #pragma once
 
 #include <array>
@@ -77,6 +80,28 @@ struct conditioned_ops {
     return self().template apply<false>(x, c.data());
   }
 
+  // ---- gradients --------------------------------------------------------------------
+  FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& z, const vec& gx, S gld, Derived& grad) const
+    requires(C == 0)
+  {
+    return self().template apply_vjp<true>(z, nullptr, gx, gld, grad);
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& x, const vec& gz, S gld, Derived& grad) const
+    requires(C == 0)
+  {
+    return self().template apply_vjp<false>(x, nullptr, gz, gld, grad);
+  }
+  FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& z, const ctx_vec& c, const vec& gx, S gld, Derived& grad) const
+    requires(C > 0)
+  {
+    return self().template apply_vjp<true>(z, c.data(), gx, gld, grad);
+  }
+  FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& x, const ctx_vec& c, const vec& gz, S gld, Derived& grad) const
+    requires(C > 0)
+  {
+    return self().template apply_vjp<false>(x, c.data(), gz, gld, grad);
+  }
+
   static constexpr interval<S> forward_domain()
     requires requires { Transformer::domain(); }
   {
@@ -99,14 +124,22 @@ struct conditioned_ops {
     self_mut().network().reset_parameters(rng, scheme, bias.data());
   }
   template <class F>
+  void for_each_parameter_tensor(F&& f) {
+    detail::for_each_member_tensor(self_mut().network(), Derived::network_name, f);
+    detail::for_each_member_tensor(self_mut().transformer, "transformer.", f);
+  }
+  template <class F>
+  void for_each_parameter_tensor(F&& f) const {
+    detail::for_each_member_tensor(self().network(), Derived::network_name, f);
+    detail::for_each_member_tensor(self().transformer, "transformer.", f);
+  }
+  template <class F>
   void for_each_parameter_block(F&& f) {
-    detail::for_each_member_block(self_mut().network(), Derived::network_name, f);
-    detail::for_each_member_block(self_mut().transformer, "transformer.", f);
+    detail::for_each_member_block(*this, std::string(), f);
   }
   template <class F>
   void for_each_parameter_block(F&& f) const {
-    detail::for_each_member_block(self().network(), Derived::network_name, f);
-    detail::for_each_member_block(self().transformer, "transformer.", f);
+    detail::for_each_member_block(*this, std::string(), f);
   }
   const char* validate() const {
     if constexpr (requires { self().network().validate(); })

@@ -43,23 +43,39 @@ consteval std::size_t member_count() {
   }
 }
 
-// f(prefix + name, pointer, size) for every parameter block of t.
+// f(prefix + name, pointer, rows, cols) for every parameter block of t: a matrix of
+// rows x cols stored row-major (a weight [out][in]), or cols == 0 for a vector of rows
+// values. A value names its blocks through for_each_parameter_tensor(f) (with shapes),
+// for_each_parameter_block(f) (vectors), or BOOST_HANA_DEFINE_STRUCT members (each a
+// std::array, or a value walked with its name and "." as a prefix).
 template <class T, class F>
-void for_each_member_block(T& t, const std::string& prefix, F& f) {
+void for_each_member_tensor(T& t, const std::string& prefix, F& f) {
   using U = std::remove_const_t<T>;
-  if constexpr (requires { t.for_each_parameter_block(f); }) {
-    t.for_each_parameter_block([&](const std::string& n, auto* p, std::size_t k) { f(prefix + n, p, k); });
+  if constexpr (requires { t.for_each_parameter_tensor(f); }) {
+    t.for_each_parameter_tensor(
+        [&](const std::string& n, auto* p, std::size_t rows, std::size_t cols) { f(prefix + n, p, rows, cols); });
+  } else if constexpr (requires { t.for_each_parameter_block(f); }) {
+    t.for_each_parameter_block([&](const std::string& n, auto* p, std::size_t k) { f(prefix + n, p, k, std::size_t(0)); });
   } else if constexpr (boost::hana::Struct<U>::value) {
     boost::hana::for_each(boost::hana::accessors<U>(), [&](auto pair) {
       auto& member = boost::hana::second(pair)(t);
       const std::string name = prefix + boost::hana::to<char const*>(boost::hana::first(pair));
       using M = std::remove_cvref_t<decltype(member)>;
       if constexpr (is_std_array<M>::value)
-        f(name, member.data(), member.size());
+        f(name, member.data(), member.size(), std::size_t(0));
       else
-        for_each_member_block(member, name + ".", f);
+        for_each_member_tensor(member, name + ".", f);
     });
   }
+}
+
+// f(prefix + name, pointer, size) for every parameter block of t (as above, flattened).
+template <class T, class F>
+void for_each_member_block(T& t, const std::string& prefix, F& f) {
+  auto g = [&](const std::string& n, auto* p, std::size_t rows, std::size_t cols) {
+    f(n, p, cols == 0 ? rows : rows * cols);
+  };
+  for_each_member_tensor(t, prefix, g);
 }
 
 }  // namespace flowtmpl::detail

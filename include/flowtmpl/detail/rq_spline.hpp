@@ -62,6 +62,17 @@ FLOWTMPL_HOST_DEVICE inline S torch_softplus(S u, S beta) {
   return bu > S(20) ? u : log1p(exp(bu)) / beta;
 }
 
+// d/du of torch_softplus(u, beta), of the branch it takes: sigmoid(beta u), 1 past the
+// threshold.
+template <class S>
+FLOWTMPL_HOST_DEVICE inline S torch_softplus_derivative(S u, S beta) {
+  using std::exp;
+  const S bu = beta * u;
+  if (bu > S(20)) return S(1);
+  const S e = exp(bu > S(0) ? -bu : bu);  // exp(-|beta u|) <= 1
+  return bu > S(0) ? S(1) / (S(1) + e) : e / (S(1) + e);
+}
+
 // cumulative knots from unnormalised sizes: out[0] = lo, out[K] = hi, as nflows.
 template <class S, int K>
 FLOWTMPL_HOST_DEVICE inline void rq_cumulative(const S* u, S min_size, S lo, S hi, S* out) {
@@ -86,6 +97,13 @@ FLOWTMPL_HOST_DEVICE inline void rq_cumulative(const S* u, S min_size, S lo, S h
   out[K] = hi;
 }
 
+// The softplus's beta of the derivatives: log(2) / (1 - min_d) for identity_init, as
+// nflows, else 1.
+template <class S>
+FLOWTMPL_HOST_DEVICE inline S rq_softplus_beta(const spline_options& st) {
+  return st.identity_init ? S(0.69314718055994530942 / (1.0 - st.min_derivative)) : S(1);
+}
+
 // Knots from nflows's parameters. ud has K-1 entries when tails (end derivatives 1)
 // and K+1 entries otherwise.
 template <class S, int K, bool Tails>
@@ -93,8 +111,7 @@ FLOWTMPL_HOST_DEVICE inline void rq_make_knots(const S* uw, const S* uh, const S
                                                S top, const spline_options& st, rq_knots<S, K>& kn) {
   rq_cumulative<S, K>(uw, S(st.min_bin_width), left, right, kn.x);
   rq_cumulative<S, K>(uh, S(st.min_bin_height), bottom, top, kn.y);
-  // log(2) / (1 - min_d) for identity_init, as nflows
-  const S beta = st.identity_init ? S(0.69314718055994530942 / (1.0 - st.min_derivative)) : S(1);
+  const S beta = rq_softplus_beta<S>(st);
   const S min_d = S(st.min_derivative);
   if constexpr (Tails) {
     kn.d[0] = S(1);
@@ -182,6 +199,145 @@ FLOWTMPL_HOST_DEVICE inline S rq_inverse(const rq_knots<S, K>& kn, S y, S& log_d
   S x = from_top ? kn.x[k + 1] - t * w : kn.x[k] + t * w;
   x = x < kn.x[k] ? kn.x[k] : (x > kn.x[k + 1] ? kn.x[k + 1] : x);
   return x;
+}
+
+
+// ---- Derivatives (hand-derived; the gradients of Spline and BoundedSpline) -----------
+// In bin k, y and ld = log dy/dx depend on x and the bin's knots x_k, x_k+1, y_k, y_k+1,
+// d_k, d_k+1 (write d0, d1). With w, h, s, theta as above, t = 1 - theta, D = den and
+//   M = d1 theta^2 + 2 s theta t + d0 t^2,   dy/dx = s^2 M / D^2,   ld = 2 log s + log M - 2 log D,
+// the partial derivatives are (each a sum of terms of one sign: no cancellation)
+//   dy/dx      = s^2 M / D^2
+//   dy/dx_k    = -s^2 t^2 (d1 theta^2 + 2 s theta + d0 t (1 + theta)) / D^2
+//   dy/dx_k+1  = -s^2 theta^2 (d1 theta (1 + t) + 2 s t + d0 t^2) / D^2
+//   dy/dy_k    = t^2 (s^2 (t^2 + theta^2) + 2 s (d0 + d1) theta t + d1 (d0 + d1) theta^2) / D^2
+//   dy/dy_k+1  = theta^2 (s^2 (t^2 + theta^2) + 2 s (d0 + d1) theta t + d0 (d0 + d1) t^2) / D^2
+//   dy/dd0     = h theta t^2 (s t + d1 theta) / D^2
+//   dy/dd1     = -h theta^2 t (s theta + d0 t) / D^2
+// (checks: dy/dx + dy/dx_k + dy/dx_k+1 = 0, dy/dy_k + dy/dy_k+1 = 1). For ld, through
+// theta = (x - x_k) / w and s = h / w (dtheta/dx = 1/w, dtheta/dx_k = -t/w,
+// dtheta/dx_k+1 = -theta/w; ds/dx_k = s/w, ds/dx_k+1 = -s/w, ds/dy_k = -1/w, ds/dy_k+1 = 1/w):
+//   L_theta = M'/M - 2 D'/D,   M' = 2 (d1 theta - d0 t + s (t - theta)),   D' = (d0 + d1 - 2 s)(t - theta)
+//   L_s     = 2/s + 2 theta t / M - 2 (t^2 + theta^2) / D = 2 theta t ((d0 + d1) M + s D) / (s M D)
+//   dld/dx   = L_theta / w
+//   dld/dx_k = (s L_s - t L_theta) / w,     dld/dx_k+1 = -(s L_s + theta L_theta) / w
+//   dld/dy_k = -L_s / w,                    dld/dy_k+1 = L_s / w
+//   dld/dd0  = t^2 / M - 2 theta t / D,     dld/dd1    = theta^2 / M - 2 theta t / D.
+// Knots from the raw sizes: x_j = left + (right - left) sum_{m<j} (min_w + mix sigma_m),
+// sigma = softmax(uw), mix = 1 - K min_w, x_0 = left and x_K = right fixed:
+//   dsigma_m/duw_l = sigma_m ([m = l] - sigma_l)
+//   dx_j/duw_l     = (right - left) mix sigma_l ([l < j] - C_j),   C_j = sum_{m<j} sigma_m,
+// with 1 - C_j taken as the tail sum T_j = sum_{m>=j} sigma_m (no cancellation); C_0 = 0
+// and T_K = 0 make the fixed ends' terms 0. The same for y_j, uh on [bottom, top].
+// Knot derivatives: dd_j/dud = softplus_beta'(ud) = sigmoid(beta ud), 1 past torch's
+// threshold (the branch the value takes); the end derivatives of the linear-tail spline
+// are constants. Then d(y, ld)/dq = sum over the six knot quantities of
+// d(y, ld)/d(knot) d(knot)/dq. The bin is forward's (rq_bin: on a knot, the bin to its
+// right); the clamps of theta and y only correct rounding and are differentiated as the
+// identity.
+
+// Partial derivatives of y and ld in bin k (formulas above): [0] for the bin's left
+// knot (x_k, y_k, d_k), [1] for its right one.
+template <class S>
+struct rq_bin_partials {
+  S y_x, ld_x;  // w.r.t. the input x
+  S y_xk[2], y_yk[2], y_dk[2];
+  S ld_xk[2], ld_yk[2], ld_dk[2];
+};
+template <class S, int K>
+FLOWTMPL_HOST_DEVICE inline rq_bin_partials<S> rq_partials(const rq_knots<S, K>& kn, int k, S x) {
+  const S w = kn.x[k + 1] - kn.x[k];
+  const S h = kn.y[k + 1] - kn.y[k];
+  const S s = h / w;
+  S theta = (x - kn.x[k]) / w;
+  theta = theta < S(0) ? S(0) : (theta > S(1) ? S(1) : theta);
+  const S t = S(1) - theta;
+  const S d0 = kn.d[k], d1 = kn.d[k + 1], dd = d0 + d1;
+  const S tt = theta * t, th2 = theta * theta, t2 = t * t;
+  const S den = s * (t2 + th2) + dd * tt;
+  const S m = d1 * th2 + S(2) * s * tt + d0 * t2;
+  const S q = S(1) / (den * den);
+  const S sq = s * s * q;
+  rq_bin_partials<S> r;
+  r.y_x = sq * m;
+  r.y_xk[0] = -sq * t2 * (d1 * th2 + S(2) * s * theta + d0 * t * (S(1) + theta));
+  r.y_xk[1] = -sq * th2 * (d1 * theta * (S(1) + t) + S(2) * s * t + d0 * t2);
+  const S common = s * s * (t2 + th2) + S(2) * s * dd * tt;
+  r.y_yk[0] = q * t2 * (common + d1 * dd * th2);
+  r.y_yk[1] = q * th2 * (common + d0 * dd * t2);
+  r.y_dk[0] = q * h * theta * t2 * (s * t + d1 * theta);
+  r.y_dk[1] = -q * h * th2 * t * (s * theta + d0 * t);
+  const S dm = S(2) * (d1 * theta - d0 * t + s * (t - theta));
+  const S dden = (dd - S(2) * s) * (t - theta);
+  const S l_theta = dm / m - S(2) * dden / den;
+  const S l_s = S(2) * tt * (dd * m + s * den) / (s * m * den);
+  r.ld_x = l_theta / w;
+  r.ld_xk[0] = (s * l_s - t * l_theta) / w;
+  r.ld_xk[1] = -(s * l_s + theta * l_theta) / w;
+  r.ld_yk[0] = -l_s / w;
+  r.ld_yk[1] = l_s / w;
+  const S two_tt_den = S(2) * tt / den;
+  r.ld_dk[0] = t2 / m - two_tt_den;
+  r.ld_dk[1] = th2 / m - two_tt_den;
+  return r;
+}
+
+// For the knots of rq_cumulative(u, min_size, lo, hi): writes
+//   gy[l] = a0 dknot_k/du_l + a1 dknot_k+1/du_l,   gl[l] = b0 dknot_k/du_l + b1 dknot_k+1/du_l,
+// dknot_j/du_l = (hi - lo) mix sigma_l ([l < j] - C_j) with 1 - C_j as the tail sum.
+template <class S, int K>
+FLOWTMPL_HOST_DEVICE inline void rq_cumulative_derivatives(const S* u, S min_size, S lo, S hi, int k, S a0, S a1,
+                                                           S b0, S b1, S* gy, S* gl) {
+  using std::exp;
+  S mx = u[0];
+  for (int j = 1; j < K; ++j) mx = u[j] > mx ? u[j] : mx;
+  S e[K];
+  for (int j = 0; j < K; ++j) e[j] = exp(u[j] - mx);
+  S head0 = S(0), tail1 = S(0);  // sum_{m<k} e_m, sum_{m>k} e_m
+  for (int j = 0; j < k; ++j) head0 += e[j];
+  for (int j = K - 1; j > k; --j) tail1 += e[j];
+  const S head1 = head0 + e[k], tail0 = tail1 + e[k];
+  const S sum = head1 + tail1;  // >= 1: the largest e is 1
+  // sum^2 C_j and sum^2 T_j enter as (head, tail) / sum, e_l / sum
+  const S f = (hi - lo) * (S(1) - min_size * S(K)) / (sum * sum);
+  for (int l = 0; l < K; ++l) {
+    const S c0 = l < k ? tail0 : -head0;   // sum ([l < k] - C_k)
+    const S c1 = l <= k ? tail1 : -head1;  // sum ([l < k+1] - C_k+1)
+    const S g = f * e[l];
+    gy[l] = g * (a0 * c0 + a1 * c1);
+    gl[l] = g * (b0 * c0 + b1 * c1);
+  }
+}
+
+// Derivatives of y = spline(x) and ld = log dy/dx for left <= x <= right (the knots kn
+// made by rq_make_knots<S, K, Tails> from p = (uw[K], uh[K], ud[K - 1 or K + 1])): dy/dx
+// and dld/dx, and dy/dp_q, dld/dp_q for every raw parameter q into dy_dp, dld_dp.
+template <class S, int K, bool Tails>
+FLOWTMPL_HOST_DEVICE inline void rq_forward_derivatives(const rq_knots<S, K>& kn, const S* p, S left, S right,
+                                                        S bottom, S top, const spline_options& st, S x, S& dy_dx,
+                                                        S& dld_dx, S* dy_dp, S* dld_dp) {
+  constexpr int P = Tails ? 3 * K - 1 : 3 * K + 1;
+  const int k = rq_bin<S, K>(kn.x, x);
+  const rq_bin_partials<S> r = rq_partials<S, K>(kn, k, x);
+  dy_dx = r.y_x;
+  dld_dx = r.ld_x;
+  rq_cumulative_derivatives<S, K>(p, S(st.min_bin_width), left, right, k, r.y_xk[0], r.y_xk[1], r.ld_xk[0],
+                                  r.ld_xk[1], dy_dp, dld_dp);
+  rq_cumulative_derivatives<S, K>(p + K, S(st.min_bin_height), bottom, top, k, r.y_yk[0], r.y_yk[1], r.ld_yk[0],
+                                  r.ld_yk[1], dy_dp + K, dld_dp + K);
+  for (int q = 2 * K; q < P; ++q) {
+    dy_dp[q] = S(0);
+    dld_dp[q] = S(0);
+  }
+  const S beta = rq_softplus_beta<S>(st);
+  for (int j = 0; j < 2; ++j) {
+    const int knot = k + j;
+    if (Tails && (knot == 0 || knot == K)) continue;  // end derivatives fixed at 1
+    const int q = Tails ? 2 * K + knot - 1 : 2 * K + knot;
+    const S g = torch_softplus_derivative(p[q], beta);
+    dy_dp[q] = r.y_dk[j] * g;
+    dld_dp[q] = r.ld_dk[j] * g;
+  }
 }
 
 }  // namespace flowtmpl::detail

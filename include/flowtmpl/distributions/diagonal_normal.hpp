@@ -41,6 +41,26 @@ struct DiagonalNormalDistribution {
     return (mu() + temperature * detail::exp(ls()) * eps).matrix();
   }
 
+  // gradients (flowtmpl/differentiable.hpp). With u = (x - mean) / sigma:
+  // d log_prob/dx = -u / sigma, d/dmean = u / sigma, d/dlog_scale = u^2 - 1.
+  // The draw for standard normal noise eps at temperature t: mean + t sigma eps.
+  FLOWTMPL_HOST_DEVICE vec log_prob_vjp(const vec& x, S w, DiagonalNormalDistribution& grad) const {
+    const arr inv_sigma = detail::exp(arr(-ls()));
+    const arr u = (x.array() - mu()) * inv_sigma;
+    const arr g = w * u * inv_sigma;
+    Eigen::Map<arr>(grad.mean.data()) += g;
+    Eigen::Map<arr>(grad.log_scale.data()) += w * (u.square() - S(1));
+    return (-g).matrix();
+  }
+  FLOWTMPL_HOST_DEVICE vec from_noise(const vec& eps, S temperature) const {
+    return (mu() + temperature * detail::exp(ls()) * eps.array()).matrix();
+  }
+  FLOWTMPL_HOST_DEVICE void from_noise_vjp(const vec& eps, S temperature, const vec& gz,
+                                           DiagonalNormalDistribution& grad) const {
+    Eigen::Map<arr>(grad.mean.data()) += gz.array();
+    Eigen::Map<arr>(grad.log_scale.data()) += gz.array() * temperature * detail::exp(ls()) * eps.array();
+  }
+
  private:
   FLOWTMPL_HOST_DEVICE Eigen::Map<const arr> mu() const { return Eigen::Map<const arr>(mean.data()); }
   FLOWTMPL_HOST_DEVICE Eigen::Map<const arr> ls() const { return Eigen::Map<const arr>(log_scale.data()); }

@@ -39,6 +39,12 @@ struct StandardNormalDistribution {
     return z;
   }
   FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng, S temperature) const { return temperature * sample(rng); }
+
+  // gradients (flowtmpl/differentiable.hpp): w d log_prob/dx = -w x; the draw for
+  // standard normal noise eps at temperature t is t eps. No parameters.
+  FLOWTMPL_HOST_DEVICE vec log_prob_vjp(const vec& x, S w, StandardNormalDistribution&) const { return -w * x; }
+  FLOWTMPL_HOST_DEVICE vec from_noise(const vec& eps, S temperature) const { return temperature * eps; }
+  FLOWTMPL_HOST_DEVICE void from_noise_vjp(const vec&, S, const vec&, StandardNormalDistribution&) const {}
 };
 
 struct StandardNormal : distribution_spec {

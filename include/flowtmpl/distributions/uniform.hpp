@@ -53,6 +53,9 @@ struct UniformDistribution {
     for (int i = 0; i < D; ++i) x[i] = low[i] + rng.uniform<S>() * (high[i] - low[i]);
     return x;
   }
+  // gradients (flowtmpl/differentiable.hpp): the density is flat, so 0 (the box is a
+  // fixed setting, not a parameter); no reparameterised draw from normal noise.
+  FLOWTMPL_HOST_DEVICE vec log_prob_vjp(const vec&, S, UniformDistribution&) const { return vec::Zero(); }
   const char* validate() const {
     for (int i = 0; i < D; ++i)
       if (!(low[i] < high[i]) || !std::isfinite(low[i]) || !std::isfinite(high[i]))

@@ -23,6 +23,16 @@ struct additive_transformer {
     ld = S(0);
     return y - p[0];
   }
+  // dy/dx = 1, dy/dt = 1, ld = 0
+  FLOWTMPL_HOST_DEVICE transformer_derivatives<S> derivatives(int i, S x, const S* p, S* dy_dp, S* dld_dp) const {
+    transformer_derivatives<S> r;
+    r.value = forward(i, x, p, r.log_det);
+    r.dvalue_dx = S(1);
+    r.dlog_det_dx = S(0);
+    dy_dp[0] = S(1);
+    dld_dp[0] = S(0);
+    return r;
+  }
   FLOWTMPL_HOST_DEVICE static void identity_parameters(S* p) { p[0] = S(0); }
 };
 }  // namespace detail

@@ -88,6 +88,24 @@ struct spline_transformer {
     knots(p, kn);
     return rq_inverse(kn, y, ld);
   }
+  // forward's y and ld, their derivatives in x and in every raw parameter (the formulas
+  // in detail/rq_spline.hpp); in the tails y = x, ld = 0 and every parameter's is 0.
+  FLOWTMPL_HOST_DEVICE transformer_derivatives<S> derivatives(int, S x, const S* p, S* dy_dp, S* dld_dp) const {
+    if (!inside(x)) {
+      for (int q = 0; q < params_per_feature; ++q) {
+        dy_dp[q] = S(0);
+        dld_dp[q] = S(0);
+      }
+      return {x, S(0), S(1), S(0)};
+    }
+    rq_knots<S, K> kn;
+    knots(p, kn);
+    transformer_derivatives<S> r;
+    r.value = rq_forward(kn, x, r.log_det);
+    rq_forward_derivatives<S, K, true>(kn, p, S(-B), S(B), S(-B), S(B), O, x, r.dvalue_dx, r.dlog_det_dx, dy_dp,
+                                       dld_dp);
+    return r;
+  }
   static void identity_parameters(S* p) {
     for (int k = 0; k < 2 * K; ++k) p[k] = S(0);
     for (int k = 2 * K; k < 3 * K - 1; ++k) p[k] = S(identity_derivative_raw<O>());
@@ -130,6 +148,25 @@ struct bounded_spline_transformer {
     rq_knots<S, K> kn;
     knots(p, kn);
     return rq_inverse(kn, y, ld);
+  }
+  // forward's y and ld, their derivatives in x and in every raw parameter (the formulas
+  // in detail/rq_spline.hpp); outside [Lo, Hi] all NaN, as forward.
+  FLOWTMPL_HOST_DEVICE transformer_derivatives<S> derivatives(int, S x, const S* p, S* dy_dp, S* dld_dp) const {
+    if (!(x >= S(Lo) && x <= S(Hi))) {
+      const S nan = std::numeric_limits<S>::quiet_NaN();
+      for (int q = 0; q < params_per_feature; ++q) {
+        dy_dp[q] = nan;
+        dld_dp[q] = nan;
+      }
+      return {nan, nan, nan, nan};
+    }
+    rq_knots<S, K> kn;
+    knots(p, kn);
+    transformer_derivatives<S> r;
+    r.value = rq_forward(kn, x, r.log_det);
+    rq_forward_derivatives<S, K, false>(kn, p, S(Lo), S(Hi), S(Lo), S(Hi), O, x, r.dvalue_dx, r.dlog_det_dx, dy_dp,
+                                        dld_dp);
+    return r;
   }
   static void identity_parameters(S* p) {
     for (int k = 0; k < 2 * K; ++k) p[k] = S(0);

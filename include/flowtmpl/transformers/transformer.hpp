@@ -17,6 +17,16 @@
 //   domain()                 (optional, static) the interval of x and y, if not R
 // It may hold trained parameters of its own (Affine with a learnable bound), declared
 // with BOOST_HANA_DEFINE_STRUCT like any layer's.
+//
+// Gradients (flowtmpl/differentiable.hpp): a bound transformer also provides
+//   derivatives(i, x, p, dy_dp, dld_dp) -> transformer_derivatives<S>
+//       at x (in its forward direction): y = tau(x; p), ld = log tau'(x; p), dy/dx and
+//       d ld/dx, and writes dy/dp_k and d ld/dp_k into dy_dp[k], dld_dp[k], k < P.
+//   own_vjp(i, x, p, wy, wld, grad)   (only with parameters of its own) adds
+//       wy dy/dw + wld d ld/dw for its own parameters w into grad (a value of its type).
+// transformer_forward_vjp / transformer_inverse_vjp below turn these into the
+// vector-Jacobian products of either direction (the inverse's by implicit
+// differentiation at x = tau^-1(y): dx/dy = 1 / tau', dx/dp = -(dy/dp) / tau').
 #pragma once
 
 #include <concepts>
@@ -38,6 +48,43 @@ concept Transformer = requires {
   { t.inverse(0, v, p, ld) } -> std::same_as<typename T::scalar_type>;
   T::identity_parameters(q);
 };
+
+template <class S>
+struct transformer_derivatives {
+  S value;        // tau(x; p)
+  S log_det;      // log tau'(x; p)
+  S dvalue_dx;    // tau'(x; p)
+  S dlog_det_dx;  // d/dx log tau'(x; p)
+};
+
+namespace detail {
+// Forward direction, y = tau(x; p), ld = log tau'(x; p), with cotangents gy, gld:
+// returns gx; adds the parameters' cotangents into gp[0..P) and (when grad is not
+// nullptr) the transformer's own into *grad.
+template <class T, class S>
+FLOWTMPL_HOST_DEVICE S transformer_forward_vjp(const T& t, int i, S x, const S* p, S gy, S gld, S* gp, T* grad) {
+  S dy[T::params_per_feature], dl[T::params_per_feature];
+  const transformer_derivatives<S> d = t.derivatives(i, x, p, dy, dl);
+  for (int k = 0; k < T::params_per_feature; ++k) gp[k] += gy * dy[k] + gld * dl[k];
+  if constexpr (requires { t.own_vjp(i, x, p, gy, gld, *grad); })
+    if (grad) t.own_vjp(i, x, p, gy, gld, *grad);
+  return gy * d.dvalue_dx + gld * d.dlog_det_dx;
+}
+// Inverse direction, x = tau^-1(y; p), ld = -log tau'(x; p), with cotangents gx, gld:
+// returns gy, adds into gp and *grad as above.
+template <class T, class S>
+FLOWTMPL_HOST_DEVICE S transformer_inverse_vjp(const T& t, int i, S y, const S* p, S gx, S gld, S* gp, T* grad) {
+  S unused;
+  const S x = t.inverse(i, y, p, unused);
+  S dy[T::params_per_feature], dl[T::params_per_feature];
+  const transformer_derivatives<S> d = t.derivatives(i, x, p, dy, dl);
+  const S gy = (gx - gld * d.dlog_det_dx) / d.dvalue_dx;
+  for (int k = 0; k < T::params_per_feature; ++k) gp[k] -= gy * dy[k] + gld * dl[k];
+  if constexpr (requires { t.own_vjp(i, x, p, gy, gld, *grad); })
+    if (grad) t.own_vjp(i, x, p, -gy, -gld, *grad);
+  return gy;
+}
+}  // namespace detail
 
 template <class T>
 concept TransformerSpec = requires { typename T::template transformer<1, double>; } &&

@@ -1,0 +1,270 @@
+// flowtmpl/differentiable.hpp: analytic gradients (vector-Jacobian products) through a
+// bound flow, derived by hand per layer and unrolled over the chain at compile time.
+//
+// A gradient has the type of what it differentiates: the cotangent of the parameters
+// of a layer B is a value of type B whose parameters hold the cotangents (its fixed
+// settings are ignored). make_gradient(b) gives one with every parameter 0.
+//
+// A layer B is differentiable when it has, for x, y, g of type vector_t<B>, a scalar
+// gld and grad a B&:
+//   b.forward_vjp(x, gy, gld, grad) -> vector_t<B>
+//       for (y, ld) = (f(x), log|det df/dx|(x)) and the cotangents gy of y and gld of
+//       ld: returns the cotangent of x, gy^T df/dx + gld d ld/dx, and adds
+//       gy^T df/dtheta + gld d ld/dtheta to grad's parameters.
+//   b.inverse_vjp(y, gx, gld, grad) -> vector_t<B>
+//       the same for (x, ild) = (f^-1(y), log|det df^-1/dy|(y)).
+// (A conditional layer takes the context after the input: forward_vjp(x, c, gy, gld,
+// grad); the context gets no cotangent.) Chains, inverses, with_context bindings and
+// flow distributions are differentiated here from their layers:
+//
+//   forward_vjp(b, x, gy, gld, grad)    inverse_vjp(b, y, gx, gld, grad)
+//       (and with a context c after x or y) for any DifferentiableBijector.
+//   record<Forward>(b, v, ctx, tape) / backward<Forward>(b, tape, ctx, g, gld, grad)
+//       the two halves: the pass that fills the tape (tape_t<B, Forward>, a type fixed
+//       at compile time: a chain's is the tuple of its layers', a layer's its input),
+//       and the reverse sweep over it. Each layer's vjp recomputes what it needs from
+//       its input (its network's activations, ...) on the stack.
+//   log_prob_vjp(flow, x, w, grad)      log p(x), adding w d log p(x)/dtheta to grad
+//       (base and transform), for a flow distribution.
+//
+// DifferentiableDistribution: a base distribution with
+//   d.log_prob_vjp(z, w, grad) -> vector_t   w d log p(z)/dz, adding w d log p/dtheta
+// ReparameterizedDistribution: also
+//   d.from_noise(eps, t) -> vector_t         the draw for standard normal noise eps at
+//                                            temperature t (reparameterisation)
+//   d.from_noise_vjp(eps, t, gz, grad)       adds gz^T d from_noise/dtheta to grad
+// Models: StandardNormalDistribution, DiagonalNormalDistribution (both);
+// UniformDistribution (the first only).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <Eigen/Core>
+
+#include "bijectors/inverse.hpp"
+#include "chain.hpp"
+#include "core.hpp"
+#include "parameters.hpp"
+
+namespace flowtmpl {
+
+namespace diagnostic {
+template <class Layer>
+struct layer_has_no_vector_jacobian_product {
+  static_assert(sizeof(Layer) < 0,
+                "flowtmpl: this layer has no forward_vjp / inverse_vjp members, so a flow holding it cannot be "
+                "trained (see flowtmpl/differentiable.hpp for what a differentiable layer provides)");
+};
+}  // namespace diagnostic
+
+namespace detail {
+
+template <class B>
+using ctx_arg_t = Eigen::Matrix<typename B::scalar_type, (context_dim_of<B>() > 0 ? context_dim_of<B>() : 1), 1>;
+
+template <class B>
+concept leaf_vjp = requires(const B& b, const vector_t<B>& v, typename B::scalar_type g, B& grad) {
+  { b.forward_vjp(v, v, g, grad) } -> std::same_as<vector_t<B>>;
+  { b.inverse_vjp(v, v, g, grad) } -> std::same_as<vector_t<B>>;
+};
+template <class B>
+concept leaf_vjp_ctx = requires(const B& b, const vector_t<B>& v, const ctx_arg_t<B>& c, typename B::scalar_type g,
+                                B& grad) {
+  { b.forward_vjp(v, c, v, g, grad) } -> std::same_as<vector_t<B>>;
+  { b.inverse_vjp(v, c, v, g, grad) } -> std::same_as<vector_t<B>>;
+};
+
+template <class B>
+consteval bool differentiable() {
+  if constexpr (is_context_bound<B>::value) {
+    return differentiable<std::remove_cvref_t<decltype(std::declval<B&>().bijector)>>();
+  } else if constexpr (is_chain<B>::value) {
+    return []<class... Ls>(Chain<Ls...>*) { return (differentiable<Ls>() && ...); }(static_cast<B*>(nullptr));
+  } else if constexpr (is_inverse_layer<B>::value) {
+    return differentiable<typename B::base_type>();
+  } else if constexpr (ConditionalBijector<B>) {
+    return leaf_vjp_ctx<B>;
+  } else {
+    return leaf_vjp<B>;
+  }
+}
+
+template <class B, bool Forward>
+struct tape_of {
+  using type = vector_t<B>;
+};
+template <class... Ls, bool Forward>
+struct tape_of<Chain<Ls...>, Forward> {
+  using type = std::tuple<typename tape_of<Ls, Forward>::type...>;
+};
+template <class B, bool Forward>
+struct tape_of<InverseBijector<B>, Forward> {
+  using type = typename tape_of<B, !Forward>::type;
+};
+template <class B, bool Forward>
+struct tape_of<context_bound<B>, Forward> {
+  using type = typename tape_of<B, Forward>::type;
+};
+
+}  // namespace detail
+
+// A bound bijector (or conditional bijector) every layer of which has vector-Jacobian
+// products.
+template <class B>
+concept DifferentiableBijector = (Bijector<B> || ConditionalBijector<B>) && detail::differentiable<B>();
+
+// What the pass in direction Forward leaves for the reverse sweep.
+template <class B, bool Forward>
+using tape_t = typename detail::tape_of<B, Forward>::type;
+
+// A gradient for b: a copy with every parameter 0.
+template <class T>
+T make_gradient(const T& b) {
+  T g = b;
+  for_each_parameter(g, [](const std::string&, auto* p, std::size_t k) {
+    for (std::size_t i = 0; i < k; ++i) p[i] = 0;
+  });
+  return g;
+}
+
+// Fills the tape; returns {output, log-det} of the pass in direction Forward (the
+// forward's log|det df/dx| or the inverse's log|det df^-1/dy|). ctx: the context's
+// values (nullptr without one).
+template <bool Forward, class B>
+value_and_log_det<vector_t<B>, typename B::scalar_type> record(const B& b, const vector_t<B>& v,
+                                                               const typename B::scalar_type* ctx,
+                                                               tape_t<B, Forward>& tape) {
+  using S = typename B::scalar_type;
+  if constexpr (is_chain<B>::value) {
+    value_and_log_det<vector_t<B>, S> r{v, S(0)};
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      auto step = [&]<std::size_t K>(std::integral_constant<std::size_t, K>) {
+        const auto s = record<Forward>(b.template get<K>(), r.value, ctx, std::get<K>(tape));
+        r.value = s.value;
+        r.log_det += s.log_det;
+      };
+      if constexpr (Forward)
+        (step(std::integral_constant<std::size_t, I>{}), ...);
+      else
+        (step(std::integral_constant<std::size_t, B::size - 1 - I>{}), ...);
+    }(std::make_index_sequence<B::size>{});
+    return r;
+  } else if constexpr (detail::is_context_bound<B>::value) {
+    (void)ctx;
+    return record<Forward>(b.bijector, v, b.context.data(), tape);
+  } else if constexpr (detail::is_inverse_layer<B>::value) {
+    return record<!Forward>(b.base, v, ctx, tape);
+  } else {
+    tape = v;
+    if constexpr (ConditionalBijector<B>) {
+      const context_t<B> c = Eigen::Map<const context_t<B>>(ctx);
+      return Forward ? flowtmpl::forward_and_log_det(b, v, c) : flowtmpl::inverse_and_log_det(b, v, c);
+    } else {
+      return Forward ? flowtmpl::forward_and_log_det(b, v) : flowtmpl::inverse_and_log_det(b, v);
+    }
+  }
+}
+
+// The reverse sweep: g is the cotangent of the pass's output, gld of its log-det;
+// returns the cotangent of its input and adds the parameters' cotangents into grad.
+template <bool Forward, class B>
+vector_t<B> backward(const B& b, const tape_t<B, Forward>& tape, const typename B::scalar_type* ctx,
+                     const vector_t<B>& g, typename B::scalar_type gld, B& grad) {
+  if constexpr (is_chain<B>::value) {
+    vector_t<B> c = g;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      auto step = [&]<std::size_t K>(std::integral_constant<std::size_t, K>) {
+        c = backward<Forward>(b.template get<K>(), std::get<K>(tape), ctx, c, gld, grad.template get<K>());
+      };
+      if constexpr (Forward)
+        (step(std::integral_constant<std::size_t, B::size - 1 - I>{}), ...);
+      else
+        (step(std::integral_constant<std::size_t, I>{}), ...);
+    }(std::make_index_sequence<B::size>{});
+    return c;
+  } else if constexpr (detail::is_context_bound<B>::value) {
+    (void)ctx;
+    return backward<Forward>(b.bijector, tape, b.context.data(), g, gld, grad.bijector);
+  } else if constexpr (detail::is_inverse_layer<B>::value) {
+    return backward<!Forward>(b.base, tape, ctx, g, gld, grad.base);
+  } else if constexpr (ConditionalBijector<B>) {
+    static_assert(detail::leaf_vjp_ctx<B>, "flowtmpl: this conditional layer has no forward_vjp / inverse_vjp members");
+    const context_t<B> c = Eigen::Map<const context_t<B>>(ctx);
+    return Forward ? b.forward_vjp(tape, c, g, gld, grad) : b.inverse_vjp(tape, c, g, gld, grad);
+  } else {
+    if constexpr (!detail::leaf_vjp<B>) {
+      (void)sizeof(diagnostic::layer_has_no_vector_jacobian_product<B>);
+      return g;
+    } else {
+      return Forward ? b.forward_vjp(tape, g, gld, grad) : b.inverse_vjp(tape, g, gld, grad);
+    }
+  }
+}
+
+template <class B>
+  requires(Bijector<B>)
+vector_t<B> forward_vjp(const B& b, const vector_t<B>& x, const vector_t<B>& gy, typename B::scalar_type gld, B& grad) {
+  tape_t<B, true> tape;
+  record<true>(b, x, nullptr, tape);
+  return backward<true>(b, tape, nullptr, gy, gld, grad);
+}
+template <class B>
+  requires(Bijector<B>)
+vector_t<B> inverse_vjp(const B& b, const vector_t<B>& y, const vector_t<B>& gx, typename B::scalar_type gld, B& grad) {
+  tape_t<B, false> tape;
+  record<false>(b, y, nullptr, tape);
+  return backward<false>(b, tape, nullptr, gx, gld, grad);
+}
+template <class B>
+  requires(ConditionalBijector<B>)
+vector_t<B> forward_vjp(const B& b, const vector_t<B>& x, const context_t<B>& c, const vector_t<B>& gy,
+                        typename B::scalar_type gld, B& grad) {
+  tape_t<B, true> tape;
+  record<true>(b, x, c.data(), tape);
+  return backward<true>(b, tape, c.data(), gy, gld, grad);
+}
+template <class B>
+  requires(ConditionalBijector<B>)
+vector_t<B> inverse_vjp(const B& b, const vector_t<B>& y, const context_t<B>& c, const vector_t<B>& gx,
+                        typename B::scalar_type gld, B& grad) {
+  tape_t<B, false> tape;
+  record<false>(b, y, c.data(), tape);
+  return backward<false>(b, tape, c.data(), gx, gld, grad);
+}
+
+// A base distribution with gradients of its log density (see the top of this header);
+// ReparameterizedDistribution: one that also draws from standard normal noise
+// (what reverse-KL training differentiates through).
+template <class T>
+concept DifferentiableDistribution =
+    Distribution<T> && requires(const T& d, const vector_t<T>& z, typename T::scalar_type w, T& grad) {
+      { d.log_prob_vjp(z, w, grad) } -> std::same_as<vector_t<T>>;
+    };
+template <class T>
+concept ReparameterizedDistribution =
+    DifferentiableDistribution<T> && requires(const T& d, const vector_t<T>& z, typename T::scalar_type w, T& grad) {
+      { d.from_noise(z, w) } -> std::same_as<vector_t<T>>;
+      d.from_noise_vjp(z, w, z, grad);
+    };
+
+// log p(x) of a flow distribution, adding w d log p(x)/dtheta into grad (a value of the
+// flow's type; its base's and transform's parameters). ctx: the context's values for a
+// conditional flow, else nullptr. If gx is not null, *gx = w d log p(x)/dx.
+template <class F>
+typename F::scalar_type log_prob_vjp(const F& f, const typename F::vec& x, typename F::scalar_type w, F& grad,
+                                     const typename F::scalar_type* ctx = nullptr, typename F::vec* gx = nullptr) {
+  using B = typename F::transform_type;
+  tape_t<B, false> tape;
+  const auto r = record<false>(f.transform, x, ctx, tape);
+  const auto lz = f.base.log_prob(r.value);
+  const typename F::vec gz = f.base.log_prob_vjp(r.value, w, grad.base);
+  const typename F::vec g = backward<false>(f.transform, tape, ctx, gz, w, grad.transform);
+  if (gx) *gx = g;
+  return lz + r.log_det;
+}
+
+}  // namespace flowtmpl
