@@ -114,17 +114,25 @@ void for_each_column(Eigen::Index n, F&& f) {
   }
 }
 
-// Runs f(first, count) for every block of columns, in parallel where OpenMP is on.
+// Runs f(block, first, count) for every block of columns, in parallel where OpenMP is
+// on; returns the number of blocks.
 template <class F>
-void for_each_block(Eigen::Index n, F&& f) {
+Eigen::Index for_each_numbered_block(Eigen::Index n, F&& f) {
   const Eigen::Index blocks = (n + host_block - 1) / host_block;
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static)
 #endif
   for (Eigen::Index b = 0; b < blocks; ++b) {
     const Eigen::Index first = b * host_block;
-    f(first, (first + host_block < n ? host_block : n - first));
+    f(b, first, (first + host_block < n ? host_block : n - first));
   }
+  return blocks;
+}
+
+// Runs f(first, count) for every block of columns, in parallel where OpenMP is on.
+template <class F>
+void for_each_block(Eigen::Index n, F&& f) {
+  for_each_numbered_block(n, [&](Eigen::Index, Eigen::Index first, Eigen::Index count) { f(first, count); });
 }
 
 // ---- the block path: layers with a conditioner take a block of samples at once ----

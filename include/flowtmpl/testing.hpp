@@ -55,6 +55,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -101,6 +102,23 @@ struct report {
 };
 
 namespace detail {
+// The interval the points are drawn from: [lo, hi] as given, or where either is NaN
+// [-3, 3] cut to the layer's forward domain with a margin of 2% inside open ends.
+template <class B, class S>
+std::pair<S, S> point_range(S lo, S hi) {
+  if (std::isnan(double(lo)) || std::isnan(double(hi))) {
+    lo = S(-3);
+    hi = S(3);
+    if constexpr (requires { B::forward_domain(); }) {
+      const auto d = B::forward_domain();
+      const S m = (std::min(hi, d.hi) - std::max(lo, d.lo)) * S(0.02);
+      lo = std::max(lo, d.lo + m);
+      hi = std::min(hi, d.hi - m);
+    }
+  }
+  return {lo, hi};
+}
+
 template <class V>
 std::string show(const V& v) {
   std::ostringstream s;
@@ -162,18 +180,7 @@ report check_bijector(const B& b, const options<typename B::scalar_type>& opt = 
   const std::string name = B::name;
 
   // ---- the points
-  S lo = opt.lo, hi = opt.hi;
-  if (std::isnan(double(lo)) || std::isnan(double(hi))) {
-    lo = S(-3);
-    hi = S(3);
-    if constexpr (requires { B::forward_domain(); }) {
-      const auto d = B::forward_domain();
-      // keep a margin inside open ends
-      const S m = (std::min(hi, d.hi) - std::max(lo, d.lo)) * S(0.02);
-      lo = std::max(lo, d.lo + m);
-      hi = std::min(hi, d.hi - m);
-    }
-  }
+  const auto [lo, hi] = detail::point_range<B>(opt.lo, opt.hi);
   std::vector<V> pts;
   philox_stream rng(opt.seed, 0);
   for (int p = 0; p < opt.points; ++p) {
@@ -357,17 +364,7 @@ report check_gradients(const B& b, const gradient_options<typename B::scalar_typ
   report rep;
   const std::string name = B::name;
 
-  S lo = opt.lo, hi = opt.hi;
-  if (std::isnan(double(lo)) || std::isnan(double(hi))) {
-    lo = S(-3);
-    hi = S(3);
-    if constexpr (requires { B::forward_domain(); }) {
-      const auto d = B::forward_domain();
-      const S m = (std::min(hi, d.hi) - std::max(lo, d.lo)) * S(0.02);
-      lo = std::max(lo, d.lo + m);
-      hi = std::min(hi, d.hi - m);
-    }
-  }
+  const auto [lo, hi] = detail::point_range<B>(opt.lo, opt.hi);
   philox_stream rng(opt.seed, 1);
   std::vector<S> theta(NP);
   if constexpr (NP > 0) copy_parameters(b, theta.data());

@@ -64,20 +64,6 @@ struct value_and_gradient {
 };
 
 namespace detail {
-// f(block, first, count) over fixed blocks of columns, in parallel where OpenMP is on;
-// returns the number of blocks.
-template <class F>
-Eigen::Index for_each_numbered_block(Eigen::Index n, F&& f) {
-  const Eigen::Index blocks = (n + host_block - 1) / host_block;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static)
-#endif
-  for (Eigen::Index b = 0; b < blocks; ++b) {
-    const Eigen::Index first = b * host_block;
-    f(b, first, (first + host_block < n ? host_block : n - first));
-  }
-  return blocks;
-}
 
 // grad = sum of parts in order.
 template <class F>

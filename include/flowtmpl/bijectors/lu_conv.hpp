@@ -252,7 +252,13 @@ struct LUConvBijector {
   }
 
   FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const {
-    vec w, z, x;
+    vec z, x;
+    solve(y, z, x);
+    return x;
+  }
+  // x = W^-1 (y - bias) by the two triangular solves, and z = (U + diag(s)) x between them
+  FLOWTMPL_HOST_DEVICE void solve(const vec& y, vec& z, vec& x) const {
+    vec w;
     for (int i = 0; i < D; ++i) w[perm[i]] = y[i] - bias[i];
     for (int i = 0; i < D; ++i) {  // L z = w
       S acc = w[i];
@@ -264,7 +270,6 @@ struct LUConvBijector {
       for (int j = i + 1; j < D; ++j) acc -= upper_entries[detail::upper_index(D, i, j)] * x[j];
       x[i] = acc / s(i);
     }
-    return x;
   }
 
   // gradients (flowtmpl/differentiable.hpp); the formulas are in the header comment.
@@ -301,18 +306,8 @@ struct LUConvBijector {
   FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& y, const vec& gx, S gld, LUConvBijector& grad) const
     requires has_diag_derivatives
   {
-    vec w, z, x;
-    for (int i = 0; i < D; ++i) w[perm[i]] = y[i] - bias[i];
-    for (int i = 0; i < D; ++i) {  // L z = w
-      S acc = w[i];
-      for (int j = 0; j < i; ++j) acc -= lower_entries[detail::lower_index(i, j)] * z[j];
-      z[i] = acc;
-    }
-    for (int i = D - 1; i >= 0; --i) {  // Ut x = z
-      S acc = z[i];
-      for (int j = i + 1; j < D; ++j) acc -= upper_entries[detail::upper_index(D, i, j)] * x[j];
-      x[i] = acc / s(i);
-    }
+    vec z, x;
+    solve(y, z, x);
     vec gz, gw, gy;
     for (int j = 0; j < D; ++j) {  // Ut^T gz = gx; Ut^T is lower triangular
       S acc = gx[j];

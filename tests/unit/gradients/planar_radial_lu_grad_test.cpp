@@ -10,6 +10,8 @@
 #include <flowtmpl/flowtmpl.hpp>
 #include <flowtmpl/testing.hpp>
 
+#include "gradient_support.hpp"
+
 #include <cmath>
 #include <limits>
 #include <string>
@@ -19,22 +21,8 @@ namespace ft = flowtmpl;
 
 namespace {
 
-// Every parameter of b uniform in [lo, hi].
-template <class B>
-void randomize(B& b, std::uint64_t seed, double lo, double hi) {
-  ft::philox_stream rng(seed, 3);
-  ft::for_each_parameter(b, [&](const std::string&, auto* p, std::size_t k) {
-    for (std::size_t i = 0; i < k; ++i) p[i] = decltype(+p[0])(lo + (hi - lo) * rng.uniform<double>());
-  });
-}
-
-template <class B>
-void require_gradients(const B& b, ft::testing::gradient_options<double> opt = {}) {
-  const auto rep = ft::testing::check_gradients(b, opt);
-  INFO(rep.text());
-  REQUIRE(rep.checks > 0);
-  REQUIRE(rep.ok());
-}
+using gradient_support::randomize;
+using gradient_support::require_gradients;
 
 template <class V>
 V random_vector(ft::philox_stream& rng, double scale) {
