@@ -298,7 +298,7 @@ TEST_CASE("fit rejects empty data and bad options in words", "[training]") {
   ft::fit_options opt;
   opt.batch_size = 0;
   CHECK_THROWS_WITH(ft::fit(f, gaussian_data(10, 1, 0, 1, 0, 1), opt), Catch::Contains("batch_size"));
-  const Eigen::Matrix<double, 3, Eigen::Dynamic> wrong(3, 5);
+  const Eigen::MatrixXd wrong = Eigen::MatrixXd::Zero(3, 5);  // three rows for a 2-D flow
   F g = ft::make_gradient(f);
-  CHECK_THROWS_AS(ft::nll_and_gradient(f, Eigen::MatrixXd(wrong), g), ft::shape_error);
+  CHECK_THROWS_AS(ft::nll_and_gradient(f, wrong, g), ft::shape_error);
 }
