@@ -8,6 +8,7 @@
 //
 // The target: x0 ~ N(0, 2^2), x1 | x0 ~ N(x0^2 / 4 - 1, 1/2^2), given as
 // log p~(x) = -x0^2 / 8 - 2 (x1 - x0^2 / 4 + 1)^2 + 5, so log Z = 5 + log(2 pi).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -42,6 +43,10 @@ int main(int argc, char** argv) {
     else
       dir = a;
   }
+  if (steps < 1) {
+    std::fprintf(stderr, "usage: banana [OUTPUT_DIR] [--steps N], N >= 1\n");
+    return 2;
+  }
   Model q;
   reset_parameters(q, 3);
   q.transform.get<1>().log_scale = {std::log(2.0), 0.0};  // start as wide as the target
@@ -61,7 +66,7 @@ int main(int argc, char** argv) {
     copy_parameters(q, theta.data());
     opt.step(theta.data(), g.data(), theta.size(), lr(step));
     assign_parameters(q, theta.data());
-    if (step % (steps / 5) == 0)
+    if (step % std::max(1L, steps / 5) == 0)
       std::printf("step %5ld  reverse KL - log Z %.4f  ESS %.1f%%\n", step, r.loss, 100 * r.ess_fraction);
   }
   // a fresh, larger set of draws for the final report
