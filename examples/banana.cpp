@@ -4,7 +4,9 @@
 // effective sample size of the importance weights p~/q and the estimate of log Z.
 // banana.png: the target density | the flow's density | samples from the flow.
 //
-//   banana [OUTPUT_DIR] [--steps N]
+//   banana [OUTPUT_DIR] [--steps N] [--small]
+//
+// --small: a 32-pixel picture and 1000 draws (the sanitizer build's test).
 //
 // The target: x0 ~ N(0, 2^2), x1 | x0 ~ N(x0^2 / 4 - 1, 1/2^2), given as
 // log p~(x) = -x0^2 / 8 - 2 (x1 - x0^2 / 4 + 1)^2 + 5, so log Z = 5 + log(2 pi).
@@ -36,15 +38,18 @@ value_and_gradient<double, 2> banana(const Eigen::Vector2d& x) {
 int main(int argc, char** argv) {
   std::string dir = ".";
   long steps = 1500;
+  bool small = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--steps" && i + 1 < argc)
       steps = std::atol(argv[++i]);
+    else if (a == "--small")
+      small = true;
     else
       dir = a;
   }
   if (steps < 1) {
-    std::fprintf(stderr, "usage: banana [OUTPUT_DIR] [--steps N], N >= 1\n");
+    std::fprintf(stderr, "usage: banana [OUTPUT_DIR] [--steps N] [--small], N >= 1\n");
     return 2;
   }
   Model q;
@@ -71,16 +76,17 @@ int main(int argc, char** argv) {
   }
   // a fresh, larger set of draws for the final report
   Model unused = make_gradient(q);
-  const auto fin = reverse_kl_and_gradient(q, banana, 20000, /*seed=*/7, unused);
+  const long draws = small ? 1000 : 20000;
+  const auto fin = reverse_kl_and_gradient(q, banana, draws, /*seed=*/7, unused);
   const double log_z = 5 + std::log(2 * 3.14159265358979323846);
-  std::printf("after %ld steps: ESS %.0f of 20000 draws (%.1f%%); KL(q || p) = %.4f; log Z estimate %.4f (exact %.4f)\n",
-              steps, fin.ess, 100 * fin.ess_fraction, fin.loss + log_z, fin.log_normalizer, log_z);
+  std::printf("after %ld steps: ESS %.0f of %ld draws (%.1f%%); KL(q || p) = %.4f; log Z estimate %.4f (exact %.4f)\n",
+              steps, fin.ess, draws, 100 * fin.ess_fraction, fin.loss + log_z, fin.log_normalizer, log_z);
 
   const plot::window w{-6, 6, -3, 9};
-  plot::figure fig(1, 3, 256);
+  plot::figure fig(1, 3, small ? 32 : 256);
   fig.heat_map(0, 0, w, [](double x, double y) { return banana(Eigen::Vector2d(x, y)).value; });
   fig.heat_map(0, 1, w, [&](double x, double y) { return q.log_prob(Eigen::Vector2d(x, y)); });
-  const auto s = sample(q, 20000, /*seed=*/11);
+  const auto s = sample(q, draws, /*seed=*/11);
   std::vector<double> xs, ys;
   for (Eigen::Index j = 0; j < s.cols(); ++j) xs.push_back(s(0, j)), ys.push_back(s(1, j));
   fig.points(0, 2, w, xs, ys);

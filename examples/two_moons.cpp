@@ -3,7 +3,9 @@
 // learned: two_moons.png has one row per model (held-out data | the model's density |
 // samples from the model).
 //
-//   two_moons [OUTPUT_DIR] [--steps N] [--model nsf|realnvp|both] [--seed S]
+//   two_moons [OUTPUT_DIR] [--steps N] [--model nsf|realnvp|both] [--seed S] [--small]
+//
+// --small: a 32-pixel picture and 1000 samples (the sanitizer build's test).
 //
 // Also writes, for a side-by-side run with nflows
 // (benchmarks/peers/two_moons_side_by_side.sh):
@@ -63,14 +65,15 @@ run train(Model& model, const Data& train_set, const Data& test_set, long steps,
 }
 
 template <class Model>
-void draw_row(plot::figure& fig, int row, const Model& model, const Data& test_set, const plot::window& w) {
+void draw_row(plot::figure& fig, int row, const Model& model, const Data& test_set, const plot::window& w,
+              Eigen::Index draws) {
   std::vector<double> xs, ys;
   for (Eigen::Index j = 0; j < test_set.cols(); ++j) xs.push_back(test_set(0, j)), ys.push_back(test_set(1, j));
   fig.points(row, 0, w, xs, ys);
   fig.heat_map(row, 1, w, [&](double x, double y) {
     return double(model.log_prob(Eigen::Vector2f(float(x), float(y))));
   });
-  const Data s = sample(model, 20000, /*seed=*/99);
+  const Data s = sample(model, draws, /*seed=*/99);
   xs.clear();
   ys.clear();
   for (Eigen::Index j = 0; j < s.cols(); ++j) xs.push_back(s(0, j)), ys.push_back(s(1, j));
@@ -88,19 +91,22 @@ int main(int argc, char** argv) {
   std::string dir = ".", which = "both";
   long steps = 2000;
   std::uint64_t seed = 1;
+  bool small = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--steps" && i + 1 < argc)
       steps = std::atol(argv[++i]);
     else if (a == "--model" && i + 1 < argc)
       which = argv[++i];
+    else if (a == "--small")
+      small = true;
     else if (a == "--seed" && i + 1 < argc)
       seed = std::strtoull(argv[++i], nullptr, 10);
     else
       dir = a;
   }
   if (steps < 1 || (which != "nsf" && which != "realnvp" && which != "both")) {
-    std::fprintf(stderr, "usage: two_moons [OUTPUT_DIR] [--steps N] [--model nsf|realnvp|both] [--seed S]\n");
+    std::fprintf(stderr, "usage: two_moons [OUTPUT_DIR] [--steps N] [--model nsf|realnvp|both] [--seed S] [--small]\n");
     return 2;
   }
 
@@ -114,17 +120,17 @@ int main(int argc, char** argv) {
 
   const plot::window w{-2.6, 2.6, -2.6, 2.6};
   const bool both = which == "both";
-  plot::figure fig(both ? 2 : 1, 3, 256);
+  plot::figure fig(both ? 2 : 1, 3, small ? 32 : 256);
   int row = 0;
   if (both || which == "realnvp") {
     bind_t<RealNVP, 2, float> realnvp;
     train(realnvp, train_set, test_set, steps, seed, "RealNVP");
-    draw_row(fig, row++, realnvp, test_set, w);
+    draw_row(fig, row++, realnvp, test_set, w, small ? 1000 : 20000);
   }
   if (both || which == "nsf") {
     bind_t<NSF, 2, float> nsf;
     const run r = train(nsf, train_set, test_set, steps, seed, "NSF");
-    draw_row(fig, row++, nsf, test_set, w);
+    draw_row(fig, row++, nsf, test_set, w, small ? 1000 : 20000);
     std::ofstream cfg(dir + "/two_moons_config.json");
     cfg << "{\"model\": \"nsf\", \"features\": 2, \"layers\": 8, \"bins\": 8, \"tail_bound\": 3.0, "
            "\"min_bin_width\": 0.001, \"min_bin_height\": 0.001, \"min_derivative\": 0.001, \"hidden\": [64, 64], "

@@ -16,11 +16,11 @@ ctest --test-dir build/release -j "$jobs" --output-on-failure
 
 san_start=$(date +%s)
 # The cases tagged [acceptance] (10^6 inputs each, 10^4 training steps) run in the
-# release build only, and the training examples take 5 steps instead of 200. -O0 without -g: the sanitizers catch the same errors, and instrumenting optimized
+# release build only, and the training examples take 5 steps and draw a small picture. -O0 without -g: the sanitizers catch the same errors, and instrumenting optimized
 # template-heavy code costs three times the compile time (measured on lu_conv_test.cpp:
 # 345 s and 5 GB at -O2 -g, 103 s and 2.5 GB at -O0).
 cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE= -DFLOWTMPL_BUILD_BENCHMARKS=OFF \
-  -DFLOWTMPL_BUILD_COMPILE_TESTS=OFF "-DFLOWTMPL_UNIT_TEST_ARGS=~[acceptance]" -DFLOWTMPL_EXAMPLE_TEST_STEPS=5 \
+  -DFLOWTMPL_BUILD_COMPILE_TESTS=OFF "-DFLOWTMPL_UNIT_TEST_ARGS=~[acceptance]" "-DFLOWTMPL_EXAMPLE_TEST_ARGS=--steps;5;--small" \
   -DCMAKE_CXX_FLAGS="-O0 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" >/dev/null
 cmake --build build/sanitize -j "$jobs"
 echo "flowtmpl: sanitizer build took $(( $(date +%s) - san_start )) s"
