@@ -205,35 +205,38 @@ vector_t<B> backward(const B& b, const tape_t<B, Forward>& tape, const typename 
   }
 }
 
+namespace detail {
+// Both halves in direction Forward: record into a tape on the stack, sweep it back.
+template <bool Forward, class B>
+vector_t<B> vjp(const B& b, const vector_t<B>& v, const typename B::scalar_type* ctx, const vector_t<B>& g,
+                typename B::scalar_type gld, B& grad) {
+  tape_t<B, Forward> tape;
+  record<Forward>(b, v, ctx, tape);
+  return backward<Forward>(b, tape, ctx, g, gld, grad);
+}
+}  // namespace detail
+
 template <class B>
   requires(Bijector<B>)
 vector_t<B> forward_vjp(const B& b, const vector_t<B>& x, const vector_t<B>& gy, typename B::scalar_type gld, B& grad) {
-  tape_t<B, true> tape;
-  record<true>(b, x, nullptr, tape);
-  return backward<true>(b, tape, nullptr, gy, gld, grad);
+  return detail::vjp<true>(b, x, nullptr, gy, gld, grad);
 }
 template <class B>
   requires(Bijector<B>)
 vector_t<B> inverse_vjp(const B& b, const vector_t<B>& y, const vector_t<B>& gx, typename B::scalar_type gld, B& grad) {
-  tape_t<B, false> tape;
-  record<false>(b, y, nullptr, tape);
-  return backward<false>(b, tape, nullptr, gx, gld, grad);
+  return detail::vjp<false>(b, y, nullptr, gx, gld, grad);
 }
 template <class B>
   requires(ConditionalBijector<B>)
 vector_t<B> forward_vjp(const B& b, const vector_t<B>& x, const context_t<B>& c, const vector_t<B>& gy,
                         typename B::scalar_type gld, B& grad) {
-  tape_t<B, true> tape;
-  record<true>(b, x, c.data(), tape);
-  return backward<true>(b, tape, c.data(), gy, gld, grad);
+  return detail::vjp<true>(b, x, c.data(), gy, gld, grad);
 }
 template <class B>
   requires(ConditionalBijector<B>)
 vector_t<B> inverse_vjp(const B& b, const vector_t<B>& y, const context_t<B>& c, const vector_t<B>& gx,
                         typename B::scalar_type gld, B& grad) {
-  tape_t<B, false> tape;
-  record<false>(b, y, c.data(), tape);
-  return backward<false>(b, tape, c.data(), gx, gld, grad);
+  return detail::vjp<false>(b, y, c.data(), gx, gld, grad);
 }
 
 // A base distribution with gradients of its log density (see the top of this header);
