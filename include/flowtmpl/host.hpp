@@ -46,6 +46,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include <Eigen/Core>
 
@@ -53,6 +54,7 @@
 #include "chain.hpp"
 #include "core.hpp"
 #include "distributions/flow_distribution.hpp"
+#include "exec.hpp"
 #include "errors.hpp"
 
 namespace flowtmpl {
@@ -688,5 +690,23 @@ template <Distribution Dist, class Derived>
 void initialize(Dist& d, const Eigen::MatrixBase<Derived>& xin) {
   initialize(d.transform, xin);
 }
+
+// ---- the same entry points with the policy first (flowtmpl/exec.hpp) ----------------
+// forward(exec::host, b, x, ...) is forward(b, x, ...): code written for a backend
+// chosen by a template parameter names the policy in every call.
+#define FLOWTMPL_HOST_POLICY_OVERLOAD(fn)                                         \
+  template <class T, class... A>                                                  \
+  auto fn(exec::host_t, T&& t, A&&... a)->decltype(flowtmpl::fn(std::forward<T>(t), std::forward<A>(a)...)) { \
+    return flowtmpl::fn(std::forward<T>(t), std::forward<A>(a)...);               \
+  }
+FLOWTMPL_HOST_POLICY_OVERLOAD(forward)
+FLOWTMPL_HOST_POLICY_OVERLOAD(inverse)
+FLOWTMPL_HOST_POLICY_OVERLOAD(forward_and_log_det)
+FLOWTMPL_HOST_POLICY_OVERLOAD(inverse_and_log_det)
+FLOWTMPL_HOST_POLICY_OVERLOAD(log_det)
+FLOWTMPL_HOST_POLICY_OVERLOAD(log_prob)
+FLOWTMPL_HOST_POLICY_OVERLOAD(sample)
+FLOWTMPL_HOST_POLICY_OVERLOAD(sample_and_log_prob)
+#undef FLOWTMPL_HOST_POLICY_OVERLOAD
 
 }  // namespace flowtmpl

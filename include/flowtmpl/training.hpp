@@ -45,6 +45,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -106,6 +107,10 @@ typename F::scalar_type nll_and_gradient(const F& flow, const Eigen::MatrixBase<
   for (S s : sums) total += s;
   if (log_probs) *log_probs = lp;
   return -total / S(n);
+}
+template <class F, class... A>
+typename F::scalar_type nll_and_gradient(exec::host_t, const F& flow, A&&... a) {
+  return nll_and_gradient(flow, std::forward<A>(a)...);
 }
 
 template <class S>

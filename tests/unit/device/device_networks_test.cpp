@@ -1,0 +1,44 @@
+// Host / device parity for the layers with a network (coupling, autoregressive) and a
+// double chain: as device_layers_test.cpp (a file of its own so that the two compile in
+// parallel).
+#include "device_support.hpp"
+
+namespace ft = flowtmpl;
+using namespace device_support;
+
+namespace {
+constexpr int D = 4;
+constexpr Eigen::Index N = 300;
+using Small = ft::MLP<16, 16>;
+}  // namespace
+
+TEMPLATE_TEST_CASE("device parity: coupling layers, every transformer", "[device]", (ft::Coupling<ft::Additive, Small>),
+                   (ft::Coupling<ft::Affine, Small, ft::mask::even>),
+                   (ft::Coupling<ft::BoundedAffine<2.0, true>, Small::with<ft::act::tanh>>),
+                   (ft::Coupling<ft::SoftplusAffine, Small::with<ft::act::silu>>),
+                   (ft::Coupling<ft::Spline<8>, Small::with<ft::act::elu>>)) {
+  check_layer(initialised_layer<TestType>(6));
+}
+
+TEST_CASE("device parity: bounded spline coupling inside [Lo, Hi]", "[device]") {
+  check_layer(initialised_layer<ft::Coupling<ft::BoundedSpline<5, -1.0, 2.0>, Small>>(6), -0.9, 1.9);
+}
+
+TEMPLATE_TEST_CASE("device parity: autoregressive layers, both directions", "[device]",
+                   (ft::MaskedAutoregressive<ft::Affine, ft::MADE<16, 16>>),
+                   (ft::InverseAutoregressive<ft::SoftplusAffine, ft::MADE<16>>),
+                   (ft::MaskedAutoregressive<ft::Spline<4>, ft::ResidualMADE<16, 1>>),
+                   (ft::InverseAutoregressive<ft::Additive, ft::MADE<16>::with<ft::act::tanh>>)) {
+  check_layer(initialised_layer<TestType>(7));
+}
+
+TEST_CASE("device parity: double", "[device]") {
+  using B = ft::bind_t<ft::compose<ft::ActNorm, ft::Coupling<ft::Spline<8>, Small>, ft::LUConv>, D, double>;
+  B b;
+  ft::reset_parameters(b, 10, ft::init::uniform);
+  const auto X = inputs<double, D>(N, 11);
+  check_bijector(b, X);
+  Flow<B> f{{}, b};
+  check_distribution(f, X);
+  check_gradient(f, X);
+}
