@@ -153,6 +153,30 @@ Eigen::Matrix<S, 1, Eigen::Dynamic> to_host(const thrust::device_vector<S>& v) {
   return r;
 }
 
+namespace detail {
+// The bytes of a trivially copyable T in device memory. Copied as bytes, not through
+// thrust::device_vector<T>: that would fill it with a kernel taking T by value, and a
+// flow's parameters outgrow a kernel's parameter space (32 KiB).
+template <class T>
+class device_image {
+ public:
+  explicit device_image(const T& t) : bytes_(sizeof(T)) { assign(t); }
+  void assign(const T& t) {
+    const auto* p = reinterpret_cast<const unsigned char*>(&t);
+    thrust::copy(p, p + sizeof(T), bytes_.begin());
+  }
+  T get() const {
+    T t;
+    thrust::copy(bytes_.begin(), bytes_.end(), reinterpret_cast<unsigned char*>(&t));
+    return t;
+  }
+  const T* pointer() const { return reinterpret_cast<const T*>(thrust::raw_pointer_cast(bytes_.data())); }
+
+ private:
+  thrust::device_vector<unsigned char> bytes_;  // device allocations are aligned for any T
+};
+}  // namespace detail
+
 // A bound bijector or flow distribution in device memory, with its prepared form.
 template <class T>
 class device_flow {
@@ -166,22 +190,22 @@ class device_flow {
   using scalar_type = typename T::scalar_type;
   static constexpr int dim = T::dim;
 
-  explicit device_flow(const T& flow) : flow_(1, flow), prepared_(1, flowtmpl::prepare(flow)) {}
+  explicit device_flow(const T& flow) : flow_(flow), prepared_(flowtmpl::prepare(flow)) {}
 
   // New parameters (and settings) for the flow on the device.
   void assign(const T& flow) {
-    flow_[0] = flow;
-    prepared_[0] = flowtmpl::prepare(flow);
+    flow_.assign(flow);
+    prepared_.assign(flowtmpl::prepare(flow));
   }
   // A host copy of the flow.
-  T get() const { return flow_[0]; }
+  T get() const { return flow_.get(); }
 
-  const T* flow_pointer() const { return thrust::raw_pointer_cast(flow_.data()); }
-  const prepared_type* prepared_pointer() const { return thrust::raw_pointer_cast(prepared_.data()); }
+  const T* flow_pointer() const { return flow_.pointer(); }
+  const prepared_type* prepared_pointer() const { return prepared_.pointer(); }
 
  private:
-  thrust::device_vector<T> flow_;
-  thrust::device_vector<prepared_type> prepared_;
+  detail::device_image<T> flow_;
+  detail::device_image<prepared_type> prepared_;
 };
 template <class T>
 device_flow(const T&) -> device_flow<T>;
@@ -352,6 +376,14 @@ struct sample_kernel {
       }
     }
   }
+};
+
+// Byte k of dst is byte k mod size of src: copies of one object.
+struct replicate_kernel {
+  const unsigned char* src;
+  unsigned char* dst;
+  std::size_t size;
+  FLOWTMPL_HOST_DEVICE void operator()(std::int64_t k) const { dst[k] = src[std::size_t(k) % size]; }
 };
 
 // Slot s accumulates the gradient of w * sum log p over its samples, in sample order.
@@ -565,10 +597,16 @@ typename F::scalar_type nll_and_gradient(exec::device_t, const device_flow<F>& d
   const std::int64_t per = options.samples_per_slot;
   const std::int64_t slots = (n + per - 1) / per;
   const F host_flow = df.get();
-  thrust::device_vector<F> parts(std::size_t(slots), make_gradient(host_flow));
+  // the slots: copies of a zero gradient, made on the device from one image
+  const detail::device_image<F> zero(make_gradient(host_flow));
+  thrust::device_vector<unsigned char> slot_bytes(static_cast<std::size_t>(slots) * sizeof(F));
+  detail::launch(std::int64_t(slot_bytes.size()),
+                 detail::replicate_kernel{reinterpret_cast<const unsigned char*>(zero.pointer()),
+                                          thrust::raw_pointer_cast(slot_bytes.data()), sizeof(F)});
+  F* parts = reinterpret_cast<F*>(thrust::raw_pointer_cast(slot_bytes.data()));
   thrust::device_vector<S> sums(static_cast<std::size_t>(slots)), lp(static_cast<std::size_t>(n));
   detail::launch(slots, detail::nll_slot_kernel<F>{df.flow_pointer(), x.span(), n, per, S(-1) / S(n),
-                                                   thrust::raw_pointer_cast(parts.data()),
+                                                   parts,
                                                    thrust::raw_pointer_cast(sums.data()),
                                                    thrust::raw_pointer_cast(lp.data()), c});
   grad = host_flow;
@@ -578,7 +616,7 @@ typename F::scalar_type nll_and_gradient(exec::device_t, const device_flow<F>& d
     thrust::device_vector<std::size_t> d_offsets(offsets.begin(), offsets.end());
     thrust::device_vector<S> flat(count);
     detail::launch(std::int64_t(count),
-                   detail::slot_sum_kernel<F>{thrust::raw_pointer_cast(parts.data()), slots,
+                   detail::slot_sum_kernel<F>{parts, slots,
                                               thrust::raw_pointer_cast(d_offsets.data()),
                                               thrust::raw_pointer_cast(flat.data())});
     std::vector<S> h(count);

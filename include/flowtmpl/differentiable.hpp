@@ -135,7 +135,7 @@ T make_gradient(const T& b) {
 // forward's log|det df/dx| or the inverse's log|det df^-1/dy|). ctx: the context's
 // values (nullptr without one).
 template <bool Forward, class B>
-value_and_log_det<vector_t<B>, typename B::scalar_type> record(const B& b, const vector_t<B>& v,
+FLOWTMPL_HOST_DEVICE value_and_log_det<vector_t<B>, typename B::scalar_type> record(const B& b, const vector_t<B>& v,
                                                                const typename B::scalar_type* ctx,
                                                                tape_t<B, Forward>& tape) {
   using S = typename B::scalar_type;
@@ -172,7 +172,7 @@ value_and_log_det<vector_t<B>, typename B::scalar_type> record(const B& b, const
 // The reverse sweep: g is the cotangent of the pass's output, gld of its log-det;
 // returns the cotangent of its input and adds the parameters' cotangents into grad.
 template <bool Forward, class B>
-vector_t<B> backward(const B& b, const tape_t<B, Forward>& tape, const typename B::scalar_type* ctx,
+FLOWTMPL_HOST_DEVICE vector_t<B> backward(const B& b, const tape_t<B, Forward>& tape, const typename B::scalar_type* ctx,
                      const vector_t<B>& g, typename B::scalar_type gld, B& grad) {
   if constexpr (is_chain<B>::value) {
     vector_t<B> c = g;
@@ -208,7 +208,7 @@ vector_t<B> backward(const B& b, const tape_t<B, Forward>& tape, const typename 
 namespace detail {
 // Both halves in direction Forward: record into a tape on the stack, sweep it back.
 template <bool Forward, class B>
-vector_t<B> vjp(const B& b, const vector_t<B>& v, const typename B::scalar_type* ctx, const vector_t<B>& g,
+FLOWTMPL_HOST_DEVICE vector_t<B> vjp(const B& b, const vector_t<B>& v, const typename B::scalar_type* ctx, const vector_t<B>& g,
                 typename B::scalar_type gld, B& grad) {
   tape_t<B, Forward> tape;
   record<Forward>(b, v, ctx, tape);
@@ -218,23 +218,23 @@ vector_t<B> vjp(const B& b, const vector_t<B>& v, const typename B::scalar_type*
 
 template <class B>
   requires(Bijector<B>)
-vector_t<B> forward_vjp(const B& b, const vector_t<B>& x, const vector_t<B>& gy, typename B::scalar_type gld, B& grad) {
+FLOWTMPL_HOST_DEVICE vector_t<B> forward_vjp(const B& b, const vector_t<B>& x, const vector_t<B>& gy, typename B::scalar_type gld, B& grad) {
   return detail::vjp<true>(b, x, nullptr, gy, gld, grad);
 }
 template <class B>
   requires(Bijector<B>)
-vector_t<B> inverse_vjp(const B& b, const vector_t<B>& y, const vector_t<B>& gx, typename B::scalar_type gld, B& grad) {
+FLOWTMPL_HOST_DEVICE vector_t<B> inverse_vjp(const B& b, const vector_t<B>& y, const vector_t<B>& gx, typename B::scalar_type gld, B& grad) {
   return detail::vjp<false>(b, y, nullptr, gx, gld, grad);
 }
 template <class B>
   requires(ConditionalBijector<B>)
-vector_t<B> forward_vjp(const B& b, const vector_t<B>& x, const context_t<B>& c, const vector_t<B>& gy,
+FLOWTMPL_HOST_DEVICE vector_t<B> forward_vjp(const B& b, const vector_t<B>& x, const context_t<B>& c, const vector_t<B>& gy,
                         typename B::scalar_type gld, B& grad) {
   return detail::vjp<true>(b, x, c.data(), gy, gld, grad);
 }
 template <class B>
   requires(ConditionalBijector<B>)
-vector_t<B> inverse_vjp(const B& b, const vector_t<B>& y, const context_t<B>& c, const vector_t<B>& gx,
+FLOWTMPL_HOST_DEVICE vector_t<B> inverse_vjp(const B& b, const vector_t<B>& y, const context_t<B>& c, const vector_t<B>& gx,
                         typename B::scalar_type gld, B& grad) {
   return detail::vjp<false>(b, y, c.data(), gx, gld, grad);
 }
@@ -258,7 +258,7 @@ concept ReparameterizedDistribution =
 // flow's type; its base's and transform's parameters). ctx: the context's values for a
 // conditional flow, else nullptr. If gx is not null, *gx = w d log p(x)/dx.
 template <class F>
-typename F::scalar_type log_prob_vjp(const F& f, const typename F::vec& x, typename F::scalar_type w, F& grad,
+FLOWTMPL_HOST_DEVICE typename F::scalar_type log_prob_vjp(const F& f, const typename F::vec& x, typename F::scalar_type w, F& grad,
                                      const typename F::scalar_type* ctx = nullptr, typename F::vec* gx = nullptr) {
   using B = typename F::transform_type;
   tape_t<B, false> tape;

@@ -73,7 +73,7 @@ void sum_gradients(std::vector<F>& parts, F& grad) {
   std::vector<typename F::scalar_type> acc(n, typename F::scalar_type(0)), tmp(n);
   for (auto& p : parts) {
     copy_parameters(p, tmp.data());
-    for (std::size_t i = 0; i < n; ++i) acc[i] += tmp[i];
+    for (std::size_t i = 0; i < acc.size(); ++i) acc[i] += tmp[i];
   }
   assign_parameters(grad, acc.data());
 }

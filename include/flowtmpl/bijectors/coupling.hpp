@@ -177,14 +177,17 @@ struct CouplingBijector
 
   template <bool Forward>
   FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> apply(const vec& v, const S* ctx) const {
+    // local copies: a static member table is host memory to nvcc
+    constexpr std::array<int, n_a> a_idx = a_index;
+    constexpr std::array<int, n_b> b_idx = b_index;
     Eigen::Matrix<S, n_a, 1> va;
-    for (int i = 0; i < n_a; ++i) va[i] = v[a_index[i]];
+    for (int i = 0; i < n_a; ++i) va[i] = v[a_idx[i]];
     const auto theta = conditioner.evaluate(va, ctx);
     vec out = v;
     S ld = S(0);
     for (int i = 0; i < n_b; ++i) {
       S l;
-      const int j = b_index[i];
+      const int j = b_idx[i];
       out[j] = Forward ? transformer.forward(i, v[j], theta.data() + i * P, l)
                        : transformer.inverse(i, v[j], theta.data() + i * P, l);
       ld += l;
@@ -197,21 +200,24 @@ struct CouplingBijector
   // conditioning part directly and through the conditioner.
   template <bool Forward>
   FLOWTMPL_HOST_DEVICE vec apply_vjp(const vec& v, const S* ctx, const vec& g, S gld, CouplingBijector& grad) const {
+    // local copies: a static member table is host memory to nvcc
+    constexpr std::array<int, n_a> a_idx = a_index;
+    constexpr std::array<int, n_b> b_idx = b_index;
     Eigen::Matrix<S, n_a, 1> va;
-    for (int i = 0; i < n_a; ++i) va[i] = v[a_index[i]];
+    for (int i = 0; i < n_a; ++i) va[i] = v[a_idx[i]];
     typename conditioner_type::tape tape;
     const auto theta = conditioner.evaluate_taped(va, ctx, tape);
     Eigen::Matrix<S, n_b * P, 1> gtheta = Eigen::Matrix<S, n_b * P, 1>::Zero();
     vec gv = g;
     for (int i = 0; i < n_b; ++i) {
-      const int j = b_index[i];
+      const int j = b_idx[i];
       gv[j] = Forward ? detail::transformer_forward_vjp(transformer, i, v[j], theta.data() + i * P, g[j], gld,
                                                         gtheta.data() + i * P, &grad.transformer)
                       : detail::transformer_inverse_vjp(transformer, i, v[j], theta.data() + i * P, g[j], gld,
                                                         gtheta.data() + i * P, &grad.transformer);
     }
     const auto ga = conditioner.backward(tape, gtheta, &grad.conditioner, nullptr);
-    for (int i = 0; i < n_a; ++i) gv[a_index[i]] += ga[i];
+    for (int i = 0; i < n_a; ++i) gv[a_idx[i]] += ga[i];
     return gv;
   }
 

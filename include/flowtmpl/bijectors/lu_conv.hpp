@@ -52,24 +52,24 @@ namespace flowtmpl {
 namespace lu_diag {
 struct exp {
   template <class S>
-  static S value(S raw, S sign) {
+  FLOWTMPL_HOST_DEVICE static S value(S raw, S sign) {
     using std::exp;
     return sign * exp(raw);
   }
   template <class S>
-  static S log_abs(S raw, S) {
+  FLOWTMPL_HOST_DEVICE static S log_abs(S raw, S) {
     return raw;
   }
   template <class S>
-  static S dvalue(S raw, S sign) {
+  FLOWTMPL_HOST_DEVICE static S dvalue(S raw, S sign) {
     return value(raw, sign);
   }
   template <class S>
-  static S dlog_abs(S, S) {
+  FLOWTMPL_HOST_DEVICE static S dlog_abs(S, S) {
     return S(1);
   }
   template <class S>
-  static S raw_for(S s) {
+  FLOWTMPL_HOST_DEVICE static S raw_for(S s) {
     using std::abs, std::log;
     return log(abs(s));
   }
@@ -80,23 +80,23 @@ struct softplus {
   template <class S>
   static constexpr S eps = S(1e-3);
   template <class S>
-  static S value(S raw, S) {
+  FLOWTMPL_HOST_DEVICE static S value(S raw, S) {
     using std::exp, std::log1p;
     return (raw > S(0) ? raw + log1p(exp(-raw)) : log1p(exp(raw))) + eps<S>;
   }
   template <class S>
-  static S log_abs(S raw, S sign) {
+  FLOWTMPL_HOST_DEVICE static S log_abs(S raw, S sign) {
     using std::log;
     return log(value(raw, sign));
   }
   // sigmoid(raw), and sigmoid(raw) / s
   template <class S>
-  static S dvalue(S raw, S) {
+  FLOWTMPL_HOST_DEVICE static S dvalue(S raw, S) {
     using std::exp;
     return raw >= S(0) ? S(1) / (S(1) + exp(-raw)) : exp(raw) / (S(1) + exp(raw));
   }
   template <class S>
-  static S dlog_abs(S raw, S sign) {
+  FLOWTMPL_HOST_DEVICE static S dlog_abs(S raw, S sign) {
     return dvalue(raw, sign) / value(raw, sign);
   }
   // softplus^-1(1 - eps) = log(exp(1 - eps) - 1), as nflows's identity init.
@@ -105,24 +105,24 @@ struct softplus {
 };
 struct raw {
   template <class S>
-  static S value(S r, S) {
+  FLOWTMPL_HOST_DEVICE static S value(S r, S) {
     return r;
   }
   template <class S>
-  static S log_abs(S r, S) {
+  FLOWTMPL_HOST_DEVICE static S log_abs(S r, S) {
     using std::abs, std::log;
     return log(abs(r));
   }
   template <class S>
-  static S dvalue(S, S) {
+  FLOWTMPL_HOST_DEVICE static S dvalue(S, S) {
     return S(1);
   }
   template <class S>
-  static S dlog_abs(S r, S) {
+  FLOWTMPL_HOST_DEVICE static S dlog_abs(S r, S) {
     return S(1) / r;
   }
   template <class S>
-  static S raw_for(S s) {
+  FLOWTMPL_HOST_DEVICE static S raw_for(S s) {
     return s;
   }
   template <class S>
@@ -357,8 +357,18 @@ struct LUConvBijector {
     detail::prepared_linear<D, S> p;
     const mat l = lower(), u = upper(), pm = permutation_matrix();
     p.w = pm * (l * u);
-    p.w_inv = u.template triangularView<Eigen::Upper>().solve(
-        l.template triangularView<Eigen::UnitLower>().solve(mat(pm.transpose())));
+    // W^-1 = U^-1 L^-1 P^T by substitution, column by column (written out rather than
+    // Eigen's triangular solve, which nvcc reports as host code inside device code)
+    mat x = pm.transpose();
+    for (int c = 0; c < D; ++c) {
+      for (int i = 1; i < D; ++i)
+        for (int k = 0; k < i; ++k) x(i, c) -= l(i, k) * x(k, c);
+      for (int i = D - 1; i >= 0; --i) {
+        for (int k = i + 1; k < D; ++k) x(i, c) -= u(i, k) * x(k, c);
+        x(i, c) /= u(i, i);
+      }
+    }
+    p.w_inv = x;
     p.bias = Eigen::Map<const vec>(bias.data());
     p.log_det_value = constant_log_det();
     return p;

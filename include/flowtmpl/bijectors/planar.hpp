@@ -340,7 +340,9 @@ struct PlanarBijector {
     // invert the forward. One correction along w sets w^T u_hat = m to rounding:
     // u_hat += (m - w^T u_hat) w / |w|^2 = (m 2^-w_exp - ws^T u_hat) / n2 ws.
     const S target = ldexp(p.m, -p.w_exp);
-    if (std::isfinite(target) && p.uhat.allFinite()) {
+    bool finite = std::isfinite(target);
+    for (int i = 0; i < D; ++i) finite = finite && std::isfinite(p.uhat[i]);  // allFinite() is host-only in Eigen
+    if (finite) {
       S dot(0);
       for (int i = 0; i < D; ++i) dot += ws[i] * p.uhat[i];
       const S delta = (target - dot) / n2;

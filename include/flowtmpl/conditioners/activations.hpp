@@ -22,7 +22,7 @@ namespace flowtmpl::act {
 struct relu {
   static constexpr const char* name = "relu";
   template <class A>
-  static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
     // (a > 0).select keeps a NaN (the comparison is false, then a is NaN < 0 false)
     return (a < S(0)).select(S(0), a);
@@ -32,7 +32,7 @@ struct relu {
     return v < S(0) ? S(0) : v;
   }
   template <class A>
-  static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
     return (a > S(0)).select(A::PlainObject::Ones(a.rows(), a.cols()), S(0));
   }
@@ -41,7 +41,7 @@ struct relu {
 struct tanh {
   static constexpr const char* name = "tanh";
   template <class A>
-  static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
     return a.tanh();
   }
   template <class S>
@@ -50,7 +50,7 @@ struct tanh {
     return tanh(v);
   }
   template <class A>
-  static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
     return S(1) - a.tanh().square();
   }
@@ -59,7 +59,7 @@ struct tanh {
 struct silu {
   static constexpr const char* name = "silu";
   template <class A>
-  static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
     // -inf / inf would be NaN: the limit at -inf is -0
     return (a == -std::numeric_limits<S>::infinity()).select(S(-0.0), a / (S(1) + (-a).exp()));
@@ -71,7 +71,7 @@ struct silu {
   }
   // sigmoid(v) (1 + v (1 - sigmoid(v))), 0 at v = -inf
   template <class A>
-  static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
     const typename A::PlainObject s = S(1) / (S(1) + (-a).exp());
     return (a == -std::numeric_limits<S>::infinity()).select(S(0), s * (S(1) + a * (S(1) - s)));
@@ -81,7 +81,7 @@ struct silu {
 struct elu {
   static constexpr const char* name = "elu";
   template <class A>
-  static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
     return (a > S(0)).select(a, a.expm1());
   }
@@ -91,7 +91,7 @@ struct elu {
     return v > S(0) ? v : expm1(v);
   }
   template <class A>
-  static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
     return (a > S(0)).select(A::PlainObject::Ones(a.rows(), a.cols()), a.exp());
   }

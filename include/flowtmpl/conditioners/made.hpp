@@ -157,10 +157,16 @@ struct made_conditioner {
     return Eigen::Map<const Eigen::Matrix<S, lin<I>.out, 1>>(values.data() + lin<I>.offset +
                                                               std::size_t(lin<I>.out) * lin<I>.in);
   }
-  S* weight_data(int i) { return values.data() + linears[i].offset; }
-  const S* weight_data(int i) const { return values.data() + linears[i].offset; }
-  S* bias_data(int i) { return weight_data(i) + std::size_t(linears[i].out) * linears[i].in; }
-  const S* bias_data(int i) const { return weight_data(i) + std::size_t(linears[i].out) * linears[i].in; }
+  FLOWTMPL_HOST_DEVICE S* weight_data(int i) { return values.data() + detail::table<&linears>()[i].offset; }
+  FLOWTMPL_HOST_DEVICE const S* weight_data(int i) const { return values.data() + detail::table<&linears>()[i].offset; }
+  FLOWTMPL_HOST_DEVICE S* bias_data(int i) {
+    const made_linear& l = detail::table<&linears>()[i];
+    return weight_data(i) + std::size_t(l.out) * l.in;
+  }
+  FLOWTMPL_HOST_DEVICE const S* bias_data(int i) const {
+    const made_linear& l = detail::table<&linears>()[i];
+    return weight_data(i) + std::size_t(l.out) * l.in;
+  }
 
   using in_vec = Eigen::Matrix<S, D, 1>;
   using out_vec = Eigen::Matrix<S, D * M, 1>;
@@ -168,14 +174,15 @@ struct made_conditioner {
   // ---- whole-network evaluation, for one sample (N = 1 columns) or a block -------
   // Works on any matrix type with H0 rows; Mat<R> makes the R-row buffer type. Tp: a
   // tape* to record the pre-activations into (one sample only), or nullptr_t.
+  FLOWTMPL_NO_EXEC_CHECK
   template <template <int> class Mat, class XB, class CB, class Tp = std::nullptr_t>
-  Mat<D * M> run(const XB& X, const CB* Ctx, Tp tp = nullptr) const {
+  FLOWTMPL_HOST_DEVICE Mat<D * M> run(const XB& X, const CB* Ctx, Tp tp = nullptr) const {
     constexpr int ctx0 = C > 0 ? 1 : -1;
-    Mat<H0> t(H0, X.cols());
+    Mat<H0> t(int(H0), X.cols());
     t.noalias() = weight<0>() * X;
     t.colwise() += bias<0>();
     if constexpr (C > 0) {
-      Mat<H0> c(H0, X.cols());
+      Mat<H0> c(int(H0), X.cols());
       c.noalias() = weight<ctx0>() * (*Ctx);
       c.colwise() += bias<ctx0>();
       if constexpr (!std::is_same_v<Tp, std::nullptr_t>) Eigen::Map<col_t<H0>>(tp->cpre.data()) = c;
@@ -189,15 +196,16 @@ struct made_conditioner {
       return run_feedforward<Mat, (C > 0 ? 2 : 1)>(t, tp);
     }
   }
+  FLOWTMPL_NO_EXEC_CHECK
   template <template <int> class Mat, int I, class T, class Tp>
-  Mat<D * M> run_feedforward(const T& h, Tp tp) const {
+  FLOWTMPL_HOST_DEVICE Mat<D * M> run_feedforward(const T& h, Tp tp) const {
     if constexpr (lin<I>.role == 5) {
       Mat<D * M> out(D * M, h.cols());
       out.noalias() = weight<I>() * h;
       out.colwise() += bias<I>();
       return out;
     } else {
-      Mat<lin<I>.out> next(lin<I>.out, h.cols());
+      Mat<lin<I>.out> next(int(lin<I>.out), h.cols());
       next.noalias() = weight<I>() * h;
       next.colwise() += bias<I>();
       record<out_buffer(I)>(tp, next);
@@ -205,8 +213,9 @@ struct made_conditioner {
       return run_feedforward<Mat, I + 1>(next, tp);
     }
   }
+  FLOWTMPL_NO_EXEC_CHECK
   template <template <int> class Mat, int I, class T, class CB, class Tp>
-  Mat<D * M> run_blocks(T& t, const CB* Ctx, Tp tp) const {
+  FLOWTMPL_HOST_DEVICE Mat<D * M> run_blocks(T& t, const CB* Ctx, Tp tp) const {
     if constexpr (lin<I>.role == 5) {
       Mat<D * M> out(D * M, t.cols());
       out.noalias() = weight<I>() * t;
@@ -214,9 +223,9 @@ struct made_conditioner {
       return out;
     } else {
       // block: u = L1(act(L0(act(t)) [+ ctx])); t += u
-      Mat<H0> a(H0, t.cols());
+      Mat<H0> a(int(H0), t.cols());
       a.array() = Act::apply(t.array());
-      Mat<H0> v(H0, t.cols());
+      Mat<H0> v(int(H0), t.cols());
       v.noalias() = weight<I>() * a;
       v.colwise() += bias<I>();
       constexpr int next = C > 0 ? I + 2 : I + 1;
@@ -304,7 +313,7 @@ struct made_conditioner {
     for (int i = 0; i < D; ++i) st.x[i] = S(0);
     if constexpr (C > 0) {
       for (int li = 0; li < n_linear; ++li) {
-        const made_linear& l = linears[li];
+        const made_linear& l = detail::table<&linears>()[li];
         if (l.role != 1 && l.role != 3) continue;
         const int slot = l.role == 1 ? 0 : 1 + l.block;
         const S* w = weight_data(li);
@@ -336,40 +345,41 @@ struct made_conditioner {
     constexpr int lb = n_hidden - 1;
     const S* w = weight_data(last);
     const S* bb = bias_data(last);
-    const int n_in = tables.end[lb][D == 1 ? 0 : k];
+    const int n_in = detail::table<&tables>().end[lb][D == 1 ? 0 : k];
     const S* h = st.hidden[lb];
     if constexpr (Sorted) {
       using RM = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-      const Eigen::Map<const RM> W(w, linears[last].out, linears[last].in);
+      const Eigen::Map<const RM> W(w, detail::table<&linears>()[last].out, detail::table<&linears>()[last].in);
       Eigen::Map<Eigen::Matrix<S, M, 1>> th(theta);
       th = Eigen::Map<const Eigen::Matrix<S, M, 1>>(bb + k * M);
       if (n_in > 0)
         th.noalias() += W.block(k * M, 0, M, n_in) * Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>>(h, n_in);
       return;
-    }
-    for (int j = 0; j < M; ++j) {
-      const int o = k * M + j;
-      S acc = bb[o];
-      const S* row = w + std::size_t(o) * linears[last].in;
-      for (int q = 0; q < n_in; ++q) acc += row[tables.order[lb][q]] * h[tables.order[lb][q]];
-      theta[j] = acc;
+    } else {
+      for (int j = 0; j < M; ++j) {
+        const int o = k * M + j;
+        S acc = bb[o];
+        const S* row = w + std::size_t(o) * detail::table<&linears>()[last].in;
+        for (int q = 0; q < n_in; ++q) acc += row[detail::table<&tables>().order[lb][q]] * h[detail::table<&tables>().order[lb][q]];
+        theta[j] = acc;
+      }
     }
   }
 
   // units of degree g of buffer b: out_u = b_u + sum over the inputs of degree <= g
   FLOWTMPL_HOST_DEVICE void hidden_group(int li, int b, const S* in, int in_buffer, S* out, int g, const S* ctx,
                                          bool activate, bool activate_inputs) const {
-    const made_linear& l = linears[li];
+    const made_linear& l = detail::table<&linears>()[li];
     const S* w = weight_data(li);
     const S* bb = bias_data(li);
-    const int lo = g == 0 ? 0 : tables.end[b][g - 1], hi = tables.end[b][g];
+    const int lo = g == 0 ? 0 : detail::table<&tables>().end[b][g - 1], hi = detail::table<&tables>().end[b][g];
     if constexpr (Sorted) {
       // contiguous: units [lo, hi) read inputs [0, n_in)
       if (hi == lo) return;
       using RM = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
       using V = Eigen::Matrix<S, Eigen::Dynamic, 1, 0, max_width(), 1>;
       const Eigen::Map<const RM> W(w, l.out, l.in);
-      const int n_in = in_buffer < 0 ? (g < D ? g : D) : tables.end[in_buffer][g];
+      const int n_in = in_buffer < 0 ? (g < D ? g : D) : detail::table<&tables>().end[in_buffer][g];
       V acc = Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>>(bb + lo, hi - lo);
       if (n_in > 0) {
         const Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> x(in, n_in);
@@ -388,28 +398,29 @@ struct made_conditioner {
       else
         o = acc;
       return;
-    }
-    for (int q = lo; q < hi; ++q) {
-      const int u = tables.order[b][q];
-      S acc = bb[u];
-      const S* row = w + std::size_t(u) * l.in;
-      if (in_buffer < 0) {
-        for (int i = 0; i < g && i < D; ++i) acc += row[i] * in[i];  // inputs of degree i + 1 <= g
-      } else {
-        const int n_in = tables.end[in_buffer][g];
-        for (int p = 0; p < n_in; ++p) {
-          const int i = tables.order[in_buffer][p];
-          acc += row[i] * (activate_inputs ? Act::scalar(in[i]) : in[i]);
+    } else {
+      for (int q = lo; q < hi; ++q) {
+        const int u = detail::table<&tables>().order[b][q];
+        S acc = bb[u];
+        const S* row = w + std::size_t(u) * l.in;
+        if (in_buffer < 0) {
+          for (int i = 0; i < g && i < D; ++i) acc += row[i] * in[i];  // inputs of degree i + 1 <= g
+        } else {
+          const int n_in = detail::table<&tables>().end[in_buffer][g];
+          for (int p = 0; p < n_in; ++p) {
+            const int i = detail::table<&tables>().order[in_buffer][p];
+            acc += row[i] * (activate_inputs ? Act::scalar(in[i]) : in[i]);
+          }
         }
+        if (ctx) acc += ctx[u];
+        out[u] = activate ? Act::scalar(acc) : acc;
       }
-      if (ctx) acc += ctx[u];
-      out[u] = activate ? Act::scalar(acc) : acc;
     }
   }
   FLOWTMPL_HOST_DEVICE void step_feedforward(sequential_state& st, int g) const {
     int b = 0;
     for (int li = 0; li < n_linear - 1; ++li) {
-      if (linears[li].role == 1) continue;
+      if (detail::table<&linears>()[li].role == 1) continue;
       const S* ctx = (b == 0 && C > 0) ? st.ctx_term[0] : nullptr;
       hidden_group(li, b, b == 0 ? st.x : st.hidden[b - 1], b - 1, st.hidden[b], g, ctx, true, false);
       ++b;
@@ -423,9 +434,9 @@ struct made_conditioner {
       hidden_group(li, vb, st.hidden[tin], tin, st.hidden[vb], g, C > 0 ? st.ctx_term[1 + blk] : nullptr, true, true);
       const int l1 = C > 0 ? li + 2 : li + 1;
       hidden_group(l1, tout, st.hidden[vb], vb, st.hidden[tout], g, nullptr, false, false);
-      const int lo = g == 0 ? 0 : tables.end[tout][g - 1], hi = tables.end[tout][g];
+      const int lo = g == 0 ? 0 : detail::table<&tables>().end[tout][g - 1], hi = detail::table<&tables>().end[tout][g];
       for (int q = lo; q < hi; ++q) {
-        const int u = Sorted ? q : tables.order[tout][q];
+        const int u = Sorted ? q : detail::table<&tables>().order[tout][q];
         st.hidden[tout][u] += st.hidden[tin][u];
       }
       li = l1 + 1;
@@ -614,11 +625,12 @@ struct made_conditioner {
       // the rows that may read the inputs of degree <= L take g_o times h with the other
       // inputs zeroed: one masked copy of h per L, then dense row updates
       using row_t = Eigen::Matrix<S, 1, l.in>;
-      constexpr const made_row_groups<l.out, D + 1>& rows = mask_rows<I>;
+      const made_row_groups<l.out, D + 1>& rows = detail::table<&mask_rows<I>>();
+      const auto& degrees = detail::table<&mask_degrees<I>>();
       for (int L = 0; L <= D; ++L) {
         if (rows.begin[L] == rows.begin[L + 1]) continue;
         row_t hm;
-        for (int i = 0; i < l.in; ++i) hm[i] = mask_degrees<I>[i] <= L ? h[i] : S(0);
+        for (int i = 0; i < l.in; ++i) hm[i] = degrees[i] <= L ? h[i] : S(0);
         for (int q = rows.begin[L]; q < rows.begin[L + 1]; ++q) {
           const int o = rows.order[q];
           const S go = g[o];
@@ -627,7 +639,7 @@ struct made_conditioner {
             Eigen::Map<row_t>(row) += go * hm;
           } else {  // inf or NaN times the zeros would not be 0
             for (int i = 0; i < l.in; ++i)
-              if (mask_degrees<I>[i] <= L) row[i] += go * h[i];
+              if (degrees[i] <= L) row[i] += go * h[i];
           }
         }
       }

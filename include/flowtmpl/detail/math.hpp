@@ -22,7 +22,7 @@ inline constexpr S log_min_normal_v = sizeof(S) == 4 ? S(-87.33654475) : S(-708.
 // subnormal or 0) in the others; those components are recomputed with std::exp, so
 // the result is right and the same in every component.
 template <class A>
-typename A::PlainObject exp(const Eigen::ArrayBase<A>& x) {
+FLOWTMPL_HOST_DEVICE typename A::PlainObject exp(const Eigen::ArrayBase<A>& x) {
   using S = typename A::Scalar;
   typename A::PlainObject y = x.exp();
   for (Eigen::Index i = 0; i < y.size(); ++i)
@@ -32,14 +32,14 @@ typename A::PlainObject exp(const Eigen::ArrayBase<A>& x) {
 
 // log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)).
 template <class A>
-typename A::PlainObject softplus(const Eigen::ArrayBase<A>& x) {
+FLOWTMPL_HOST_DEVICE typename A::PlainObject softplus(const Eigen::ArrayBase<A>& x) {
   using S = typename A::Scalar;
   return (x > S(0)).select(x, S(0)) + detail::exp(-x.abs()).log1p();
 }
 
 // 1 / (1 + exp(-x)) with one exp of a non-positive argument.
 template <class A>
-typename A::PlainObject sigmoid(const Eigen::ArrayBase<A>& x) {
+FLOWTMPL_HOST_DEVICE typename A::PlainObject sigmoid(const Eigen::ArrayBase<A>& x) {
   using S = typename A::Scalar;
   const typename A::PlainObject e = detail::exp(-x.abs());
   return (x >= S(0)).select(S(1) / (S(1) + e), e / (S(1) + e));
@@ -47,20 +47,20 @@ typename A::PlainObject sigmoid(const Eigen::ArrayBase<A>& x) {
 
 // log sigmoid'(x) = log(sigmoid(x)) + log(sigmoid(-x)) = -(|x| + 2 log1p(exp(-|x|))).
 template <class A>
-typename A::PlainObject log_sigmoid_derivative(const Eigen::ArrayBase<A>& x) {
+FLOWTMPL_HOST_DEVICE typename A::PlainObject log_sigmoid_derivative(const Eigen::ArrayBase<A>& x) {
   using S = typename A::Scalar;
   return -(x.abs() + S(2) * detail::exp(-x.abs()).log1p());
 }
 
 // log(y) - log(1 - y), for y in (0, 1).
 template <class A>
-typename A::PlainObject logit(const Eigen::ArrayBase<A>& y) {
+FLOWTMPL_HOST_DEVICE typename A::PlainObject logit(const Eigen::ArrayBase<A>& y) {
   return y.log() - (-y).log1p();
 }
 
 // log|d logit(y)/dy| = -log(y) - log(1 - y).
 template <class A>
-typename A::PlainObject log_logit_derivative(const Eigen::ArrayBase<A>& y) {
+FLOWTMPL_HOST_DEVICE typename A::PlainObject log_logit_derivative(const Eigen::ArrayBase<A>& y) {
   return -(y.log() + (-y).log1p());
 }
 

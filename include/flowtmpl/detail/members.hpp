@@ -30,8 +30,8 @@ consteval std::size_t member_count() {
     return T::parameter_count;
   } else if constexpr (boost::hana::Struct<T>::value) {
     std::size_t n = 0;
-    boost::hana::for_each(boost::hana::accessors<T>(), [&](auto pair) {
-      using M = std::remove_cvref_t<decltype(boost::hana::second(pair)(std::declval<const T&>()))>;
+    boost::hana::for_each(boost::hana::accessors<T>(), [&]<class Pair>(Pair) {
+      using M = std::remove_cvref_t<decltype(boost::hana::second(std::declval<Pair>())(std::declval<const T&>()))>;
       if constexpr (is_std_array<M>::value)
         n += std::tuple_size_v<M>;
       else

@@ -248,7 +248,7 @@ double gradient_rel_error(const F& host_grad, const F& device_grad, double floor
   double scale = 0;
   for (S v : h) scale = std::max(scale, double(std::abs(v)));
   double worst = 0;
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; i < h.size(); ++i) {
     const double den = std::max({double(std::abs(h[i])), double(std::abs(d[i])), floor * scale});
     if (!std::isfinite(double(d[i]))) return std::numeric_limits<double>::infinity();
     if (den > 0) worst = std::max(worst, std::abs(double(h[i]) - double(d[i])) / den);
