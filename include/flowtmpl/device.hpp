@@ -72,7 +72,8 @@
 namespace flowtmpl {
 
 // The layout device batches get when none is given: the one measured faster
-// (docs/performance.md, "Device layouts").
+// (docs/performance.md, "Device backend": on the OMP system, within noise of the
+// other; a GPU measurement is still to be made).
 inline constexpr layout default_device_layout = layout::columns;
 
 // A view of a batch: element (i, j) at data[i * row_stride + j * col_stride].

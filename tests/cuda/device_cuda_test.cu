@@ -1,0 +1,36 @@
+// The device parity checks built by nvcc for THRUST_DEVICE_SYSTEM_CUDA, with the helpers
+// of the OMP tests (tests/unit/device): one chain holding a layer of every family, its
+// flow's density, samples and NLL gradient, and the same-seed draws. The full per-layer
+// and four-chain parity runs on the OMP system (unit_device_omp); this target is kept
+// to what nvcc compiles in a few minutes, since CI builds it on two cores.
+#include "../unit/device/device_support.hpp"
+
+namespace ft = flowtmpl;
+using namespace device_support;
+
+TEST_CASE("CUDA parity: a chain of every layer family, its density, samples and gradient", "[device][cuda]") {
+  using Spec = ft::compose<ft::ActNorm, ft::LUConv, ft::Coupling<ft::Spline<4>, ft::MLP<16>>, ft::Permute<ft::Reverse>,
+                           ft::MaskedAutoregressive<ft::Affine, ft::MADE<16>>, ft::Planar, ft::Radial, ft::LeakyReLU>;
+  using F = ft::bind_t<ft::Flow<ft::StandardNormal, Spec>, 4, float>;
+  F f;
+  ft::reset_parameters(f, 21, ft::init::uniform);
+  randomize(f.transform.get<0>(), 22, -0.2, 0.2);
+  randomize(f.transform.get<1>(), 23, -0.2, 0.2);
+  const auto X = ft::sample(f, 300, 24);
+  check_bijector(f.transform, X);
+  check_distribution(f, X);
+  check_gradient(f, X);
+}
+
+TEMPLATE_TEST_CASE("CUDA: the same seed draws the same base samples as the host, bitwise", "[device][cuda]", float,
+                   double) {
+  ft::StandardNormalDistribution<5, TestType> normal;
+  ft::UniformDistribution<5, TestType> uniform;
+  const ft::device_flow<decltype(normal)> dn(normal);
+  const ft::device_flow<decltype(uniform)> du(uniform);
+  for (const std::uint64_t seed : {std::uint64_t(0), std::uint64_t(1234567), ~std::uint64_t(0)}) {
+    INFO("seed " << seed);
+    CHECK(max_ulp(ft::to_host(ft::sample(ft::exec::device, du, 100000, seed)), ft::sample(uniform, 100000, seed)) == 0);
+    CHECK(max_ulp(ft::to_host(ft::sample(ft::exec::device, dn, 100000, seed)), ft::sample(normal, 100000, seed)) == 0);
+  }
+}
