@@ -24,13 +24,5 @@ TEST_CASE("CUDA parity: a chain of every layer family, its density, samples and 
 
 TEMPLATE_TEST_CASE("CUDA: the same seed draws the same base samples as the host, bitwise", "[device][cuda]", float,
                    double) {
-  ft::StandardNormalDistribution<5, TestType> normal;
-  ft::UniformDistribution<5, TestType> uniform;
-  const ft::device_flow<decltype(normal)> dn(normal);
-  const ft::device_flow<decltype(uniform)> du(uniform);
-  for (const std::uint64_t seed : {std::uint64_t(0), std::uint64_t(1234567), ~std::uint64_t(0)}) {
-    INFO("seed " << seed);
-    CHECK(max_ulp(ft::to_host(ft::sample(ft::exec::device, du, 100000, seed)), ft::sample(uniform, 100000, seed)) == 0);
-    CHECK(max_ulp(ft::to_host(ft::sample(ft::exec::device, dn, 100000, seed)), ft::sample(normal, 100000, seed)) == 0);
-  }
+  check_same_seed_draws<TestType>(100000);
 }

@@ -84,22 +84,9 @@ TEST_CASE("device parity: a conditional flow, a context per sample and one for a
 }
 
 TEMPLATE_TEST_CASE("the same seed draws the same base samples on host and device, bitwise", "[device]", float, double) {
-  using S = TestType;
-  ft::StandardNormalDistribution<5, S> normal;
-  ft::UniformDistribution<5, S> uniform;
-  const ft::device_flow<decltype(normal)> dn(normal);
-  const ft::device_flow<decltype(uniform)> du(uniform);
-  for (const std::uint64_t seed : {std::uint64_t(0), std::uint64_t(1234567), ~std::uint64_t(0)}) {
-    INFO("seed " << seed);
-    const auto hn = ft::sample(normal, 1000, seed);
-    const auto hu = ft::sample(uniform, 1000, seed);
-    CHECK(max_ulp(ft::to_host(ft::sample(ft::exec::device, dn, 1000, seed)), hn) == 0);
-    CHECK(max_ulp(ft::to_host(ft::sample(ft::exec::device, du, 1000, seed)), hu) == 0);
-    CHECK(max_ulp(ft::to_host(ft::sample(ft::exec::device, dn, 1000, seed, ft::layout::rows)), hn) == 0);
-    // a different seed draws different samples (the test could fail)
-    CHECK(max_ulp(ft::to_host(ft::sample(ft::exec::device, dn, 1000, seed + 1)), hn) > 0);
-  }
+  check_same_seed_draws<TestType>(1000);
   // sample j does not depend on the batch size
+  const ft::device_flow<ft::StandardNormalDistribution<5, TestType>> dn({});
   const auto big = ft::to_host(ft::sample(ft::exec::device, dn, 777, 9));
   const auto small = ft::to_host(ft::sample(ft::exec::device, dn, 10, 9));
   CHECK(max_ulp(big.leftCols(10), small) == 0);

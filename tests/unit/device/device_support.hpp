@@ -325,4 +325,24 @@ ft::bind_t<Spec, D, float> initialised_layer(std::uint64_t seed) {
   return b;
 }
 
+// n draws of a standard normal and of a uniform base (D = 5), host against device, for
+// three seeds (0, an ordinary one, the largest): bitwise equal, in both layouts; and a
+// different seed draws different samples (so the comparison can fail).
+template <class S>
+void check_same_seed_draws(Eigen::Index n) {
+  ft::StandardNormalDistribution<5, S> normal;
+  ft::UniformDistribution<5, S> uniform;
+  const ft::device_flow<decltype(normal)> dn(normal);
+  const ft::device_flow<decltype(uniform)> du(uniform);
+  for (const std::uint64_t seed : {std::uint64_t(0), std::uint64_t(1234567), ~std::uint64_t(0)}) {
+    INFO("seed " << seed);
+    const auto hn = ft::sample(normal, n, seed);
+    const auto hu = ft::sample(uniform, n, seed);
+    CHECK(max_ulp(ft::to_host(ft::sample(ft::exec::device, dn, n, seed)), hn) == 0);
+    CHECK(max_ulp(ft::to_host(ft::sample(ft::exec::device, du, n, seed)), hu) == 0);
+    CHECK(max_ulp(ft::to_host(ft::sample(ft::exec::device, dn, n, seed, ft::layout::rows)), hn) == 0);
+    CHECK(max_ulp(ft::to_host(ft::sample(ft::exec::device, dn, n, seed + 1)), hn) > 0);
+  }
+}
+
 }  // namespace device_support
