@@ -34,8 +34,13 @@ std::int64_t ulp_distance(S a, S b) {
   std::memcpy(&ib, &b, sizeof(S));
   // to a monotone integer line: negative floats count down from 0
   auto line = [](I i) -> std::int64_t { return i < 0 ? -std::int64_t(i & std::numeric_limits<I>::max()) : std::int64_t(i); };
-  const std::int64_t d = line(ia) - line(ib);
-  return d < 0 ? -d : d;
+  const std::int64_t la = line(ia), lb = line(ib);
+  if ((la < 0) != (lb < 0)) {  // opposite signs: |la| + |lb|, saturated (it can exceed int64)
+    const std::uint64_t d = std::uint64_t(la < 0 ? -la : la) + std::uint64_t(lb < 0 ? -lb : lb);
+    const auto most = std::uint64_t(std::numeric_limits<std::int64_t>::max());
+    return d > most ? std::numeric_limits<std::int64_t>::max() : std::int64_t(d);
+  }
+  return la > lb ? la - lb : lb - la;
 }
 
 template <class A, class B>
