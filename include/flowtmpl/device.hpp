@@ -191,13 +191,17 @@ class device_flow {
   using scalar_type = typename T::scalar_type;
   static constexpr int dim = T::dim;
 
-  explicit device_flow(const T& flow) : flow_(flow), prepared_(flowtmpl::prepare(flow)) {}
+  explicit device_flow(const T& flow) : flow_(flow), prepared_(flowtmpl::prepare(flow)) { constant_ = constant_of(flow); }
 
   // New parameters (and settings) for the flow on the device.
   void assign(const T& flow) {
     flow_.assign(flow);
     prepared_.assign(flowtmpl::prepare(flow));
+    constant_ = constant_of(flow);
   }
+  // The constant part of the transform's log-det (0 with a context), computed on the
+  // host once per assignment, for the kernels.
+  scalar_type constant_part() const { return constant_; }
   // A host copy of the flow.
   T get() const { return flow_.get(); }
 
@@ -205,8 +209,20 @@ class device_flow {
   const prepared_type* prepared_pointer() const { return prepared_.pointer(); }
 
  private:
+  static scalar_type constant_of(const T& flow) {
+    if constexpr (requires { requires(T::context_dim > 0); })
+      return scalar_type(0);
+    else if constexpr (requires { flow.transform; })
+      return detail::constant_part(flowtmpl::prepare(flow).transform);
+    else if constexpr (Bijector<T>)
+      return detail::constant_part(flowtmpl::prepare(flow));
+    else
+      return scalar_type(0);
+  }
+
   detail::device_image<T> flow_;
   detail::device_image<prepared_type> prepared_;
+  scalar_type constant_ = 0;
 };
 template <class T>
 device_flow(const T&) -> device_flow<T>;
@@ -467,20 +483,11 @@ device_result<typename T::scalar_type> run_device_bijector(const device_flow<T>&
   const auto c = context_of<T>(ctx, x.count(), what);
   device_result<S> out{device_batch<S>(T::dim, x.count(), x.order()),
                        thrust::device_vector<S>(WithLogDet ? std::size_t(x.count()) : 0)};
-  S constant(0);
-  if constexpr (!has_context<T>) constant = constant_part(flowtmpl::prepare(df.get()));
+  const S constant = df.constant_part();
   launch(x.count(), bijector_kernel<Forward, WithLogDet, P>{df.prepared_pointer(), x.span(), out.values.span(),
                                                              thrust::raw_pointer_cast(out.log_det.data()), constant,
                                                              c});
   return out;
-}
-
-template <class T>
-typename T::scalar_type flow_constant(const device_flow<T>& df) {
-  if constexpr (is_flow_distribution<T>::value && !has_context<T>)
-    return constant_part(flowtmpl::prepare(df.get()).transform);
-  else
-    return typename T::scalar_type(0);
 }
 
 template <bool WithLogProb, bool Tempered, class T>
@@ -498,7 +505,7 @@ device_result<typename T::scalar_type> run_device_sample(const device_flow<T>& d
   device_result<S> out{device_batch<S>(T::dim, n, order), thrust::device_vector<S>(WithLogProb ? std::size_t(n) : 0)};
   launch(n, sample_kernel<P, WithLogProb, Tempered>{df.prepared_pointer(), out.values.span(),
                                                      thrust::raw_pointer_cast(out.log_det.data()), seed, temperature,
-                                                     flow_constant(df), c});
+                                                     df.constant_part(), c});
   return out;
 }
 
@@ -543,7 +550,7 @@ thrust::device_vector<typename T::scalar_type> log_prob(exec::device_t, const de
   const auto c = detail::context_of<T>(ctx, x.count(), "log_prob");
   thrust::device_vector<S> out(std::size_t(x.count()));
   detail::launch(x.count(), detail::log_prob_kernel<P>{d.prepared_pointer(), x.span(),
-                                                       thrust::raw_pointer_cast(out.data()), detail::flow_constant(d), c});
+                                                       thrust::raw_pointer_cast(out.data()), d.constant_part(), c});
   return out;
 }
 
