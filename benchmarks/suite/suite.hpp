@@ -1,0 +1,179 @@
+// benchmarks/suite/suite.hpp: the performance suite of the standard flows (Google
+// Benchmark). Each flow's translation unit calls register_flow<Spec, D, S>() once per
+// scalar type; main.cpp measures the machine's peak first and then runs everything.
+//
+// Rows, named <flow>/<f32|f64>/<op>/batch:<n>/threads:<t>:
+//   log_prob  batch 1: the per-sample fixed-size path of a prepared flow
+//             (prepared.log_prob(x): no allocation, what a latency-bound caller uses);
+//             batch 64, 4096, 65536: flowtmpl::log_prob(flow, X), the batch entry point.
+//   sample    batch 1: prepared.sample(rng) (per sample, no allocation);
+//             batch 64 ...: flowtmpl::sample(flow, n, seed).
+//   train     one training step: nll_and_gradient, then Adam on the flat parameters
+//             (copy out, step, assign back), as fit() does it; batch 256 and 4096.
+// threads: OpenMP threads of the batch entry points (omp_set_num_threads); batch 1 is
+// single-threaded by nature and is run at threads:1 only.
+// Counters: items_per_second = samples per second (real time); flop_per_sample = the
+// conditioner FLOPs of one sample for that operation (flop_model below); GFLOPS and
+// pct_peak = those FLOPs per second, and as a percentage of the FMA peak that main.cpp
+// measured in the same process (single-core peak x threads).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <Eigen/Core>
+
+#include <flowtmpl/flowtmpl.hpp>
+#include <flowtmpl/training.hpp>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include "standard_flows.hpp"
+
+namespace suite {
+namespace ft = flowtmpl;
+
+// The single-core peak (FLOP/s) of the scalar type, measured by main.cpp before any
+// benchmark runs; 0 when not measured.
+double& fma_peak(bool single);
+
+inline void set_threads(int t) {
+#if defined(_OPENMP)
+  omp_set_num_threads(t);
+#else
+  (void)t;
+#endif
+}
+
+// FLOPs per sample, counted as 2 per multiply-add of the conditioner networks (dense
+// products as the peers compute them too; biases, activations and transformers are not
+// counted). An MLP<64, 64> from In inputs to Out outputs: In*64 + 64*64 + 64*Out
+// multiply-adds. Coupling: In = D - D/2 identity features, Out = (D/2) x parameters per
+// feature. MADE: In = D, Out = 2 D. Sampling MAF evaluates its network D times in the
+// textbook (and peer) algorithm; flowtmpl's sequential MADE computes every hidden unit
+// once (about one network evaluation, autoregressive.cpp), and the suite counts one.
+constexpr double mlp_macs(int in, int out) { return double(in) * 64 + 64.0 * 64 + 64.0 * out; }
+
+struct flop_model {
+  double log_prob;  // per sample
+  double sample;
+  double train() const { return 3 * log_prob; }  // forward + two backward products
+};
+
+// Data: draws of the flow itself (so log_prob sees typical inputs).
+template <class F>
+ft::batch_t<typename F::scalar_type, F::dim> data(const F& f, Eigen::Index n) {
+  return ft::sample(f, n, 7);
+}
+
+template <class F>
+F make_flow() {
+  F f{};
+  ft::reset_parameters(f, 1, ft::init::uniform);
+  return f;
+}
+
+template <class F>
+void finish(benchmark::State& st, double flop_per_sample, Eigen::Index n, int threads) {
+  using S = typename F::scalar_type;
+  const double peak = fma_peak(sizeof(S) == 4) * threads;
+  st.SetItemsProcessed(st.iterations() * n);
+  st.counters["flop_per_sample"] = flop_per_sample;
+  st.counters["GFLOPS"] = benchmark::Counter(flop_per_sample * double(n) * 1e-9,
+                                             benchmark::Counter::kIsIterationInvariantRate);
+  if (peak > 0)
+    st.counters["pct_peak"] = benchmark::Counter(100.0 * flop_per_sample * double(n) / peak,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class F>
+void bench_log_prob(benchmark::State& st, Eigen::Index n, int threads, double flops) {
+  set_threads(threads);
+  F f = make_flow<F>();
+  const auto X = data(f, n);
+  if (n == 1) {
+    const auto p = f.prepare();
+    const typename F::vec x = X.col(0);
+    for (auto _ : st) {
+      auto lp = p.log_prob(x);
+      benchmark::DoNotOptimize(lp);
+    }
+  } else {
+    for (auto _ : st) {
+      auto lp = ft::log_prob(f, X);
+      benchmark::DoNotOptimize(lp.data());
+    }
+  }
+  finish<F>(st, flops, n, threads);
+}
+
+template <class F>
+void bench_sample(benchmark::State& st, Eigen::Index n, int threads, double flops) {
+  set_threads(threads);
+  const F f = make_flow<F>();
+  std::uint64_t seed = 11;
+  if (n == 1) {
+    const auto p = f.prepare();
+    for (auto _ : st) {
+      ft::philox_stream rng(seed++, 0);
+      auto x = p.sample(rng);
+      benchmark::DoNotOptimize(x);
+    }
+  } else {
+    for (auto _ : st) {
+      auto x = ft::sample(f, n, seed++);
+      benchmark::DoNotOptimize(x.data());
+    }
+  }
+  finish<F>(st, flops, n, threads);
+}
+
+template <class F>
+void bench_train(benchmark::State& st, Eigen::Index n, int threads, double flops) {
+  using S = typename F::scalar_type;
+  set_threads(threads);
+  F f = make_flow<F>();
+  const auto X = data(f, n);
+  F grad = ft::make_gradient(f);
+  constexpr std::size_t np = ft::parameter_count_v<F>;
+  std::vector<S> p(np), g(np);
+  ft::adam<S> opt{};
+  for (auto _ : st) {
+    const S nll = ft::nll_and_gradient(f, X, grad);
+    benchmark::DoNotOptimize(nll);
+    ft::copy_parameters(grad, g.data());
+    ft::copy_parameters(f, p.data());
+    opt.step(p.data(), g.data(), np, 1e-4);
+    ft::assign_parameters(f, p.data());
+  }
+  finish<F>(st, flops, n, threads);
+}
+
+inline const char* scalar_name(bool single) { return single ? "f32" : "f64"; }
+
+// Registers every row of one flow and scalar type.
+template <class F>
+void register_flow(const std::string& name, flop_model m) {
+  const std::string prefix = name + "/" + scalar_name(sizeof(typename F::scalar_type) == 4) + "/";
+  auto reg = [&](const std::string& op, Eigen::Index n, int t, auto fn, double flops) {
+    const std::string row = prefix + op + "/batch:" + std::to_string(n) + "/threads:" + std::to_string(t);
+    benchmark::RegisterBenchmark(row.c_str(), [=](benchmark::State& st) { fn(st, n, t, flops); })
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+  };
+  for (Eigen::Index n : {Eigen::Index(1), Eigen::Index(64), Eigen::Index(4096), Eigen::Index(65536)}) {
+    for (int t : {1, 2}) {
+      if (n == 1 && t == 2) continue;
+      reg("log_prob", n, t, bench_log_prob<F>, m.log_prob);
+      reg("sample", n, t, bench_sample<F>, m.sample);
+    }
+  }
+  for (Eigen::Index n : {Eigen::Index(256), Eigen::Index(4096)})
+    for (int t : {1, 2}) reg("train", n, t, bench_train<F>, m.train());
+}
+
+}  // namespace suite
