@@ -21,6 +21,7 @@
 
 #include <Eigen/Core>
 
+#include "../detail/math.hpp"
 #include "../detail/members.hpp"
 #include "../errors.hpp"
 #include "activations.hpp"
@@ -70,11 +71,11 @@ struct mlp_conditioner {
     using H = Eigen::Matrix<S, widths[1], 1>;
     H h;
     if constexpr (C > 0) {
-      h.noalias() = weight<0>().template leftCols<In>() * x;
-      h.noalias() += weight<0>().template rightCols<C>() * Eigen::Map<const Eigen::Matrix<S, C, 1>>(ctx);
+      h.noalias() = product(weight<0>().template leftCols<In>(), x);
+      h.noalias() += product(weight<0>().template rightCols<C>(), Eigen::Map<const Eigen::Matrix<S, C, 1>>(ctx));
       h += bias<0>();
     } else {
-      h.noalias() = weight<0>() * x;
+      h.noalias() = product(weight<0>(), x);
       h += bias<0>();
     }
     return from_layer<1>(h);
@@ -87,7 +88,7 @@ struct mlp_conditioner {
     } else {
       pre = Act::apply(pre.array()).matrix();
       Eigen::Matrix<S, widths[L + 1], 1> next;
-      next.noalias() = weight<L>() * pre;
+      next.noalias() = product(weight<L>(), pre);
       next += bias<L>();
       return from_layer<L + 1>(next);
     }
@@ -139,11 +140,11 @@ struct mlp_conditioner {
     using H = Eigen::Matrix<S, widths[1], 1>;
     H h;
     if constexpr (C > 0) {
-      h.noalias() = weight<0>().template leftCols<In>() * x;
-      h.noalias() += weight<0>().template rightCols<C>() * t.c;
+      h.noalias() = product(weight<0>().template leftCols<In>(), x);
+      h.noalias() += product(weight<0>().template rightCols<C>(), t.c);
       h += bias<0>();
     } else {
-      h.noalias() = weight<0>() * x;
+      h.noalias() = product(weight<0>(), x);
       h += bias<0>();
     }
     return taped_from_layer<1>(h, t);
@@ -156,7 +157,7 @@ struct mlp_conditioner {
       Eigen::Map<Eigen::Matrix<S, widths[L], 1>>(t.pre.data() + hidden_offsets[L]) = pre;
       pre = Act::apply(pre.array()).matrix();
       Eigen::Matrix<S, widths[L + 1], 1> next;
-      next.noalias() = weight<L>() * pre;
+      next.noalias() = product(weight<L>(), pre);
       next += bias<L>();
       return taped_from_layer<L + 1>(next, t);
     }

@@ -13,6 +13,19 @@
 
 namespace flowtmpl::detail {
 
+// W * x for a network layer. A single sample (x a fixed-size vector): Eigen's lazy,
+// coefficient-based product, inlined at the fixed sizes (for a 64 x 64 weight its
+// general matrix-vector kernel, called out of line with run-time sizes, took most of
+// the time of a per-sample log_prob; docs/performance.md). A block of samples: the
+// ordinary product (a matrix-matrix kernel).
+template <class W, class X>
+FLOWTMPL_HOST_DEVICE auto product(const Eigen::MatrixBase<W>& w, const Eigen::MatrixBase<X>& x) {
+  if constexpr (X::ColsAtCompileTime == 1)
+    return w.derived().lazyProduct(x.derived());
+  else
+    return w.derived() * x.derived();
+}
+
 template <class S>
 inline constexpr S log_min_normal_v = sizeof(S) == 4 ? S(-87.33654475) : S(-708.3964185322641);
 

@@ -104,6 +104,40 @@ FLOWTMPL_HOST_DEVICE inline S rq_softplus_beta(const spline_options& st) {
   return st.identity_init ? S(0.69314718055994530942 / (1.0 - st.min_derivative)) : S(1);
 }
 
+// The number of interior knots <= v: the bin of v, for left <= v <= right.
+template <class S, int K>
+FLOWTMPL_HOST_DEVICE inline int rq_bin(const S* knots, S v) {
+  int k = 0;
+  for (int j = 1; j < K; ++j) k += (v >= knots[j]) ? 1 : 0;
+  return k;
+}
+
+// The derivative at knot k (0..K) from the raw parameters ud: what rq_make_knots puts
+// in d[k].
+template <class S, int K, bool Tails>
+FLOWTMPL_HOST_DEVICE inline S rq_knot_derivative(const S* ud, int k, const spline_options& st) {
+  if constexpr (Tails) {
+    if (k == 0 || k == K) return S(1);
+    return S(st.min_derivative) + torch_softplus(ud[k - 1], rq_softplus_beta<S>(st));
+  } else {
+    return S(st.min_derivative) + torch_softplus(ud[k], rq_softplus_beta<S>(st));
+  }
+}
+
+// Knot positions and the derivatives at the two ends of the bin of v only (v in x when
+// Forward, in y otherwise): rq_forward / rq_inverse read no other derivative, and the
+// other K - 1 softplus (a log1p and an exp each) are most of a spline's cost. The
+// values are those of rq_make_knots, bit for bit; the other entries of d are unset.
+template <class S, int K, bool Tails, bool Forward>
+FLOWTMPL_HOST_DEVICE inline void rq_make_knots_for(const S* uw, const S* uh, const S* ud, S left, S right, S bottom,
+                                                   S top, const spline_options& st, S v, rq_knots<S, K>& kn) {
+  rq_cumulative<S, K>(uw, S(st.min_bin_width), left, right, kn.x);
+  rq_cumulative<S, K>(uh, S(st.min_bin_height), bottom, top, kn.y);
+  const int k = rq_bin<S, K>(Forward ? kn.x : kn.y, v);
+  kn.d[k] = rq_knot_derivative<S, K, Tails>(ud, k, st);
+  kn.d[k + 1] = rq_knot_derivative<S, K, Tails>(ud, k + 1, st);
+}
+
 // Knots from nflows's parameters. ud has K-1 entries when tails (end derivatives 1)
 // and K+1 entries otherwise.
 template <class S, int K, bool Tails>
@@ -120,14 +154,6 @@ FLOWTMPL_HOST_DEVICE inline void rq_make_knots(const S* uw, const S* uh, const S
   } else {
     for (int k = 0; k <= K; ++k) kn.d[k] = min_d + torch_softplus(ud[k], beta);
   }
-}
-
-// The number of interior knots <= v: the bin of v, for left <= v <= right.
-template <class S, int K>
-FLOWTMPL_HOST_DEVICE inline int rq_bin(const S* knots, S v) {
-  int k = 0;
-  for (int j = 1; j < K; ++j) k += (v >= knots[j]) ? 1 : 0;
-  return k;
 }
 
 // den (the denominator at theta) and log dy/dx at theta, for bin slope s and end

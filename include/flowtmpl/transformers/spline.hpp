@@ -22,7 +22,8 @@
 //   derivatives min_d + softplus(u log 2 / (1 - min_d)) / (log 2 / (1 - min_d)), so that
 //   all-zero parameters give the identity). Unlike nflows, the end derivatives of
 //   Spline are exactly 1 with identity_init too (nflows makes them 1.295, a kink at +-B).
-// Cost per feature and call: K exps for each of widths and heights, K - 1 softplus,
+// Cost per feature and call: K exps for each of widths and heights, 2 softplus (the
+//   derivatives at the ends of the bin: rq_make_knots_for; gradients use all K - 1),
 //   K - 1 comparisons per search, one log (forward) or one sqrt and one log (inverse);
 //   an input in a tail costs one comparison.
 #pragma once
@@ -76,7 +77,7 @@ struct spline_transformer {
       return x;
     }
     rq_knots<S, K> kn;
-    knots(p, kn);
+    rq_make_knots_for<S, K, true, true>(p, p + K, p + 2 * K, S(-B), S(B), S(-B), S(B), O, x, kn);
     return rq_forward(kn, x, ld);
   }
   FLOWTMPL_HOST_DEVICE S inverse(int, S y, const S* p, S& ld) const {
@@ -85,7 +86,7 @@ struct spline_transformer {
       return y;
     }
     rq_knots<S, K> kn;
-    knots(p, kn);
+    rq_make_knots_for<S, K, true, false>(p, p + K, p + 2 * K, S(-B), S(B), S(-B), S(B), O, y, kn);
     return rq_inverse(kn, y, ld);
   }
   // forward's y and ld, their derivatives in x and in every raw parameter (the formulas
@@ -137,7 +138,7 @@ struct bounded_spline_transformer {
       return std::numeric_limits<S>::quiet_NaN();
     }
     rq_knots<S, K> kn;
-    knots(p, kn);
+    rq_make_knots_for<S, K, false, true>(p, p + K, p + 2 * K, S(Lo), S(Hi), S(Lo), S(Hi), O, x, kn);
     return rq_forward(kn, x, ld);
   }
   FLOWTMPL_HOST_DEVICE S inverse(int, S y, const S* p, S& ld) const {
@@ -146,7 +147,7 @@ struct bounded_spline_transformer {
       return std::numeric_limits<S>::quiet_NaN();
     }
     rq_knots<S, K> kn;
-    knots(p, kn);
+    rq_make_knots_for<S, K, false, false>(p, p + K, p + 2 * K, S(Lo), S(Hi), S(Lo), S(Hi), O, y, kn);
     return rq_inverse(kn, y, ld);
   }
   // forward's y and ld, their derivatives in x and in every raw parameter (the formulas

@@ -1,0 +1,193 @@
+"""benchmarks/report.py: the tables and the plot of docs/performance.md, from one run of
+benchmarks/run-performance.sh.
+
+    report.py DIR      reads DIR/suite.json (flow_suite, Google Benchmark JSON with
+                       repetitions), DIR/peers.json (peers/flow_peers.py) and
+                       DIR/compile.json (compile_time.sh); writes DIR/tables.md and
+                       DIR/throughput.png
+
+Every figure is a median: flowtmpl's over the benchmark's repetitions (real time), the
+peers' over their repetitions. "best peer" is the fastest of every library and
+configuration measured for that row (eager, torch.compile). speedup = best peer time /
+flowtmpl time (how many times more samples per second flowtmpl computes).
+"""
+
+import json
+import os
+import sys
+
+TARGETS = {
+    "batch1": 100.0,      # log_prob at batch 1: x best peer
+    "peak65536": 50.0,    # % of FMA peak, log_prob 65536, 1 thread (RealNVP, Glow, MAF)
+    "nsf65536": 3.0,      # x best peer
+    "maf_sample": 4.0,    # x best peer, MAF sample 65536
+    "train_peak": 30.0,   # % of peak, training step 4096
+    "threads": 1.8,       # 2 threads / 1 thread at 65536
+}
+
+
+def load_suite(path):
+    with open(path) as f:
+        j = json.load(f)
+    ctx = j["context"]
+    rows = {}
+    for b in j["benchmarks"]:
+        if b.get("aggregate_name") != "median":
+            continue
+        name = b["run_name"].replace("/real_time", "")
+        flow, dt, op, batch, threads = name.split("/")
+        key = (flow, dt, op, int(batch.split(":")[1]), int(threads.split(":")[1]))
+        scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
+        rows[key] = dict(seconds=b["real_time"] * scale, pct_peak=b.get("pct_peak"), gflops=b.get("GFLOPS"),
+                         flop=b.get("flop_per_sample"))
+    return ctx, rows
+
+
+def load_peers(path):
+    with open(path) as f:
+        j = json.load(f)
+    rows = {}
+    for r in j["rows"]:
+        key = (r["flow"], r["dtype"], r["op"], r["batch"], r["threads"])
+        rows.setdefault(key, []).append(r)
+    return j, rows
+
+
+def fmt_time(s):
+    if s < 1e-3:
+        return "%.2f us" % (s * 1e6) if s < 1e-5 else "%.1f us" % (s * 1e6)
+    return "%.2f ms" % (s * 1e3) if s < 1 else "%.2f s" % s
+
+
+def main():
+    d = sys.argv[1]
+    ctx, suite = load_suite(os.path.join(d, "suite.json"))
+    pj, peers = load_peers(os.path.join(d, "peers.json"))
+    out = []
+    w = out.append
+    w("Machine: %s, %d CPUs at %s MHz (host name %s); flowtmpl built with %s; %s." % (
+        ctx.get("simd", "?"), ctx["num_cpus"], ctx["mhz_per_cpu"], ctx.get("host_name", "?"), ctx.get("simd"),
+        "torch " + pj["torch"]))
+    fp32, fp64 = float(ctx["fma_peak_f32_gflops"]), float(ctx["fma_peak_f64_gflops"])
+    g32, g64 = float(ctx["gemm_peak_f32_gflops"]), float(ctx["gemm_peak_f64_gflops"])
+    w("")
+    w("Single-core peak measured in the same run: FMA %.1f GFLOP/s (float), %.1f (double); "
+      "Eigen GEMM 512x512 %.1f (float, %.0f%% of FMA), %.1f (double, %.0f%%)." % (
+          fp32, fp64, g32, 100 * g32 / fp32, g64, 100 * g64 / fp64))
+    w("")
+    for dt in ("f32", "f64"):
+        w("### %s: flowtmpl against the best peer\n" % ("float" if dt == "f32" else "double"))
+        w("| flow | op | batch | threads | flowtmpl | GFLOP/s | % peak | best peer | its time | speedup |")
+        w("|---|---|--:|--:|--:|--:|--:|---|--:|--:|")
+        for key in sorted(suite, key=lambda k: (k[0], k[2], k[3], k[4])):
+            flow, kdt, op, n, t = key
+            if kdt != dt:
+                continue
+            r = suite[key]
+            cands = peers.get(key, [])
+            best = min(cands, key=lambda c: c["seconds"]) if cands else None
+            w("| %s | %s | %d | %d | %s | %.1f | %.1f | %s | %s | %s |" % (
+                flow, op, n, t, fmt_time(r["seconds"]), r["gflops"] or 0, r["pct_peak"] or 0,
+                "%s %s" % (best["lib"], best["config"]) if best else "-",
+                fmt_time(best["seconds"]) if best else "-",
+                "%.1fx" % (best["seconds"] / r["seconds"]) if best else "-"))
+        w("")
+
+    # targets
+    w("### Targets\n")
+    w("| target | row | measured | goal | met |")
+    w("|---|---|--:|--:|---|")
+
+    def best_peer(key):
+        c = peers.get(key, [])
+        return min(c, key=lambda x: x["seconds"]) if c else None
+
+    def row(target, label, value, goal, unit):
+        w("| %s | %s | %.1f%s | %.1f%s | %s |" % (target, label, value, unit, goal, unit,
+                                                    "yes" if value >= goal else "**no**"))
+
+    for flow in ("RealNVP", "Glow", "NSF", "MAF", "TwoMoons"):
+        for dt in ("f32", "f64"):
+            k = (flow, dt, "log_prob", 1, 1)
+            if k in suite and best_peer(k):
+                row("log_prob batch 1 vs best peer", "%s %s" % (flow, dt), best_peer(k)["seconds"] / suite[k]["seconds"],
+                    TARGETS["batch1"], "x")
+    for flow in ("RealNVP", "Glow", "MAF"):
+        k = (flow, "f32", "log_prob", 65536, 1)
+        if k in suite:
+            row("log_prob 65536, 1 thread, % of FMA peak", flow + " f32", suite[k]["pct_peak"], TARGETS["peak65536"], "%")
+    k = ("NSF", "f32", "log_prob", 65536, 1)
+    if k in suite and best_peer(k):
+        row("NSF log_prob 65536, 1 thread vs best peer", "NSF f32", best_peer(k)["seconds"] / suite[k]["seconds"],
+            TARGETS["nsf65536"], "x")
+    for t in (1, 2):
+        k = ("MAF", "f32", "sample", 65536, t)
+        if k in suite and best_peer(k):
+            row("MAF sample 65536 vs best peer", "MAF f32, %d thread(s)" % t,
+                best_peer(k)["seconds"] / suite[k]["seconds"], TARGETS["maf_sample"], "x")
+    for flow in ("RealNVP", "Glow", "NSF", "MAF", "TwoMoons"):
+        k = (flow, "f32", "train", 4096, 1)
+        if k in suite:
+            row("training step 4096, 1 thread, % of peak (3x forward FLOPs)", flow + " f32", suite[k]["pct_peak"],
+                TARGETS["train_peak"], "%")
+    for flow in ("RealNVP", "Glow", "NSF", "MAF", "TwoMoons"):
+        for op in ("log_prob", "sample"):
+            k1, k2 = (flow, "f32", op, 65536, 1), (flow, "f32", op, 65536, 2)
+            if k1 in suite and k2 in suite:
+                row("2 threads / 1 thread at 65536", "%s %s f32" % (flow, op),
+                    suite[k1]["seconds"] / suite[k2]["seconds"], TARGETS["threads"], "x")
+    w("")
+
+    cpath = os.path.join(d, "compile.json")
+    if os.path.exists(cpath):
+        with open(cpath) as f:
+            cj = json.load(f)
+        w("### Compile time (%s, %s)\n" % (cj["compiler"], cj["flags"]))
+        w("| layers | layer types | compiler CPU time | wall | peak memory |")
+        w("|--:|---|--:|--:|--:|")
+        for r in cj["rows"]:
+            w("| %d | %s | %.1f s | %.1f s | %d MB |" % (r["layers"], r["types"], r["cpu_seconds"], r["wall_seconds"],
+                                                       r["peak_mb"]))
+        w("")
+    with open(os.path.join(d, "tables.md"), "w") as f:
+        f.write("\n".join(out) + "\n")
+    print("\n".join(out))
+    plot(d, suite, peers)
+
+
+def plot(d, suite, peers):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    flows = ["RealNVP", "Glow", "NSF", "MAF", "TwoMoons"]
+    fig, axes = plt.subplots(1, len(flows), figsize=(4 * len(flows), 4), sharey=True)
+    for ax, flow in zip(axes, flows):
+        for t, style in ((1, "-"), (2, "--")):
+            ns = sorted(k[3] for k in suite if k[:3] == (flow, "f32", "log_prob") and k[4] == t)
+            ns = [n for n in ns if (flow, "f32", "log_prob", n, t) in suite]
+            if ns:
+                ax.plot(ns, [n / suite[(flow, "f32", "log_prob", n, t)]["seconds"] for n in ns], "o" + style,
+                        color="C0", label="flowtmpl, %d thr" % t)
+            for i, (lib, cfg) in enumerate((("nflows", "eager"), ("zuko", "eager"), ("nflows", "compile"),
+                                            ("zuko", "compile"))):
+                pts = []
+                for n in (1, 64, 4096, 65536):
+                    for r in peers.get((flow, "f32", "log_prob", n, t), []):
+                        if r["lib"] == lib and r["config"] == cfg:
+                            pts.append((n, n / r["seconds"]))
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], ("s" if cfg == "eager" else "^") + style,
+                            color="C%d" % (i + 1), label="%s %s, %d thr" % (lib, cfg, t))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title("%s (float, D = %d)" % (flow, 2 if flow == "TwoMoons" else 8))
+        ax.set_xlabel("batch size")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("log_prob samples per second")
+    axes[-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(os.path.join(d, "throughput.png"), dpi=110)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# benchmarks/run-performance.sh: the one command behind docs/performance.md.
+#   1. the Python peers' environment (benchmarks/peers/requirements.txt: PyTorch's own
+#      wheel from PyPI, nflows, zuko), created once outside the repository;
+#   2. flow_suite built for this machine (-march=native, Release) in build/perf;
+#   3. flow_suite: the machine's FMA and GEMM peak, then every row, 3 repetitions,
+#      random interleaving, single process;
+#   4. benchmarks/peers/flow_peers.py: the same rows in nflows and zuko, eager and
+#      torch.compile, with the same thread counts;
+#   5. compile_time.sh: compile time and memory of 1 to 64 NSF layers with gradients;
+#   6. report.py: DIR/tables.md (ratios per row, targets) and DIR/throughput.png.
+# Results in DIR (default build/perf/results). Takes about 30 minutes on 2 cores; run it
+# on an otherwise idle machine.
+#   run-performance.sh [--out DIR] [--quick]
+# --quick: one repetition and shorter minimum times (a smoke run, not for the docs).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+out="$root/build/perf/results" quick=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --out) out="${2:?--out needs a directory}"; shift ;;
+    --quick) quick=1 ;;
+    *) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  esac
+  shift
+done
+mkdir -p "$out"
+venv="${FLOWTMPL_PEERS_VENV:-$(dirname "$root")/venv-peers}"
+if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import torch, nflows, zuko, matplotlib" 2>/dev/null; then
+  bash "$here/peers/two_moons_side_by_side.sh" --setup
+fi
+
+cmake -S "$root" -B "$root/build/perf" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLOWTMPL_BUILD_TESTS=OFF \
+  -DFLOWTMPL_BUILD_EXAMPLES=OFF -DFLOWTMPL_BUILD_BENCHMARKS=ON -DFLOWTMPL_BENCH_NATIVE=ON -DFLOWTMPL_DEVICE=OFF \
+  -DFLOWTMPL_CUDA=OFF >/dev/null
+cmake --build "$root/build/perf" --target flow_suite -j "$(nproc)"
+
+reps=3 min=0.1 pmin=0.2 preps=3
+[[ $quick == 1 ]] && reps=1 min=0.01 pmin=0.02 preps=1
+echo "run-performance: flow_suite (results in $out/suite.json)"
+"$root/build/perf/benchmarks/flow_suite" --benchmark_repetitions=$reps --benchmark_min_time=$min \
+  --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true \
+  --benchmark_out="$out/suite.json" --benchmark_out_format=json
+echo "run-performance: peers (results in $out/peers.json)"
+"$venv/bin/python" "$here/peers/flow_peers.py" --out "$out/peers.json" --compile --min-time $pmin \
+  --repetitions $preps
+echo "run-performance: compile time (results in $out/compile.json)"
+bash "$here/compile_time.sh" "$out/compile.json"
+"$venv/bin/python" "$here/report.py" "$out"
+echo "run-performance: tables in $out/tables.md, plot in $out/throughput.png"
