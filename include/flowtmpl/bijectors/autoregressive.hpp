@@ -208,6 +208,31 @@ struct AutoregressiveBijector
       if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld[col] += acc;
     }
   }
+  // The gradient of a block in the parallel direction (training.hpp): V (D x n) is the
+  // input, G the output's cotangents on entry and the input's on return, gld every
+  // log-det's cotangent; parallel_vjp per column with the MADE's products over the block.
+  template <bool Forward>
+  void vjp_block(const Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld,
+                 AutoregressiveBijector& grad) const
+    requires(Forward == IAF && C == 0 &&
+             requires(const made_type& m, typename made_type::block_tape& t,
+                      const Eigen::Matrix<S, D, Eigen::Dynamic>& X) { m.evaluate_block_taped(X, t); })
+  {
+    const Eigen::Index n = V.cols();
+    typename made_type::block_tape tape;
+    const auto theta = made.evaluate_block_taped(V, tape);
+    Eigen::Matrix<S, D * P, Eigen::Dynamic> gtheta = Eigen::Matrix<S, D * P, Eigen::Dynamic>::Zero(D * P, n);
+    for (Eigen::Index col = 0; col < n; ++col) {
+      const S* th = theta.data() + col * theta.rows();
+      S* gth = gtheta.data() + col * gtheta.rows();
+      for (int i = 0; i < D; ++i)
+        G(i, col) = Forward ? detail::transformer_forward_vjp(transformer, i, V(i, col), th + i * P, G(i, col), gld,
+                                                              gth + i * P, &grad.transformer)
+                            : detail::transformer_inverse_vjp(transformer, i, V(i, col), th + i * P, G(i, col), gld,
+                                                              gth + i * P, &grad.transformer);
+    }
+    G += made.backward_block(tape, gtheta, grad.made);
+  }
   using no_ctx = Eigen::Matrix<S, 1, Eigen::Dynamic>;
   void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
     requires(C == 0 && IAF)

@@ -244,6 +244,37 @@ struct CouplingBijector
       if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld[col] += acc;
     }
   }
+  // The gradient of a block (training.hpp): V (D x n) is this layer's input in the
+  // direction Forward, G the cotangents of its output on entry and of its input on
+  // return, gld the cotangent of every sample's log-det. apply_vjp for every column, with
+  // the conditioner's products over the whole block.
+  template <bool Forward>
+  void vjp_block(const Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld,
+                 CouplingBijector& grad) const
+    requires(C == 0 && requires(const conditioner_type& c, typename conditioner_type::block_tape& t,
+                                const Eigen::Matrix<S, n_a, Eigen::Dynamic>& A) { c.evaluate_block_taped(A, t); })
+  {
+    const Eigen::Index n = V.cols();
+    Eigen::Matrix<S, n_a, Eigen::Dynamic> A(n_a, n);
+    for (int i = 0; i < n_a; ++i) A.row(i) = V.row(a_index[i]);
+    typename conditioner_type::block_tape tape;
+    const auto theta = conditioner.evaluate_block_taped(A, tape);
+    Eigen::Matrix<S, n_b * P, Eigen::Dynamic> gtheta = Eigen::Matrix<S, n_b * P, Eigen::Dynamic>::Zero(n_b * P, n);
+    for (Eigen::Index col = 0; col < n; ++col) {
+      const S* th = theta.data() + col * theta.rows();
+      S* gth = gtheta.data() + col * gtheta.rows();
+      for (int i = 0; i < n_b; ++i) {
+        const int j = b_index[i];
+        G(j, col) = Forward ? detail::transformer_forward_vjp(transformer, i, V(j, col), th + i * P, G(j, col), gld,
+                                                              gth + i * P, &grad.transformer)
+                            : detail::transformer_inverse_vjp(transformer, i, V(j, col), th + i * P, G(j, col), gld,
+                                                              gth + i * P, &grad.transformer);
+      }
+    }
+    const auto ga = conditioner.backward_block(tape, gtheta, grad.conditioner);
+    for (int i = 0; i < n_a; ++i) G.row(a_index[i]) += ga.row(i);
+  }
+
   void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
     requires(C == 0)
   {

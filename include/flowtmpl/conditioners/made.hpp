@@ -41,6 +41,7 @@
 
 #include <Eigen/Core>
 
+#include "../detail/math.hpp"
 #include "../detail/members.hpp"
 #include "../errors.hpp"
 #include "activations.hpp"
@@ -173,17 +174,18 @@ struct made_conditioner {
 
   // ---- whole-network evaluation, for one sample (N = 1 columns) or a block -------
   // Works on any matrix type with H0 rows; Mat<R> makes the R-row buffer type. Tp: a
-  // tape* to record the pre-activations into (one sample only), or nullptr_t.
+  // tape* to record the pre-activations into (one sample), a block_tape* (a block), or
+  // nullptr_t.
   FLOWTMPL_NO_EXEC_CHECK
   template <template <int> class Mat, class XB, class CB, class Tp = std::nullptr_t>
   FLOWTMPL_HOST_DEVICE Mat<D * M> run(const XB& X, const CB* Ctx, Tp tp = nullptr) const {
     constexpr int ctx0 = C > 0 ? 1 : -1;
     Mat<H0> t(int(H0), X.cols());
-    t.noalias() = weight<0>() * X;
+    t.noalias() = product(weight<0>(), X);
     t.colwise() += bias<0>();
     if constexpr (C > 0) {
       Mat<H0> c(int(H0), X.cols());
-      c.noalias() = weight<ctx0>() * (*Ctx);
+      c.noalias() = product(weight<ctx0>(), (*Ctx));
       c.colwise() += bias<ctx0>();
       if constexpr (!std::is_same_v<Tp, std::nullptr_t>) Eigen::Map<col_t<H0>>(tp->cpre.data()) = c;
       t.array() += Act::apply(c.array());
@@ -201,12 +203,12 @@ struct made_conditioner {
   FLOWTMPL_HOST_DEVICE Mat<D * M> run_feedforward(const T& h, Tp tp) const {
     if constexpr (lin<I>.role == 5) {
       Mat<D * M> out(D * M, h.cols());
-      out.noalias() = weight<I>() * h;
+      out.noalias() = product(weight<I>(), h);
       out.colwise() += bias<I>();
       return out;
     } else {
       Mat<lin<I>.out> next(int(lin<I>.out), h.cols());
-      next.noalias() = weight<I>() * h;
+      next.noalias() = product(weight<I>(), h);
       next.colwise() += bias<I>();
       record<out_buffer(I)>(tp, next);
       next.array() = Act::apply(next.array());
@@ -218,7 +220,7 @@ struct made_conditioner {
   FLOWTMPL_HOST_DEVICE Mat<D * M> run_blocks(T& t, const CB* Ctx, Tp tp) const {
     if constexpr (lin<I>.role == 5) {
       Mat<D * M> out(D * M, t.cols());
-      out.noalias() = weight<I>() * t;
+      out.noalias() = product(weight<I>(), t);
       out.colwise() += bias<I>();
       return out;
     } else {
@@ -226,16 +228,16 @@ struct made_conditioner {
       Mat<H0> a(int(H0), t.cols());
       a.array() = Act::apply(t.array());
       Mat<H0> v(int(H0), t.cols());
-      v.noalias() = weight<I>() * a;
+      v.noalias() = product(weight<I>(), a);
       v.colwise() += bias<I>();
       constexpr int next = C > 0 ? I + 2 : I + 1;
       if constexpr (C > 0) {
-        v.noalias() += weight<I + 1>() * (*Ctx);
+        v.noalias() += product(weight<I + 1>(), (*Ctx));
         v.colwise() += bias<I + 1>();
       }
       record<2 * lin<I>.block + 1>(tp, v);
       v.array() = Act::apply(v.array());
-      t.noalias() += weight<next>() * v;
+      t.noalias() += product(weight<next>(), v);
       t.colwise() += bias<next>();
       record<2 * lin<I>.block + 2>(tp, t);
       return run_blocks<Mat, next + 1>(t, Ctx, tp);
@@ -244,7 +246,9 @@ struct made_conditioner {
   // hidden buffer B's values into the tape (when there is one)
   template <int B, class Tp, class V>
   FLOWTMPL_HOST_DEVICE static void record(Tp tp, const V& v) {
-    if constexpr (!std::is_same_v<Tp, std::nullptr_t>) {
+    if constexpr (std::is_same_v<Tp, block_tape*>) {
+      tp->pre[B] = v;
+    } else if constexpr (!std::is_same_v<Tp, std::nullptr_t>) {
       Eigen::Map<col_t<buffer_width(B)>>(tp->pre.data() + tape_offsets[B]) = v;
     } else {
       (void)tp;
@@ -646,6 +650,67 @@ struct made_conditioner {
     }
     Eigen::Map<col_t<l.out>>(w + std::size_t(l.out) * l.in) += g;
   }
+  // ---- gradients for a block of samples (host: training.hpp), feedforward without
+  // context: the products over the block as dense matrix-matrix products, the weight
+  // cotangents that the masks forbid dropped (they stay 0, as in backward()).
+  struct block_tape {
+    Eigen::Matrix<S, D, Eigen::Dynamic> x;
+    std::array<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>, n_hidden> pre;  // per hidden buffer
+  };
+  template <class XB>
+  Eigen::Matrix<S, D * M, Eigen::Dynamic> evaluate_block_taped(const XB& X, block_tape& t) const
+    requires(C == 0 && !Residual)
+  {
+    t.x = X;
+    return run<block_t>(t.x, static_cast<const in_vec*>(nullptr), &t);
+  }
+  template <class GB>
+  Eigen::Matrix<S, D, Eigen::Dynamic> backward_block(const block_tape& t, const GB& G, made_conditioner& grad) const
+    requires(C == 0 && !Residual)
+  {
+    constexpr int last = n_linear - 1;
+    accumulate_block<last>(grad, G, Act::apply(t.pre[n_hidden - 1].array()).matrix());
+    Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> gh(lin<last>.in, G.cols());
+    gh.noalias() = weight<last>().transpose() * G;
+    return backward_block_layer<last - 1>(t, gh, grad);
+  }
+  // gh: the cotangent of act(pre) of linear I's output
+  template <int I>
+  Eigen::Matrix<S, D, Eigen::Dynamic> backward_block_layer(const block_tape& t,
+                                                          Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& gh,
+                                                          made_conditioner& grad) const {
+    gh.array() *= Act::derivative(t.pre[out_buffer(I)].array());
+    if constexpr (I == 0) {
+      accumulate_block<0>(grad, gh, t.x);
+      Eigen::Matrix<S, D, Eigen::Dynamic> gx(D, gh.cols());
+      gx.noalias() = weight<0>().transpose() * gh;
+      return gx;
+    } else {
+      accumulate_block<I>(grad, gh, Act::apply(t.pre[in_buffer_of(I)].array()).matrix());
+      Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> gin(lin<I>.in, gh.cols());
+      gin.noalias() = weight<I>().transpose() * gh;
+      return backward_block_layer<I - 1>(t, gin, grad);
+    }
+  }
+  template <int I, class G, class H>
+  static void accumulate_block(made_conditioner& grad, const G& g, const H& h) {
+    constexpr made_linear l = lin<I>;
+    S* w = grad.values.data() + l.offset;
+    Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> dw(l.out, l.in);
+    dw.noalias() = g * h.transpose();
+    for (int o = 0; o < l.out; ++o)
+      for (int i = 0; i < l.in; ++i)
+        if (allow_table<I>[std::size_t(o) * l.in + i]) w[std::size_t(o) * l.in + i] += dw(o, i);
+    Eigen::Map<col_t<l.out>>(w + std::size_t(l.out) * l.in) += g.rowwise().sum();
+  }
+  template <int I>
+  static constexpr std::array<bool, std::size_t(lin<I>.out) * lin<I>.in> allow_table = [] {
+    std::array<bool, std::size_t(lin<I>.out) * lin<I>.in> a{};
+    for (int o = 0; o < lin<I>.out; ++o)
+      for (int i = 0; i < lin<I>.in; ++i) a[std::size_t(o) * lin<I>.in + i] = allowed(I, o, i);
+    return a;
+  }();
+
   // Masks as degrees: weight (o, i) of the masked linear I is allowed (allowed(I, o, i))
   // when mask_degrees<I>[i] <= L for the limit L of row o; mask_rows<I> lists the rows
   // by limit (in storage order, sorted if Sorted).

@@ -195,6 +195,64 @@ struct mlp_conditioner {
     }
   }
 
+  // ---- gradients for a block of samples (host: matrix-matrix products; training.hpp's
+  // nll_and_gradient). Without context only.
+  struct block_tape {
+    Eigen::Matrix<S, In, Eigen::Dynamic> x;
+    // pre[l]: hidden layer l's pre-activations (widths[l] x n), l = 1 .. layers - 1
+    std::array<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>, layers> pre;
+  };
+  template <class XB>
+  Eigen::Matrix<S, Out, Eigen::Dynamic> evaluate_block_taped(const XB& X, block_tape& t) const
+    requires(C == 0)
+  {
+    t.x = X;
+    Eigen::Matrix<S, widths[1], Eigen::Dynamic> h(widths[1], X.cols());
+    h.noalias() = weight<0>() * X;
+    h.colwise() += bias<0>();
+    return block_taped_from_layer<1>(h, t);
+  }
+  template <int L, class M>
+  Eigen::Matrix<S, Out, Eigen::Dynamic> block_taped_from_layer(M& pre, block_tape& t) const {
+    if constexpr (L == layers) {
+      return pre;
+    } else {
+      t.pre[L] = pre;
+      pre.array() = Act::apply(pre.array());
+      Eigen::Matrix<S, widths[L + 1], Eigen::Dynamic> next(widths[L + 1], pre.cols());
+      next.noalias() = weight<L>() * pre;
+      next.colwise() += bias<L>();
+      return block_taped_from_layer<L + 1>(next, t);
+    }
+  }
+  // G: the outputs' cotangents (Out x n). Adds the parameters' cotangents, summed over
+  // the block, into grad; returns the inputs' (In x n).
+  template <class GB>
+  Eigen::Matrix<S, In, Eigen::Dynamic> backward_block(const block_tape& t, const GB& G, mlp_conditioner& grad) const
+    requires(C == 0)
+  {
+    return backward_block_layer<layers - 1>(t, Eigen::Matrix<S, Out, Eigen::Dynamic>(G), grad);
+  }
+  template <int L, class G>
+  Eigen::Matrix<S, In, Eigen::Dynamic> backward_block_layer(const block_tape& t, const G& g, mlp_conditioner& grad) const {
+    Eigen::Map<weight_t<L>> gw(grad.values.data() + offsets[L]);
+    Eigen::Map<bias_t<L>> gb(grad.values.data() + offsets[L] + std::size_t(widths[L + 1]) * widths[L]);
+    gb += g.rowwise().sum();
+    if constexpr (L == 0) {
+      gw.noalias() += g * t.x.transpose();
+      Eigen::Matrix<S, In, Eigen::Dynamic> gx(In, g.cols());
+      gx.noalias() = weight<0>().transpose() * g;
+      return gx;
+    } else {
+      const Eigen::Matrix<S, widths[L], Eigen::Dynamic> a = Act::apply(t.pre[L].array()).matrix();
+      gw.noalias() += g * a.transpose();
+      Eigen::Matrix<S, widths[L], Eigen::Dynamic> ga(widths[L], g.cols());
+      ga.noalias() = weight<L>().transpose() * g;
+      ga.array() *= Act::derivative(t.pre[L].array());
+      return backward_block_layer<L - 1>(t, ga, grad);
+    }
+  }
+
   void reset_parameters(philox_stream& rng, init scheme, const S* output_bias) {
     for (int l = 0; l < layers; ++l) {
       S* w = values.data() + offsets[l];
