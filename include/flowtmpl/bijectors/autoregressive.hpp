@@ -196,6 +196,16 @@ struct AutoregressiveBijector
   void apply_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
                    const CtxBlock* Ctx) const {
     const auto theta = made.evaluate_block(V, Ctx);
+    if constexpr (requires(Eigen::Matrix<S, 1, Eigen::Dynamic>& acc) {
+                    transformer.template apply_row<Forward>(0, V.row(0), theta, Eigen::Index(0), acc);
+                  }) {
+      // a transformer with a row form: each feature over the whole block (vectorized)
+      Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
+      for (int i = 0; i < D; ++i)
+        transformer.template apply_row<Forward>(i, V.row(i), theta, Eigen::Index(i) * P, acc);
+      if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
+      return;
+    }
     for (Eigen::Index col = 0; col < V.cols(); ++col) {
       const S* th = theta.data() + col * theta.rows();
       S acc = S(0);

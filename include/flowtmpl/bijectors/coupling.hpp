@@ -231,6 +231,16 @@ struct CouplingBijector
     Eigen::Matrix<S, n_a, Eigen::Dynamic> A(n_a, n);
     for (int i = 0; i < n_a; ++i) A.row(i) = V.row(a_index[i]);
     const auto theta = conditioner.evaluate_block(A, Ctx);
+    if constexpr (requires(Eigen::Matrix<S, 1, Eigen::Dynamic>& acc) {
+                    transformer.template apply_row<Forward>(0, V.row(0), theta, Eigen::Index(0), acc);
+                  }) {
+      // a transformer with a row form: each feature over the whole block (vectorized)
+      Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
+      for (int i = 0; i < n_b; ++i)
+        transformer.template apply_row<Forward>(i, V.row(b_index[i]), theta, Eigen::Index(i) * P, acc);
+      if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
+      return;
+    }
     for (Eigen::Index col = 0; col < n; ++col) {
       const S* th = theta.data() + col * theta.rows();
       S acc = S(0);

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include <Eigen/Core>
 #include <boost/hana/define_struct.hpp>
 
 #include "../detail/rq_spline.hpp"
@@ -76,6 +77,28 @@ struct tanh_bounded_affine_ops {
     const S s = log_scale(i, p[0]);
     ld = -s;
     return (y - p[1]) * exp(-s);
+  }
+  // Feature i of a block of samples at once (host: the block path of couplings and MADE
+  // layers): v (1 x n) in place, its raw parameters in rows first and first + 1 of theta
+  // (the conditioner's output block); the log-dets are added to ld. Eigen's vectorized
+  // tanh and exp: the per-sample formulas, within a few ulp of them.
+  template <bool Forward, class V, class Theta, class L>
+  void apply_row(int i, V&& v, const Theta& theta, Eigen::Index first, L&& ld) const {
+    using A = Eigen::Array<S, 1, Eigen::Dynamic>;
+    const S c = static_cast<const Derived&>(*this).bound(i);
+    // contiguous copies: the rows of a column-major block are strided, and Eigen
+    // vectorizes contiguous operands only
+    const A r = theta.row(first).array(), t = theta.row(first + 1).array();
+    A x = v.array();
+    const A s = c * (r / c).tanh();
+    if constexpr (Forward) {
+      x = s.exp() * x + t;
+      ld.array() += s;
+    } else {
+      x = (x - t) * (-s).exp();
+      ld.array() -= s;
+    }
+    v = x.matrix();
   }
   // dy/dx = exp(s), dy/dr = exp(s) x sech^2(r/c), dy/dt = 1; ld = s: dld/dr = sech^2(r/c)
   FLOWTMPL_HOST_DEVICE transformer_derivatives<S> derivatives(int i, S x, const S* p, S* dy_dp, S* dld_dp) const {
