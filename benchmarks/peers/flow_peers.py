@@ -210,6 +210,8 @@ def main():
         for name in a.flows.split(","):
             dim = 2 if name == "TwoMoons" else 8
             for dt in a.dtypes.split(","):
+                # the default dtype too: nflows's base draws its noise in it
+                torch.set_default_dtype(dtypes[dt])
                 for t in (int(v) for v in a.threads.split(",")):
                     torch.set_num_threads(t)
                     jobs = [(op, int(n)) for n in a.batches.split(",") for op in ("log_prob", "sample")
