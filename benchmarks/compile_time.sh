@@ -14,7 +14,7 @@ work="$root/build/perf/compile"
 mkdir -p "$work" "$(dirname "$out")"
 cxx="${CXX:-g++}"
 "$cxx" -O2 -o "$work/compile_probe" "$root/tests/compile_budget/probe.cpp"
-eigen="$(pkg-config --cflags-only-I eigen3 2>/dev/null | sed 's/-I//' || true)"
+eigen="$(pkg-config --cflags-only-I eigen3 2>/dev/null | sed 's/-I//; s/[[:space:]]*$//' || true)"
 eigen="${eigen:-/usr/include/eigen3}"
 {
   echo "{\"compiler\": \"$("$cxx" --version | head -1)\", \"flags\": \"-std=gnu++20 -O2 -fopenmp\", \"rows\": ["
