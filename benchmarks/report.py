@@ -167,7 +167,7 @@ def plot(d, suite, peers):
             ns = [n for n in ns if (flow, "f32", "log_prob", n, t) in suite]
             if ns:
                 ax.plot(ns, [n / suite[(flow, "f32", "log_prob", n, t)]["seconds"] for n in ns], "o" + style,
-                        color="C0", label="flowtmpl, %d thr" % t)
+                        color="C0", label="flowtmpl, %d thr" % t, fillstyle="full" if t == 1 else "none")
             for i, (lib, cfg) in enumerate((("nflows", "eager"), ("zuko", "eager"), ("nflows", "compile"),
                                             ("zuko", "compile"))):
                 pts = []
@@ -175,9 +175,10 @@ def plot(d, suite, peers):
                     for r in peers.get((flow, "f32", "log_prob", n, t), []):
                         if r["lib"] == lib and r["config"] == cfg:
                             pts.append((n, n / r["seconds"]))
-                if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], ("s" if cfg == "eager" else "^") + style,
-                            color="C%d" % (i + 1), label="%s %s, %d thr" % (lib, cfg, t))
+                if pts:  # compile: measured at two sizes only, markers without a line
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], ("s" + style) if cfg == "eager" else "^",
+                            color="C%d" % (i + 1), label="%s %s, %d thr" % (lib, cfg, t),
+                            fillstyle="full" if t == 1 else "none")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title("%s (float, D = %d)" % (flow, 2 if flow == "TwoMoons" else 8))

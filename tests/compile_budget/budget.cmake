@@ -2,9 +2,8 @@
 # with gradients), checked by run_budget.cmake in the test compile_budget.nsf16.
 #
 # Recorded: g++ 12.2.0 -std=gnu++20 -O2 -fopenmp, Eigen 3.4.0, on the CI kind of machine
-# (Intel Xeon, 2 vCPUs, 2026-12-02, with the block gradient path): 10.85 s of compiler CPU
-# time, 705 MB peak resident
-# memory (tests/compile_budget/README in docs/performance.md, "Compile time").
+# (Intel Xeon, 2 vCPUs, 2026-12-02, with the block gradient path): 10.85 s of compiler
+# CPU time, 705 MB peak resident memory (docs/performance.md, "Compile time").
 # (integers: CMake's math() has no fractions; CPU time in hundredths of a second)
 set(BUDGET_RECORDED_CPU_CENTISECONDS 1085)
 set(BUDGET_RECORDED_PEAK_MB 705)
