@@ -6,7 +6,7 @@
 #include <concepts>
 #include <type_traits>
 
-#include <Eigen/Core>
+#include "detail/eigen.hpp"
 
 #include "config.hpp"
 #include "random.hpp"

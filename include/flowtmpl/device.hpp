@@ -58,7 +58,7 @@
 #include <thrust/for_each.h>
 #include <thrust/iterator/counting_iterator.h>
 
-#include <Eigen/Core>
+#include "detail/eigen.hpp"
 
 #include "config.hpp"
 #include "core.hpp"

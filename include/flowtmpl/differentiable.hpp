@@ -43,7 +43,7 @@
 #include <type_traits>
 #include <utility>
 
-#include <Eigen/Core>
+#include "detail/eigen.hpp"
 
 #include "bijectors/inverse.hpp"
 #include "chain.hpp"

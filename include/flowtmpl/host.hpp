@@ -48,7 +48,7 @@
 #include <type_traits>
 #include <utility>
 
-#include <Eigen/Core>
+#include "detail/eigen.hpp"
 
 #include "bijectors/inverse.hpp"
 #include "chain.hpp"

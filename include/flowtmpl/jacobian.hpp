@@ -15,8 +15,7 @@
 
 #include <type_traits>
 
-#include <Eigen/Core>
-#include <Eigen/LU>
+#include "detail/eigen.hpp"
 
 #include "bijectors/inverse.hpp"
 #include "chain.hpp"

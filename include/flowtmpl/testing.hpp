@@ -58,8 +58,7 @@
 #include <utility>
 #include <vector>
 
-#include <Eigen/Core>
-#include <Eigen/LU>
+#include "detail/eigen.hpp"
 
 #include "core.hpp"
 #include "differentiable.hpp"

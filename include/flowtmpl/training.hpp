@@ -48,7 +48,7 @@
 #include <utility>
 #include <vector>
 
-#include <Eigen/Core>
+#include "detail/eigen.hpp"
 
 #include "differentiable.hpp"
 #include "errors.hpp"

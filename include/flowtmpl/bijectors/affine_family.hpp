@@ -5,7 +5,7 @@
 
 #include <array>
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../core.hpp"
 #include "../detail/math.hpp"

@@ -37,7 +37,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../conditioners/made.hpp"
 #include "../core.hpp"

@@ -36,7 +36,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../conditioners/conditioner.hpp"
 #include "../conditioners/mlp.hpp"

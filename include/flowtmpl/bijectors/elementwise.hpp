@@ -12,7 +12,7 @@
 //   inverse:  gy = (gx - gld (log g')'(x)) (g^-1)'(y),  x = g^-1(y)
 #pragma once
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../core.hpp"
 #include "../detail/interval.hpp"

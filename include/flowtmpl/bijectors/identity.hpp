@@ -2,7 +2,7 @@
 // Domain: all of R^D. Structure: identity. Log-det: zero. Cost: nothing.
 #pragma once
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../core.hpp"
 

@@ -11,8 +11,7 @@
 // A data-dependent initialisation passes through with its direction swapped.
 #pragma once
 
-#include <Eigen/Core>
-#include <Eigen/LU>
+#include "../detail/eigen.hpp"
 
 #include "../core.hpp"
 #include "../detail/interval.hpp"

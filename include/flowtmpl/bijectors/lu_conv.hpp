@@ -41,8 +41,7 @@
 #include <concepts>
 
 #include <boost/hana/define_struct.hpp>
-#include <Eigen/Core>
-#include <Eigen/LU>
+#include "../detail/eigen.hpp"
 
 #include "../core.hpp"
 #include "../errors.hpp"

@@ -14,7 +14,7 @@
 #include <array>
 #include <cstdint>
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../core.hpp"
 #include "../random.hpp"

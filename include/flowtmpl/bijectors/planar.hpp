@@ -86,7 +86,7 @@
 #include <type_traits>
 
 #include <boost/hana/define_struct.hpp>
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../core.hpp"
 #include "../detail/math.hpp"

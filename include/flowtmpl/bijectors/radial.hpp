@@ -78,7 +78,7 @@
 #include <limits>
 
 #include <boost/hana/define_struct.hpp>
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../core.hpp"
 #include "../detail/math.hpp"

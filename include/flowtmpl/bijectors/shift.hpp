@@ -6,7 +6,7 @@
 #include <array>
 
 #include <boost/hana/define_struct.hpp>
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../core.hpp"
 

@@ -13,7 +13,7 @@
 #include <cmath>
 #include <limits>
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../config.hpp"
 

@@ -31,7 +31,7 @@
 #include <cmath>
 #include <cstddef>
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../random.hpp"
 

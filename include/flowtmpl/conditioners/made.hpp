@@ -39,7 +39,7 @@
 #include <string>
 #include <type_traits>
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../detail/math.hpp"
 #include "../detail/members.hpp"

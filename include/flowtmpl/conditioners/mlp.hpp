@@ -19,7 +19,7 @@
 #include <cstddef>
 #include <string>
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../detail/math.hpp"
 #include "../detail/members.hpp"

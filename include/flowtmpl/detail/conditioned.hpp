@@ -14,7 +14,7 @@
 #include <array>
 #include <cstdint>
 
-#include <Eigen/Core>
+#include "eigen.hpp"
 
 #include "../core.hpp"
 #include "../conditioners/conditioner.hpp"

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include <Eigen/Core>
+#include "eigen.hpp"
 
 #include "../config.hpp"
 

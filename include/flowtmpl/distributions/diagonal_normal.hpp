@@ -10,7 +10,7 @@
 #include <cmath>
 
 #include <boost/hana/define_struct.hpp>
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../detail/math.hpp"
 #include "standard_normal.hpp"

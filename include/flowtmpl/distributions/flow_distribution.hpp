@@ -17,7 +17,7 @@
 // Cost: one pass of f (sampling) or of f^-1 (density) per sample.
 #pragma once
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../chain.hpp"
 #include "../core.hpp"

@@ -8,7 +8,7 @@
 
 #include <cmath>
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../core.hpp"
 

@@ -11,7 +11,7 @@
 #include <cmath>
 #include <limits>
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 
 #include "../core.hpp"
 

@@ -16,7 +16,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include <Eigen/Core>
+#include "../detail/eigen.hpp"
 #include <boost/hana/define_struct.hpp>
 
 #include "../detail/rq_spline.hpp"
