@@ -191,32 +191,67 @@ struct AutoregressiveBijector
     }
   }
 
-  // ---- a block of samples (host), the parallel direction only ---------------------
+  // ---- a block of samples (host) -----------------------------------------------------
+  // The parallel direction: one network evaluation over the block. The sequential one
+  // (prepared layers only): MADE's sequential pass over the block, feature by feature.
   template <bool Forward, class CtxBlock>
   void apply_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
                    const CtxBlock* Ctx) const {
-    const auto theta = made.evaluate_block(V, Ctx);
-    if constexpr (requires(Eigen::Matrix<S, 1, Eigen::Dynamic>& acc) {
-                    transformer.template apply_row<Forward>(0, V.row(0), theta, Eigen::Index(0), acc);
-                  }) {
-      // a transformer with a row form: each feature over the whole block (vectorized)
-      Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
-      for (int i = 0; i < D; ++i)
-        transformer.template apply_row<Forward>(i, V.row(i), theta, Eigen::Index(i) * P, acc);
-      if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
-      return;
-    }
-    for (Eigen::Index col = 0; col < V.cols(); ++col) {
-      const S* th = theta.data() + col * theta.rows();
-      S acc = S(0);
-      for (int i = 0; i < D; ++i) {
-        S l;
-        V(i, col) = Forward ? transformer.forward(i, V(i, col), th + i * P, l)
-                            : transformer.inverse(i, V(i, col), th + i * P, l);
-        acc += l;
+    if constexpr (Forward != IAF) {
+      sequential_block<Forward>(V, ld, Ctx);
+    } else {
+      const auto theta = made.evaluate_block(V, Ctx);
+      if constexpr (requires(Eigen::Matrix<S, 1, Eigen::Dynamic>& acc) {
+                      transformer.template apply_row<Forward>(0, V.row(0), theta, Eigen::Index(0), acc);
+                    }) {
+        // a transformer with a row form: each feature over the whole block (vectorized)
+        Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
+        for (int i = 0; i < D; ++i)
+          transformer.template apply_row<Forward>(i, V.row(i), theta, Eigen::Index(i) * P, acc);
+        if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
+        return;
       }
-      if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld[col] += acc;
+      for (Eigen::Index col = 0; col < V.cols(); ++col) {
+        const S* th = theta.data() + col * theta.rows();
+        S acc = S(0);
+        for (int i = 0; i < D; ++i) {
+          S l;
+          V(i, col) = Forward ? transformer.forward(i, V(i, col), th + i * P, l)
+                              : transformer.inverse(i, V(i, col), th + i * P, l);
+          acc += l;
+        }
+        if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld[col] += acc;
+      }
     }
+  }
+  // The sequential direction over a block: rows 0 .. i-1 of V hold the outputs when
+  // feature i's parameters are computed (in place, as apply's st.x).
+  template <bool Forward, class CtxBlock>
+  void sequential_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
+                        const CtxBlock* Ctx) const
+    requires(Prepared)
+  {
+    const Eigen::Index n = V.cols();
+    typename made_type::sequential_block_state st;
+    made.sequential_block_begin(st, n, Ctx);
+    Eigen::Matrix<S, P, Eigen::Dynamic> theta(P, n);
+    Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(n);
+    for (int i = 0; i < D; ++i) {
+      made.sequential_block_step(st, V, i, theta);
+      if constexpr (requires(Eigen::Matrix<S, 1, Eigen::Dynamic>& a) {
+                      transformer.template apply_row<Forward>(0, V.row(0), theta, Eigen::Index(0), a);
+                    }) {
+        transformer.template apply_row<Forward>(i, V.row(i), theta, Eigen::Index(0), acc);
+      } else {
+        for (Eigen::Index col = 0; col < n; ++col) {
+          S l;
+          const S* th = theta.data() + col * P;
+          V(i, col) = Forward ? transformer.forward(i, V(i, col), th, l) : transformer.inverse(i, V(i, col), th, l);
+          acc[col] += l;
+        }
+      }
+    }
+    if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
   }
   // The gradient of a block in the parallel direction (training.hpp): V (D x n) is the
   // input, G the output's cotangents on entry and the input's on return, gld every
@@ -244,27 +279,28 @@ struct AutoregressiveBijector
     G += made.backward_block(tape, gtheta, grad.made);
   }
   using no_ctx = Eigen::Matrix<S, 1, Eigen::Dynamic>;
+  // the parallel direction always; the sequential one once prepared (sorted units)
   void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
-    requires(C == 0 && IAF)
+    requires(C == 0 && (IAF || Prepared))
   {
     apply_block<true>(V, ld, static_cast<const no_ctx*>(nullptr));
   }
   void inverse_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
-    requires(C == 0 && !IAF)
+    requires(C == 0 && (!IAF || Prepared))
   {
     apply_block<false>(V, ld, static_cast<const no_ctx*>(nullptr));
   }
   template <class CtxBlock>
   void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
                      const CtxBlock& Ctx) const
-    requires(C > 0 && IAF)
+    requires(C > 0 && (IAF || Prepared))
   {
     apply_block<true>(V, ld, &Ctx);
   }
   template <class CtxBlock>
   void inverse_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
                      const CtxBlock& Ctx) const
-    requires(C > 0 && !IAF)
+    requires(C > 0 && (!IAF || Prepared))
   {
     apply_block<false>(V, ld, &Ctx);
   }

@@ -1,6 +1,7 @@
 // Autoregressive layers through the host backend (flowtmpl/host.hpp): the batch entry
-// points (which send the parallel direction through the layer's block path, the
-// network as matrix-matrix products) against the per-sample members; parameter names
+// points (which send both directions through the prepared layer's block path: the
+// parallel one as one network evaluation, the sequential one as MADE's sequential pass
+// over the block) against the per-sample members; parameter names
 // through flowtmpl::for_each_parameter; checked mode on a MADE whose mask is violated.
 #include <flowtmpl/bijectors/affine.hpp>
 #include <flowtmpl/bijectors/autoregressive.hpp>
@@ -22,6 +23,7 @@
 #include <numbers>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -81,7 +83,93 @@ void check_batch(const B& b, double lo = -3, double hi = 3) {
   CHECK(bad == 0);
 }
 
+// A prepared layer's sequential block pass (forward_block of a MAF, inverse_block of an
+// IAF) against its per-sample sequential pass, column by column, with a context of C
+// rows when C > 0; n = 37 columns (not a multiple of any vector width).
+template <class L>
+void check_sequential_block(const L& layer, double lo, double hi, std::uint64_t seed) {
+  constexpr int D = L::dim, C = L::context_dim;
+  constexpr bool maf = std::string_view(L::name) == "MaskedAutoregressive";
+  const auto p = layer.prepare();
+  const Eigen::Index n = 37;
+  const Eigen::Matrix<double, D, Eigen::Dynamic> X = random_batch<D>(n, seed, lo, hi);
+  const Eigen::Matrix<double, (C > 0 ? C : 1), Eigen::Dynamic> Ctx = random_batch<(C > 0 ? C : 1)>(n, seed + 1, -2, 2);
+  Eigen::Matrix<double, D, Eigen::Dynamic> V = X;
+  Eigen::Matrix<double, 1, Eigen::Dynamic> ld = Eigen::Matrix<double, 1, Eigen::Dynamic>::Constant(n, 0.5);
+  if constexpr (maf && C > 0)
+    p.forward_block(V, ld, Ctx);
+  else if constexpr (maf)
+    p.forward_block(V, ld);
+  else if constexpr (C > 0)
+    p.inverse_block(V, ld, Ctx);
+  else
+    p.inverse_block(V, ld);
+  int bad = 0;
+  for (Eigen::Index j = 0; j < n; ++j) {
+    const Eigen::Matrix<double, D, 1> x = X.col(j);
+    const Eigen::Matrix<double, (C > 0 ? C : 1), 1> c = Ctx.col(j);
+    // the unprepared layer's per-sample sequential pass (unsorted units)
+    const auto r = layer.template apply<maf>(x, C > 0 ? c.data() : nullptr);
+    bool ok = close(ld[j], 0.5 + r.log_det);
+    for (int i = 0; i < D; ++i) ok = ok && close(V(i, j), r.value[i]);
+    if (!ok && bad++ == 0) {
+      INFO("first mismatch at column " << j << ": " << V.col(j).transpose() << " vs " << r.value.transpose());
+      CHECK(ok);
+    }
+  }
+  CHECK(bad == 0);
+  // the outputs differ from the inputs (the pass did something)
+  CHECK((V - X).cwiseAbs().maxCoeff() > 1e-3);
+}
+
 }  // namespace
+
+TEST_CASE("a prepared layer's sequential direction over a block equals the per-sample pass",
+          "[autoregressive][host][sequential]") {
+  using flowtmpl::Affine;
+  using flowtmpl::SoftplusAffine;
+  using flowtmpl::Spline;
+  using MAF = flowtmpl::bind_t<MaskedAutoregressive<Affine, MADE<8, 8>>, 4, double>;
+  using IAF = flowtmpl::bind_t<InverseAutoregressive<Spline<8>, ResidualMADE<8, 1>>, 5, double>;
+  // prepared, the sequential direction has a block entry point too
+  STATIC_REQUIRE(flowtmpl::detail::has_forward_block_v<decltype(MAF{}.prepare()), 4, double>);
+  STATIC_REQUIRE(flowtmpl::detail::has_inverse_block_v<decltype(IAF{}.prepare()), 5, double>);
+  SECTION("MAF, Affine (row form), feedforward MADE<8, 8>, D = 4") {
+    MAF b;
+    b.reset_parameters(11, flowtmpl::init::uniform);
+    check_sequential_block(b, -3, 3, 1);
+  }
+  SECTION("MAF, Affine, MADE<8, 6, 5> (three hidden layers of unequal widths), D = 6") {
+    flowtmpl::bind_t<MaskedAutoregressive<Affine, MADE<8, 6, 5>>, 6, double> b;
+    b.reset_parameters(12, flowtmpl::init::uniform);
+    check_sequential_block(b, -3, 3, 2);
+  }
+  SECTION("IAF, Spline (per-column transformer), ResidualMADE<8, 1>, D = 5") {
+    IAF b;
+    b.reset_parameters(13, flowtmpl::init::uniform);
+    check_sequential_block(b, -4, 4, 3);
+  }
+  SECTION("MAF, SoftplusAffine, ResidualMADE<6, 2>, D = 2") {
+    flowtmpl::bind_t<MaskedAutoregressive<SoftplusAffine, ResidualMADE<6, 2>>, 2, double> b;
+    b.reset_parameters(14, flowtmpl::init::uniform);
+    check_sequential_block(b, -3, 3, 4);
+  }
+  SECTION("MAF, Affine, MADE<8>, D = 1 (every unit of degree 0)") {
+    flowtmpl::bind_t<MaskedAutoregressive<Affine, MADE<8>>, 1, double> b;
+    b.reset_parameters(15, flowtmpl::init::uniform);
+    check_sequential_block(b, -3, 3, 5);
+  }
+  SECTION("with a context: MAF, Affine, MADE<8, 8>, C = 3") {
+    typename MaskedAutoregressive<Affine, MADE<8, 8>>::template bind_with_context<4, double, 3> b;
+    b.reset_parameters(16, flowtmpl::init::uniform);
+    check_sequential_block(b, -3, 3, 6);
+  }
+  SECTION("with a context: IAF, SoftplusAffine, ResidualMADE<8, 2>, C = 2") {
+    typename InverseAutoregressive<SoftplusAffine, ResidualMADE<8, 2>>::template bind_with_context<5, double, 2> b;
+    b.reset_parameters(17, flowtmpl::init::uniform);
+    check_sequential_block(b, -3, 3, 7);
+  }
+}
 
 TEST_CASE("the batch entry points equal the per-sample members (block path for the parallel direction)",
           "[autoregressive][host]") {
