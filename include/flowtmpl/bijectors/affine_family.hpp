@@ -91,6 +91,27 @@ struct affine_ops {
     return gya.matrix();
   }
 
+  // The same over a block (training.hpp's block path): V (D x n) the input of direction
+  // Forward, G the output's cotangents on entry and the input's on return, gld every
+  // sample's log-det cotangent; the parameters' cotangents summed over the columns.
+  template <bool Forward>
+  void vjp_block(const Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld,
+                 Derived& grad) const {
+    using A = Eigen::Array<S, D, 1>;
+    const S n = S(V.cols());
+    if constexpr (Forward) {
+      if constexpr (requires { grad.shift; }) Eigen::Map<A>(grad.shift.data()) += G.array().rowwise().sum();
+      G.array().colwise() *= detail::exp(ls());  // gx = gy e^s
+      Eigen::Map<A>(grad.log_scale.data()) += (G.array() * V.array()).rowwise().sum() + n * gld;
+    } else {
+      const A ei = detail::exp(-ls());
+      const Eigen::Array<S, D, Eigen::Dynamic> X = (V.array().colwise() - sh()).colwise() * ei;
+      Eigen::Map<A>(grad.log_scale.data()) -= (G.array() * X).rowwise().sum() + n * gld;
+      G.array().colwise() *= ei;  // gy = gx e^-s
+      if constexpr (requires { grad.shift; }) Eigen::Map<A>(grad.shift.data()) -= G.array().rowwise().sum();
+    }
+  }
+
   prepared_affine<D, S> prepare() const {
     const auto& d = static_cast<const Derived&>(*this);
     if constexpr (requires { d.shift; })

@@ -73,6 +73,10 @@ struct AutoregressiveBijector
   transformer_type transformer;
 
   AutoregressiveBijector() { this->reset_parameters(0); }  // the identity map
+  // for prepare(), which overwrites every member (the default constructor resets the
+  // parameters, drawing every weight: a cost per batch call)
+  struct overwritten_t {};
+  explicit AutoregressiveBijector(overwritten_t) {}
 
   // ---- per sample: forward, inverse, log_det and the fused forms come from
   // detail::conditioned_ops, which calls apply<Forward>(v, ctx) below ---------------
@@ -311,7 +315,8 @@ struct AutoregressiveBijector
   AutoregressiveBijector<T, Made, D, S, C, IAF, true> prepare() const
     requires(!Prepared)
   {
-    AutoregressiveBijector<T, Made, D, S, C, IAF, true> p;
+    using prepared_type = AutoregressiveBijector<T, Made, D, S, C, IAF, true>;
+    prepared_type p{typename prepared_type::overwritten_t{}};
     p.made = made.sorted_copy();
     p.transformer = transformer;
     return p;

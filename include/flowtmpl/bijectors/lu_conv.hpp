@@ -323,6 +323,45 @@ struct LUConvBijector {
     return gy;
   }
 
+  // The same over a block (training.hpp's block path): V (D x n) the input of direction
+  // Forward, G the output's cotangents on entry and the input's on return, gld every
+  // sample's log-det cotangent. The per-sample steps as D x D triangular products and
+  // solves over the block; the parameters' cotangents as two D x D products.
+  template <bool Forward>
+  void vjp_block(const Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld,
+                 LUConvBijector& grad) const
+    requires has_diag_derivatives
+  {
+    using block = Eigen::Matrix<S, D, Eigen::Dynamic>;
+    const Eigen::Index n = V.cols();
+    const mat l = lower(), u = upper();
+    block X(D, n), Z(D, n), GY(D, n), GW(D, n), GZ(D, n);
+    if constexpr (Forward) {
+      X = V;
+      Z.noalias() = u * X;                                       // z = Ut x
+      GY = G;
+      for (int i = 0; i < D; ++i) GW.row(perm[i]) = GY.row(i);  // gw = P^T gy
+      GZ.noalias() = l.transpose() * GW;                         // gz = L^T gw
+      G.noalias() = u.transpose() * GZ;                          // gx = Ut^T gz
+    } else {
+      for (int i = 0; i < D; ++i) Z.row(perm[i]) = V.row(i).array() - bias[i];    // P^T (y - b)
+      l.template triangularView<Eigen::UnitLower>().solveInPlace(Z);             // L z = P^T (y - b)
+      X = u.template triangularView<Eigen::Upper>().solve(Z);                    // Ut x = z
+      GZ = u.transpose().template triangularView<Eigen::Lower>().solve(G);       // Ut^T gz = gx
+      GW = l.transpose().template triangularView<Eigen::UnitUpper>().solve(GZ);  // L^T gw = gz
+      for (int i = 0; i < D; ++i) GY.row(i) = GW.row(perm[i]);                    // gy = P gw
+      G = GY;
+    }
+    const S sign = Forward ? S(1) : S(-1);
+    const mat gwz = GW * Z.transpose(), gzx = GZ * X.transpose();
+    for (int i = 0; i < D; ++i) {
+      for (int j = 0; j < i; ++j) grad.lower_entries[detail::lower_index(i, j)] += sign * gwz(i, j);
+      for (int j = i + 1; j < D; ++j) grad.upper_entries[detail::upper_index(D, i, j)] += sign * gzx(i, j);
+      grad.diag[i] += sign * (gzx(i, i) * Diag::dvalue(diag[i], signs[i]) + S(n) * gld * Diag::dlog_abs(diag[i], signs[i]));
+      grad.bias[i] += sign * GY.row(i).sum();
+    }
+  }
+
   FLOWTMPL_HOST_DEVICE S constant_log_det() const {
     S acc(0);
     for (int i = 0; i < D; ++i) acc += Diag::log_abs(diag[i], signs[i]);

@@ -561,15 +561,20 @@ struct made_conditioner {
     requires(!Sorted)
   {
     sorted_type r;
-    auto perm_of = [](int kind, int b, int i) { return kind == 1 ? tables.order[b][i] : i; };
     for (int li = 0; li < n_linear; ++li) {
       const made_linear& l = linears[li];
-      const int ob = out_buffer(li), ib = in_buffer_of(li);
+      const int* out_order = l.out_kind == 1 ? tables.order[out_buffer(li)] : nullptr;
+      const int* in_order = l.in_kind == 1 ? tables.order[in_buffer_of(li)] : nullptr;
+      const S* src = weight_data(li);
+      S* dst = r.weight_data(li);
       for (int o = 0; o < l.out; ++o) {
-        const int so = perm_of(l.out_kind, ob, o);
-        for (int i = 0; i < l.in; ++i)
-          r.weight_data(li)[std::size_t(o) * l.in + i] =
-              weight_data(li)[std::size_t(so) * l.in + perm_of(l.in_kind, ib, i)];
+        const int so = out_order ? out_order[o] : o;
+        const S* srow = src + std::size_t(so) * l.in;
+        S* drow = dst + std::size_t(o) * l.in;
+        if (in_order)
+          for (int i = 0; i < l.in; ++i) drow[i] = srow[in_order[i]];
+        else
+          for (int i = 0; i < l.in; ++i) drow[i] = srow[i];
         r.bias_data(li)[o] = bias_data(li)[so];
       }
     }
