@@ -22,11 +22,13 @@
 #include <string>
 #include <vector>
 
-#include <benchmark/benchmark.h>
-#include <Eigen/Core>
-
+// flowtmpl first: it includes Eigen with g++ 12's false -Waggressive-loop-optimizations
+// silenced (flowtmpl/detail/eigen.hpp)
 #include <flowtmpl/flowtmpl.hpp>
 #include <flowtmpl/training.hpp>
+
+#include <benchmark/benchmark.h>
+#include <Eigen/Core>
 
 #if defined(_OPENMP)
 #include <omp.h>

@@ -10,7 +10,9 @@
 // of samples on the host). The sequential direction does not re-run the network D
 // times: MADE's sequential pass computes every hidden unit once, when the values below
 // its degree are final (conditioners/made.hpp), so it costs about one network
-// evaluation plus D transformer calls (docs/performance.md has the measured ratio).
+// evaluation plus D transformer calls (docs/performance.md has the measured ratio); on
+// the host a prepared layer runs it over a block of samples, each degree's units as one
+// matrix-matrix product (sequential_block).
 //
 // Components are ordered as MADE's degrees: feature i depends on features < i; put a
 // Permute between layers to vary the order. Structure: lower triangular. Log-det kind:
@@ -205,27 +207,9 @@ struct AutoregressiveBijector
       sequential_block<Forward>(V, ld, Ctx);
     } else {
       const auto theta = made.evaluate_block(V, Ctx);
-      if constexpr (requires(Eigen::Matrix<S, 1, Eigen::Dynamic>& acc) {
-                      transformer.template apply_row<Forward>(0, V.row(0), theta, Eigen::Index(0), acc);
-                    }) {
-        // a transformer with a row form: each feature over the whole block (vectorized)
-        Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
-        for (int i = 0; i < D; ++i)
-          transformer.template apply_row<Forward>(i, V.row(i), theta, Eigen::Index(i) * P, acc);
-        if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
-        return;
-      }
-      for (Eigen::Index col = 0; col < V.cols(); ++col) {
-        const S* th = theta.data() + col * theta.rows();
-        S acc = S(0);
-        for (int i = 0; i < D; ++i) {
-          S l;
-          V(i, col) = Forward ? transformer.forward(i, V(i, col), th + i * P, l)
-                              : transformer.inverse(i, V(i, col), th + i * P, l);
-          acc += l;
-        }
-        if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld[col] += acc;
-      }
+      Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
+      for (int i = 0; i < D; ++i) detail::transform_row<Forward>(transformer, i, V.row(i), theta, Eigen::Index(i) * P, acc);
+      if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
     }
   }
   // The sequential direction over a block: rows 0 .. i-1 of V hold the outputs when
@@ -242,18 +226,7 @@ struct AutoregressiveBijector
     Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(n);
     for (int i = 0; i < D; ++i) {
       made.sequential_block_step(st, V, i, theta);
-      if constexpr (requires(Eigen::Matrix<S, 1, Eigen::Dynamic>& a) {
-                      transformer.template apply_row<Forward>(0, V.row(0), theta, Eigen::Index(0), a);
-                    }) {
-        transformer.template apply_row<Forward>(i, V.row(i), theta, Eigen::Index(0), acc);
-      } else {
-        for (Eigen::Index col = 0; col < n; ++col) {
-          S l;
-          const S* th = theta.data() + col * P;
-          V(i, col) = Forward ? transformer.forward(i, V(i, col), th, l) : transformer.inverse(i, V(i, col), th, l);
-          acc[col] += l;
-        }
-      }
+      detail::transform_row<Forward>(transformer, i, V.row(i), theta, Eigen::Index(0), acc);
     }
     if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
   }

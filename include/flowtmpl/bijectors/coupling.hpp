@@ -231,28 +231,10 @@ struct CouplingBijector
     Eigen::Matrix<S, n_a, Eigen::Dynamic> A(n_a, n);
     for (int i = 0; i < n_a; ++i) A.row(i) = V.row(a_index[i]);
     const auto theta = conditioner.evaluate_block(A, Ctx);
-    if constexpr (requires(Eigen::Matrix<S, 1, Eigen::Dynamic>& acc) {
-                    transformer.template apply_row<Forward>(0, V.row(0), theta, Eigen::Index(0), acc);
-                  }) {
-      // a transformer with a row form: each feature over the whole block (vectorized)
-      Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
-      for (int i = 0; i < n_b; ++i)
-        transformer.template apply_row<Forward>(i, V.row(b_index[i]), theta, Eigen::Index(i) * P, acc);
-      if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
-      return;
-    }
-    for (Eigen::Index col = 0; col < n; ++col) {
-      const S* th = theta.data() + col * theta.rows();
-      S acc = S(0);
-      for (int i = 0; i < n_b; ++i) {
-        S l;
-        const int j = b_index[i];
-        V(j, col) = Forward ? transformer.forward(i, V(j, col), th + i * P, l)
-                            : transformer.inverse(i, V(j, col), th + i * P, l);
-        acc += l;
-      }
-      if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld[col] += acc;
-    }
+    Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(n);
+    for (int i = 0; i < n_b; ++i)
+      detail::transform_row<Forward>(transformer, i, V.row(b_index[i]), theta, Eigen::Index(i) * P, acc);
+    if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
   }
   // The gradient of a block (training.hpp): V (D x n) is this layer's input in the
   // direction Forward, G the cotangents of its output on entry and of its input on

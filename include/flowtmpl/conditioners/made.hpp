@@ -27,7 +27,8 @@
 // [out][in] row-major as torch stores them, so a state_dict copies over as it is.
 //
 // Evaluation: evaluate(x, c) one sample, evaluate_block(X, C) a block of samples as
-// matrix-matrix products (host only). The sequential direction of an autoregressive
+// matrix-matrix products (host only); sequential_block_* the sequential pass below over
+// a block of samples (host only, sorted units). The sequential direction of an autoregressive
 // layer uses sequential_* below: every hidden unit is computed once, when the inputs
 // below its degree are final, from the inputs its mask allows only, so producing all
 // D parameter groups one after the other costs about one network evaluation (nflows

@@ -32,6 +32,7 @@
 #include <concepts>
 
 #include "../config.hpp"
+#include "../detail/eigen.hpp"
 
 namespace flowtmpl {
 
@@ -83,6 +84,27 @@ FLOWTMPL_HOST_DEVICE S transformer_inverse_vjp(const T& t, int i, S y, const S* 
   if constexpr (requires { t.own_vjp(i, x, p, gy, gld, *grad); })
     if (grad) t.own_vjp(i, x, p, -gy, -gld, *grad);
   return gy;
+}
+
+// Feature i of a block of samples (host: the block paths of coupling and autoregressive
+// layers): v (1 x n) in place, its raw parameters in rows first .. first + P - 1 of
+// theta (either storage order), its log-dets added to acc (1 x n). The transformer's row form
+// (apply_row, vectorized over the block) where it has one, else per column; either way
+// each column's log-dets are summed feature by feature, as the per-sample path sums them.
+template <bool Forward, class T, class V, class Theta, class L>
+void transform_row(const T& t, int i, V&& v, const Theta& theta, Eigen::Index first, L& acc) {
+  using S = typename T::scalar_type;
+  if constexpr (requires { t.template apply_row<Forward>(i, v, theta, first, acc); }) {
+    t.template apply_row<Forward>(i, v, theta, first, acc);
+  } else {
+    for (Eigen::Index col = 0; col < v.cols(); ++col) {
+      S th[T::params_per_feature];
+      for (int q = 0; q < T::params_per_feature; ++q) th[q] = theta(first + q, col);
+      S l;
+      v(col) = Forward ? t.forward(i, v(col), th, l) : t.inverse(i, v(col), th, l);
+      acc[col] += l;
+    }
+  }
 }
 }  // namespace detail
 
