@@ -271,10 +271,31 @@ struct made_conditioner {
       return run<col_t>(x, static_cast<const in_vec*>(nullptr));
     }
   }
-  // a block of samples, one per column
+  // A block of samples, one per column. The feedforward network without context runs
+  // every layer through dense_rows (row-major activations, the masked zeros multiplied as
+  // stored) and returns D*M x n row-major; the others run as matrix products (run).
   template <class XB, class CB>
-  block_t<D * M> evaluate_block(const XB& X, const CB* Ctx) const {
-    return run<block_t>(X, Ctx);
+  auto evaluate_block(const XB& X, const CB* Ctx) const {
+    if constexpr (!Residual && C == 0) {
+      (void)Ctx;
+      const Eigen::Matrix<S, D, Eigen::Dynamic, Eigen::RowMajor> a = X;
+      return dense_block<0>(a);
+    } else {
+      return run<block_t>(X, Ctx);
+    }
+  }
+  template <int I, class A>
+  Eigen::Matrix<S, D * M, Eigen::Dynamic, Eigen::RowMajor> dense_block(const A& a) const {
+    constexpr bool last = I == n_linear - 1;
+    constexpr bool fused = !last && std::is_same_v<Act, act::relu>;
+    Eigen::Matrix<S, lin<I>.out, Eigen::Dynamic, Eigen::RowMajor> h(lin<I>.out, a.cols());
+    dense_rows<S, fused>(weight_data(I), bias_data(I), lin<I>.out, lin<I>.in, a.data(), h.data(), a.cols());
+    if constexpr (last) {
+      return h;
+    } else {
+      if constexpr (!fused) h.array() = Act::apply(h.array());
+      return dense_block<I + 1>(h);
+    }
   }
 
   // ---- the sequential evaluation -------------------------------------------------

@@ -229,7 +229,9 @@ void check_made_network(made_ops& net, const net_desc& desc) {
 
   // ---- reference forward pass; evaluate_block ------------------------------------------
   {
-    const int N = 6;
+    // 75 columns: every part of the feedforward network's block kernel (dense_rows:
+    // tiles of 4 SIMD vectors of samples, single vectors, single samples)
+    const int N = 75;
     Eigen::MatrixXd X(D, N), Ctx(C, N);
     for (int j = 0; j < N; ++j) {
       for (int i = 0; i < D; ++i) X(i, j) = 2 * u(gen);
