@@ -11,7 +11,8 @@
 // then bias, in one flat array `values`; names "l.weight", "l.bias". Context enters as
 // extra inputs of the first layer (as nflows's ResidualNet and zuko's MLP take it).
 // Cost: sum over layers of out x in multiply-adds per sample; evaluate_block does the
-// same for a block of samples as matrix-matrix products (host only: it allocates).
+// same for a block of samples, each layer one fused kernel (detail::dense_rows: bias and
+// ReLU in the kernel, row-major activations; host only: it allocates).
 // No parameter layout is shared with nflows: an MLP has no nflows counterpart.
 #pragma once
 
