@@ -67,7 +67,12 @@ def main():
     w = out.append
     w("Machine: %s, %d CPUs at %s MHz (host name %s); flowtmpl built with %s; %s." % (
         ctx.get("simd", "?"), ctx["num_cpus"], ctx["mhz_per_cpu"], ctx.get("host_name", "?"), ctx.get("simd"),
-        "torch " + pj["torch"]))
+        "torch " + pj["torch"] + (", BLAS " + pj["blas"] if "blas" in pj else "")))
+    if any(r["lib"] == "torch" for rs in peers.values() for r in rs):
+        w("")
+        w("Peers: plain PyTorch (benchmarks/peers/plain_flows.py), not nflows and zuko: the fallback of "
+          "run-performance.sh where PyPI could not be reached, on the distribution's torch (BLAS %s: a "
+          "distribution's build may link the reference BLAS, far slower than PyPI's MKL)." % pj.get("blas", "?"))
     fp32, fp64 = float(ctx["fma_peak_f32_gflops"]), float(ctx["fma_peak_f64_gflops"])
     g32, g64 = float(ctx["gemm_peak_f32_gflops"]), float(ctx["gemm_peak_f64_gflops"])
     w("")
@@ -169,7 +174,7 @@ def plot(d, suite, peers):
                 ax.plot(ns, [n / suite[(flow, "f32", "log_prob", n, t)]["seconds"] for n in ns], "o" + style,
                         color="C0", label="flowtmpl, %d thr" % t, fillstyle="full" if t == 1 else "none")
             for i, (lib, cfg) in enumerate((("nflows", "eager"), ("zuko", "eager"), ("nflows", "compile"),
-                                            ("zuko", "compile"))):
+                                            ("zuko", "compile"), ("torch", "eager"), ("torch", "compile"))):
                 pts = []
                 for n in (1, 64, 4096, 65536):
                     for r in peers.get((flow, "f32", "log_prob", n, t), []):

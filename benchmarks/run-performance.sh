@@ -6,10 +6,12 @@
 #   3. flow_suite: the machine's FMA and GEMM peak, then every row, 3 repetitions,
 #      random interleaving, single process;
 #   4. benchmarks/peers/flow_peers.py: the same rows in nflows and zuko, eager and
-#      torch.compile, with the same thread counts;
+#      torch.compile, with the same thread counts (where PyPI cannot be reached: the same
+#      flows in plain PyTorch, peers/plain_flows.py, on Debian's python3-torch, said so
+#      in the tables);
 #   5. compile_time.sh: compile time and memory of 1 to 64 NSF layers with gradients;
 #   6. report.py: DIR/tables.md (ratios per row, targets) and DIR/throughput.png.
-# Results in DIR (default build/perf/results). Takes about 30 minutes on 2 cores; run it
+# Results in DIR (default build/perf/results). Takes about 20 minutes on 2 cores; run it
 # on an otherwise idle machine.
 #   run-performance.sh [--out DIR] [--quick]
 # --quick: one repetition and shorter minimum times (a smoke run, not for the docs).
@@ -21,14 +23,26 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --out) out="${2:?--out needs a directory}"; shift ;;
     --quick) quick=1 ;;
-    *) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
   shift
 done
 mkdir -p "$out"
 venv="${FLOWTMPL_PEERS_VENV:-$(dirname "$root")/venv-peers}"
+python="$venv/bin/python" libs=nflows,zuko
 if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import torch, nflows, zuko, matplotlib" 2>/dev/null; then
-  bash "$here/peers/two_moons_side_by_side.sh" --setup
+  if ! bash "$here/peers/two_moons_side_by_side.sh" --setup; then
+    # PyPI cannot be reached: nflows and zuko are not packaged by Debian, so the peers
+    # become the same flows in plain PyTorch (peers/plain_flows.py) on Debian's torch.
+    echo "run-performance: the Python environment could not be created from PyPI; falling back to Debian's" \
+      "python3-torch with the flows of benchmarks/peers/plain_flows.py (Debian's torch links the reference" \
+      "BLAS or OpenBLAS, not MKL: the peers' times are not PyPI's)" >&2
+    sudo=""
+    [[ $(id -u) -ne 0 ]] && sudo=sudo
+    $sudo apt-get update >/dev/null
+    $sudo apt-get install -y --no-install-recommends python3-torch python3-matplotlib >/dev/null
+    python=/usr/bin/python3 libs=torch
+  fi
 fi
 
 cmake -S "$root" -B "$root/build/perf" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFLOWTMPL_BUILD_TESTS=OFF \
@@ -43,9 +57,9 @@ echo "run-performance: flow_suite (results in $out/suite.json)"
   --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true \
   --benchmark_out="$out/suite.json" --benchmark_out_format=json
 echo "run-performance: peers (results in $out/peers.json)"
-"$venv/bin/python" "$here/peers/flow_peers.py" --out "$out/peers.json" --compile --min-time $pmin \
+"$python" "$here/peers/flow_peers.py" --libs "$libs" --out "$out/peers.json" --compile --min-time $pmin \
   --repetitions $preps
 echo "run-performance: compile time (results in $out/compile.json)"
 bash "$here/compile_time.sh" "$out/compile.json"
-"$venv/bin/python" "$here/report.py" "$out"
+"$python" "$here/report.py" "$out"
 echo "run-performance: tables in $out/tables.md, plot in $out/throughput.png"

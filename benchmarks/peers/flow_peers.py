@@ -3,7 +3,9 @@
 The rows of benchmarks/suite (flow_suite) timed with the libraries a user would pick
 instead of flowtmpl: nflows 0.14 and zuko, on PyTorch's CPU kernels (MKL / oneDNN). Same
 architectures (suite.hpp), same batch sizes and thread counts (torch.set_num_threads),
-float32 and float64. Writes one JSON list of rows:
+float32 and float64. --libs torch times plain_flows.py instead (the same five flows in
+plain PyTorch: the fallback where nflows and zuko cannot be installed). Writes one JSON
+list of rows:
 
     {"lib", "flow", "dtype", "op", "batch", "threads", "config", "seconds"}
 
@@ -111,7 +113,11 @@ def zuko_flow(name):
 
 def make(lib, name, dtype):
     torch.manual_seed(1)
-    flow = nflows_flow(name) if lib == "nflows" else zuko_flow(name)
+    if lib == "torch":
+        import plain_flows
+        flow = plain_flows.build(name)
+    else:
+        flow = nflows_flow(name) if lib == "nflows" else zuko_flow(name)
     if flow is None:
         return None
     flow = flow.to(dtype)
@@ -131,14 +137,14 @@ def calls(lib, flow, op, n, dim):
         opt = torch.optim.Adam(flow.parameters(), lr=1e-4)
 
         def step():
-            lp = flow.log_prob(x) if lib == "nflows" else flow().log_prob(x)
+            lp = flow().log_prob(x) if lib == "zuko" else flow.log_prob(x)
             loss = -lp.mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
         return step
     flow.eval()
-    if lib == "nflows":
+    if lib != "zuko":  # nflows and plain_flows: the flow is the distribution
         dist = flow
         if op == "log_prob":
             x = data(lib, flow, n, dim, dtype)
@@ -157,7 +163,7 @@ def data(lib, flow, n, dim, dtype):
     was = flow.training
     flow.eval()
     with torch.no_grad():
-        x = flow.sample(n) if lib == "nflows" else flow().sample((n,))
+        x = flow().sample((n,)) if lib == "zuko" else flow.sample(n)
     flow.train(was)
     return x.to(dtype).contiguous()
 
@@ -235,9 +241,20 @@ def main():
                             except Exception as e:  # a library whose code does not compile
                                 print("%s %s: torch.compile failed: %s" % (lib, name, str(e).splitlines()[0]),
                                       file=sys.stderr)
-                            torch._dynamo.reset()
+                            if hasattr(torch, "_dynamo"):  # absent before torch 2 (no torch.compile)
+                                torch._dynamo.reset()
     with open(a.out, "w") as f:
-        json.dump({"torch": torch.__version__, "threads_note": "torch.set_num_threads", "rows": rows}, f, indent=1)
+        json.dump({"torch": torch.__version__, "blas": blas(), "threads_note": "torch.set_num_threads", "rows": rows},
+                  f, indent=1)
+
+
+def blas():
+    """The BLAS this torch was built with (torch.__config__: mkl for PyPI's wheels; a
+    distribution's build may link the reference BLAS or OpenBLAS)."""
+    for part in torch.__config__.show().replace(",", "\n").splitlines():
+        if "BLAS_INFO=" in part:
+            return part.split("BLAS_INFO=")[1].strip()
+    return "unknown"
 
 
 if __name__ == "__main__":

@@ -531,6 +531,7 @@ struct made_conditioner {
   template <class In>
   void hidden_group_block(int li, int b, const In& in, int n_in, dyn_block& out, int g, const dyn_block* ctx,
                           bool activate) const {
+    b = clamp_buffer(b);
     const int lo = g == 0 ? 0 : tables.end[b][g - 1], hi = tables.end[b][g];
     if (hi == lo) return;
     using RM = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -550,7 +551,8 @@ struct made_conditioner {
       if (b == 0)
         hidden_group_block(li, 0, X, g < D ? g : D, st.hidden[0], g, ctx, true);
       else
-        hidden_group_block(li, b, st.hidden[b - 1], tables.end[b - 1][g], st.hidden[b], g, ctx, true);
+        hidden_group_block(li, b, st.hidden[clamp_buffer(b - 1)], tables.end[clamp_buffer(b - 1)][g],
+                           st.hidden[clamp_buffer(b)], g, ctx, true);
       ++b;
     }
   }
@@ -558,6 +560,7 @@ struct made_conditioner {
   void step_residual_block(sequential_block_state& st, const XB& X, int g) const {
     // act() of the stream rows of degree g, read by the next block's first map
     auto activate_rows = [&](int b) {
+      b = clamp_buffer(b);
       const int lo = g == 0 ? 0 : tables.end[b][g - 1], hi = tables.end[b][g];
       st.activated[b].middleRows(lo, hi - lo).array() = Act::apply(st.hidden[b].middleRows(lo, hi - lo).array());
     };
@@ -565,7 +568,7 @@ struct made_conditioner {
     activate_rows(0);
     int li = C > 0 ? 2 : 1;
     for (int blk = 0; blk < (n_hidden - 1) / 2; ++blk) {
-      const int tin = 2 * blk, vb = 2 * blk + 1, tout = 2 * blk + 2;
+      const int tin = clamp_buffer(2 * blk), vb = clamp_buffer(2 * blk + 1), tout = clamp_buffer(2 * blk + 2);
       hidden_group_block(li, vb, st.activated[tin], tables.end[tin][g], st.hidden[vb], g,
                          C > 0 ? &st.ctx_term[1 + blk] : nullptr, true);
       const int l1 = C > 0 ? li + 2 : li + 1;
