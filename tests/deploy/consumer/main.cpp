@@ -74,6 +74,18 @@ int main() {
   const auto back = ft::forward(flow.transform, z);
   check(((back - xs).cwiseAbs().maxCoeff()) < 1e-12, "forward(inverse(x)) == x");
 
+  // OpenMP: the installed package links it exactly when the consumer's build has it.
+#if defined(CONSUMER_EXPECTS_OPENMP) && !defined(_OPENMP)
+  check(false, "the package did not bring OpenMP to a consumer that has it");
+#elif defined(CONSUMER_EXPECTS_NO_OPENMP) && defined(_OPENMP)
+  check(false, "the package brought OpenMP to a consumer built without it");
+#endif
+#ifdef _OPENMP
+  std::puts("the host backend runs with OpenMP");
+#else
+  std::puts("the host backend runs without OpenMP");
+#endif
+
 #ifdef CONSUMER_EXPECTED_VERSION
   char version[32];
   std::snprintf(version, sizeof version, "%d.%d.%d", FLOWTMPL_VERSION_MAJOR, FLOWTMPL_VERSION_MINOR, FLOWTMPL_VERSION_PATCH);
