@@ -37,6 +37,7 @@
 #include <flowtmpl/bijectors/affine.hpp>
 #include <flowtmpl/core.hpp>
 #include <flowtmpl/transformers/spline.hpp>
+using flowtmpl::direction;
 
 namespace {
 
@@ -60,8 +61,8 @@ struct fixture {
     const bool maf_like = !std::is_same_v<Layer, void> && std::string(Layer::name) == "MaskedAutoregressive";
     for (int j = 0; j < 64; ++j) {
       typename Layer::vec v = x.col(j);
-      const auto a = maf_like ? prepared.template apply<true>(v, nullptr) : prepared.template apply<false>(v, nullptr);
-      const auto b = maf_like ? layer.template apply_naive<true>(v, nullptr) : layer.template apply_naive<false>(v, nullptr);
+      const auto a = maf_like ? prepared.template apply<direction::forward>(v, nullptr) : prepared.template apply<direction::inverse>(v, nullptr);
+      const auto b = maf_like ? layer.template apply_naive<direction::forward>(v, nullptr) : layer.template apply_naive<direction::inverse>(v, nullptr);
       const float err = (a.value - b.value).cwiseAbs().maxCoeff() / (1.0f + a.value.cwiseAbs().maxCoeff());
       if (!(err < 1e-4f) || !(std::abs(a.log_det - b.log_det) < 1e-3f * (1.0f + std::abs(a.log_det)))) {
         std::fprintf(stderr, "sequential and naive passes disagree (%g)\n", double(err));
@@ -100,9 +101,9 @@ void direction(benchmark::State& state) {
       const typename Layer::vec v = f.x.col(j);
       flowtmpl::value_and_log_det<typename Layer::vec, float> r;
       if (Naive)
-        r = forward ? f.layer.template apply_naive<true>(v, nullptr) : f.layer.template apply_naive<false>(v, nullptr);
+        r = forward ? f.layer.template apply_naive<direction::forward>(v, nullptr) : f.layer.template apply_naive<direction::inverse>(v, nullptr);
       else
-        r = forward ? f.prepared.template apply<true>(v, nullptr) : f.prepared.template apply<false>(v, nullptr);
+        r = forward ? f.prepared.template apply<direction::forward>(v, nullptr) : f.prepared.template apply<direction::inverse>(v, nullptr);
       f.out.col(j) = r.value;
       benchmark::DoNotOptimize(r.log_det);
     }

@@ -52,6 +52,7 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
+using flowtmpl::direction;
 #endif
 
 namespace {
@@ -145,14 +146,14 @@ std::unique_ptr<Problem<D>> make_problem() {
   return pr;
 }
 
-template <int D, bool Forward>
+template <int D, direction Dir>
 void run_hand_eigen(const Problem<D>& pr, Eigen::Matrix<float, D, Eigen::Dynamic>& values, Eigen::RowVectorXf& log_det);
 
 template <int D>
 std::unique_ptr<Problem<D>> make_problem_with_data() {
   auto pr = make_problem<D>();
   pr->y.resize(D, kBatch);
-  run_hand_eigen<D, true>(*pr, pr->y, pr->log_det);
+  run_hand_eigen<D, direction::forward>(*pr, pr->y, pr->log_det);
   return pr;
 }
 
@@ -167,9 +168,9 @@ Problem<D>& problem() {
 
 // ---- a: the batch entry point -----------------------------------------------------
 
-template <int D, bool Forward>
+template <int D, direction Dir>
 [[gnu::noinline]] ft::batch_result<float, D> run_batch(const Problem<D>& pr) {
-  if constexpr (Forward)
+  if constexpr (Dir == direction::forward)
     return ft::forward_and_log_det(pr.flow, pr.x);
   else
     return ft::inverse_and_log_det(pr.flow, pr.y);
@@ -177,13 +178,13 @@ template <int D, bool Forward>
 
 // ---- b: prepare once, then the per-sample API -----------------------------------------
 
-template <int D, bool Forward>
+template <int D, direction Dir>
 [[gnu::noinline]] void run_per_sample(const Problem<D>& pr, Eigen::Matrix<float, D, Eigen::Dynamic>& values, Eigen::RowVectorXf& log_det) {
   const auto p = ft::prepare(pr.flow);
-  const auto& in = Forward ? pr.x : pr.y;
+  const auto& in = Dir == direction::forward ? pr.x : pr.y;
   for (Eigen::Index j = 0; j < in.cols(); ++j) {
     const ft::vector_t<Flow<D>> v = in.col(j);
-    const auto r = Forward ? ft::forward_and_log_det(p, v) : ft::inverse_and_log_det(p, v);
+    const auto r = Dir == direction::forward ? ft::forward_and_log_det(p, v) : ft::inverse_and_log_det(p, v);
     values.col(j) = r.value;
     log_det[j] = r.log_det;
   }
@@ -235,15 +236,15 @@ struct HandEigen {
   }
 };
 
-template <int D, bool Forward>
+template <int D, direction Dir>
 [[gnu::noinline]] void run_hand_eigen(const Problem<D>& pr, Eigen::Matrix<float, D, Eigen::Dynamic>& values, Eigen::RowVectorXf& log_det) {
   using H = HandEigen<D>;
   const H h(pr.params);
-  const auto& in = Forward ? pr.x : pr.y;
+  const auto& in = Dir == direction::forward ? pr.x : pr.y;
   for (Eigen::Index j = 0; j < in.cols(); ++j) {
     typename H::Vec v = in.col(j);
     float ld = 0.f;
-    if constexpr (Forward) {
+    if constexpr (Dir == direction::forward) {
       for (int b = 0; b < kBlocks; ++b) {
         const typename H::Block& k = h.blocks[b];
         v = (v.array() * k.scale + k.shift).matrix();
@@ -341,16 +342,16 @@ inline void matvec(const float* w, const float* x, float* y) {
   }
 }
 
-template <int D, bool Forward>
+template <int D, direction Dir>
 [[gnu::noinline]] void run_hand_plain(const Problem<D>& pr, Eigen::Matrix<float, D, Eigen::Dynamic>& values, Eigen::RowVectorXf& log_det) {
   const auto h = std::make_unique<HandPlain<D>>(pr.params);  // 2 dense D x D per block: on the heap
-  const float* in = (Forward ? pr.x : pr.y).data();
+  const float* in = (Dir == direction::forward ? pr.x : pr.y).data();
   float* out = values.data();
   for (Eigen::Index j = 0; j < kBatch; ++j) {
     float v[D], t[D];
     for (int i = 0; i < D; ++i) v[i] = in[j * D + i];
     float ld = 0.f;
-    if constexpr (Forward) {
+    if constexpr (Dir == direction::forward) {
       for (int b = 0; b < kBlocks; ++b) {
         const auto& k = h->blocks[b];
         for (int i = 0; i < D; ++i) v[i] = v[i] * k.scale[i] + k.shift[i];
@@ -432,45 +433,45 @@ void agree(const char* what, const Eigen::Matrix<float, D, Eigen::Dynamic>& v, c
                double(worst_value), double(worst_ld), flipped);
 }
 
-template <int D, bool Forward>
+template <int D, direction Dir>
 void verify() {
   Problem<D>& pr = problem<D>();
-  const std::string dir = std::string(Forward ? "forward" : "inverse") + "/D=" + std::to_string(D);
+  const std::string dir = std::string(Dir == direction::forward ? "forward" : "inverse") + "/D=" + std::to_string(D);
   float max_abs_log_slope = 0.f;
   for (const auto& p : pr.params) max_abs_log_slope = std::max(max_abs_log_slope, std::abs(std::log(p.slope)));
 
   // Parameters valid and no sample leaves a layer's domain (throws otherwise).
-  (void)(Forward ? ft::forward_and_log_det(pr.flow, pr.x, ft::checked) : ft::inverse_and_log_det(pr.flow, pr.y, ft::checked));
+  (void)(Dir == direction::forward ? ft::forward_and_log_det(pr.flow, pr.x, ft::checked) : ft::inverse_and_log_det(pr.flow, pr.y, ft::checked));
 
   Eigen::Matrix<float, D, Eigen::Dynamic> ref_v(D, kBatch), v(D, kBatch);
   Eigen::RowVectorXf ref_ld(kBatch), ld(kBatch);
-  run_hand_eigen<D, Forward>(pr, ref_v, ref_ld);
+  run_hand_eigen<D, Dir>(pr, ref_v, ref_ld);
   if (!ref_v.allFinite() || !ref_ld.allFinite()) {
     std::fprintf(stderr, "zero_overhead: %s: the reference is not finite\n", dir.c_str());
     std::abort();
   }
-  const auto a = run_batch<D, Forward>(pr);
+  const auto a = run_batch<D, Dir>(pr);
   agree<D>((dir + " a_batch").c_str(), a.values, a.log_det, ref_v, ref_ld, max_abs_log_slope);
-  run_per_sample<D, Forward>(pr, v, ld);
+  run_per_sample<D, Dir>(pr, v, ld);
   agree<D>((dir + " b_per_sample").c_str(), v, ld, ref_v, ref_ld, max_abs_log_slope);
-  run_hand_plain<D, Forward>(pr, v, ld);
+  run_hand_plain<D, Dir>(pr, v, ld);
   agree<D>((dir + " d_hand_plain").c_str(), v, ld, ref_v, ref_ld, max_abs_log_slope);
 }
 
 // ---- benchmarks -----------------------------------------------------------------------
 
-template <int D, bool Forward>
+template <int D, direction Dir>
 void bm_batch(benchmark::State& state) {
   const Problem<D>& pr = problem<D>();
   for (auto _ : state) {
-    auto r = run_batch<D, Forward>(pr);
+    auto r = run_batch<D, Dir>(pr);
     benchmark::DoNotOptimize(r.values.data());
     benchmark::DoNotOptimize(r.log_det.data());
     benchmark::ClobberMemory();
   }
 }
 
-template <int D, bool Forward, void (*Run)(const Problem<D>&, Eigen::Matrix<float, D, Eigen::Dynamic>&, Eigen::RowVectorXf&)>
+template <int D, direction Dir, void (*Run)(const Problem<D>&, Eigen::Matrix<float, D, Eigen::Dynamic>&, Eigen::RowVectorXf&)>
 void bm_into_buffer(benchmark::State& state) {
   Problem<D>& pr = problem<D>();
   for (auto _ : state) {
@@ -486,16 +487,16 @@ void bm_into_buffer(benchmark::State& state) {
 // time, so the minimum is the least disturbed figure.
 double fastest(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end()); }
 
-template <int D, bool Forward>
+template <int D, direction Dir>
 void register_all() {
-  const std::string prefix = std::string(Forward ? "forward" : "inverse") + "/D=" + std::to_string(D) + "/";
-  for (auto* b : {benchmark::RegisterBenchmark((prefix + "a_batch").c_str(), bm_batch<D, Forward>),
+  const std::string prefix = std::string(Dir == direction::forward ? "forward" : "inverse") + "/D=" + std::to_string(D) + "/";
+  for (auto* b : {benchmark::RegisterBenchmark((prefix + "a_batch").c_str(), bm_batch<D, Dir>),
                   benchmark::RegisterBenchmark((prefix + "b_per_sample").c_str(),
-                                               bm_into_buffer<D, Forward, run_per_sample<D, Forward>>),
+                                               bm_into_buffer<D, Dir, run_per_sample<D, Dir>>),
                   benchmark::RegisterBenchmark((prefix + "c_hand_eigen").c_str(),
-                                               bm_into_buffer<D, Forward, run_hand_eigen<D, Forward>>),
+                                               bm_into_buffer<D, Dir, run_hand_eigen<D, Dir>>),
                   benchmark::RegisterBenchmark((prefix + "d_hand_plain").c_str(),
-                                               bm_into_buffer<D, Forward, run_hand_plain<D, Forward>>)})
+                                               bm_into_buffer<D, Dir, run_hand_plain<D, Dir>>)})
     b->Unit(benchmark::kMicrosecond)->ComputeStatistics("min", fastest);
 }
 
@@ -506,15 +507,15 @@ int main(int argc, char** argv) {
   omp_set_num_threads(1);
 #endif
   std::fprintf(stderr, "zero_overhead: checking that every version computes the same thing\n");
-  verify<8, true>();
-  verify<8, false>();
-  verify<64, true>();
-  verify<64, false>();
+  verify<8, direction::forward>();
+  verify<8, direction::inverse>();
+  verify<64, direction::forward>();
+  verify<64, direction::inverse>();
 
-  register_all<8, true>();
-  register_all<8, false>();
-  register_all<64, true>();
-  register_all<64, false>();
+  register_all<8, direction::forward>();
+  register_all<8, direction::inverse>();
+  register_all<64, direction::forward>();
+  register_all<64, direction::inverse>();
 
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

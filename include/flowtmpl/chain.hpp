@@ -227,7 +227,7 @@ class Chain {
 
   // Sum of constant_log_det() over the constant layers.
   FLOWTMPL_HOST_DEVICE S constant_part() const {
-    return [this]<std::size_t... I>(std::index_sequence<I...>) {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
       S c(0);
       ((c += detail::constant_part(get<I>())), ...);
       return c;
@@ -261,7 +261,7 @@ class Chain {
 
   // Every layer prepared (flowtmpl::prepare).
   auto prepare() const {
-    return [this]<std::size_t... I>(std::index_sequence<I...>) {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
       return Chain<decltype(flowtmpl::prepare(get<I>()))...>(flowtmpl::prepare(get<I>())...);
     }(std::make_index_sequence<size>{});
   }

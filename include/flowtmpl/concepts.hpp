@@ -176,4 +176,58 @@ concept ConditionalDistribution =
 template <class T>
 concept DistributionSpec = std::is_base_of_v<distribution_spec, T> && std::is_empty_v<T>;
 
+// ---------------------------------------------------------------------------------
+// Transformer, TransformerSpec (flowtmpl/transformers/transformer.hpp has the
+// gradients part and the shared helpers)
+//
+// A bound transformer T: the monotone elementwise map y_i = tau(x_i; theta_i) that a
+// conditioner parameterises inside a coupling or autoregressive layer.
+// Required, for t a const T, v a scalar_type, p the P = params_per_feature raw
+// parameters of feature i:
+//   T::scalar_type, T::features (int), T::params_per_feature (int), T::name
+//   T::volume_preserving     bool: log|dy/dx| = 0 for every input and parameter
+//   t.forward(i, v, p, ld)   -> scalar_type y = tau(v; p), ld = log dy/dx
+//   t.inverse(i, v, p, ld)   -> scalar_type x = tau^-1(v; p), ld = log dx/dy
+//   T::identity_parameters(q)  writes raw parameters for which tau is the identity
+// Laws (the coupling and autoregressive kit tests check them through their layers):
+//   inverse(forward(x)) = x, the two ld's are opposite, tau is increasing in x.
+// A transformer spec has a member alias template transformer<N, S>.
+// Models: Additive, Affine (BoundedAffine<3>), BoundedAffine<C, Bound>, SoftplusAffine,
+// Spline<K, B>, BoundedSpline<K, Lo, Hi>.
+template <class T>
+concept Transformer = requires {
+  typename T::scalar_type;
+  { T::features } -> std::convertible_to<int>;
+  { T::params_per_feature } -> std::convertible_to<int>;
+  { T::name } -> std::convertible_to<const char*>;
+  { T::volume_preserving } -> std::convertible_to<bool>;
+} && requires(const T& t, typename T::scalar_type v, const typename T::scalar_type* p,
+              typename T::scalar_type* q, typename T::scalar_type& ld) {
+  { t.forward(0, v, p, ld) } -> std::same_as<typename T::scalar_type>;
+  { t.inverse(0, v, p, ld) } -> std::same_as<typename T::scalar_type>;
+  T::identity_parameters(q);
+};
+
+template <class T>
+concept TransformerSpec = requires { typename T::template transformer<1, double>; } &&
+                          Transformer<typename T::template transformer<1, double>>;
+
+namespace act {
+// ---------------------------------------------------------------------------------
+// Activation (flowtmpl/conditioners/activations.hpp)
+//
+// An activation of the conditioners' hidden layers: A::name, A::scalar(v) for one
+// value, and (used by the networks) A::apply(array) / A::derivative(array) over Eigen
+// arrays. Models: act::relu, act::tanh, act::elu.
+template <class T>
+concept Activation = requires(float v) {
+  { T::name } -> std::convertible_to<const char*>;
+  { T::scalar(v) } -> std::same_as<float>;
+};
+}  // namespace act
+
+// DifferentiableBijector, DifferentiableDistribution and ReparameterizedDistribution
+// are in flowtmpl/differentiable.hpp: they are decided by walking a chain's layers
+// (Chain, Inverse, a bound context), whose types that header includes.
+
 }  // namespace flowtmpl

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "concepts.hpp"
+#include "diagnostics.hpp"
 
 namespace flowtmpl {
 
@@ -161,17 +162,6 @@ FLOWTMPL_HOST_DEVICE result_t<B> inverse_varying(const B& b, const vector_t<B>& 
   }
 }
 
-template <class T>
-inline constexpr bool always_false_v = false;
-
-// Instantiates Diagnostic (whose static_assert then reports in words) only when !Ok;
-// returns true either way, so that the caller's own static_assert adds no second error.
-template <bool Ok, class Diagnostic>
-consteval bool diagnose_unless() {
-  if constexpr (!Ok) (void)sizeof(Diagnostic);
-  return true;
-}
-
 // A stand-in bound after a diagnostic fired, so that one mistake gives one error.
 template <int D, class S>
 struct invalid_layer {
@@ -188,75 +178,6 @@ struct invalid_layer {
 
 }  // namespace detail
 
-// Each template in this namespace exists to be named on the first line of a compile
-// error: its name says what is wrong, its arguments say where (the 0-based position
-// of the layer in its compose<...>, the layer as written, the dimensions involved).
-namespace diagnostic {
-template <class Scalar>
-struct scalar_must_be_float_or_double {
-  static_assert(detail::always_false_v<Scalar>, "flowtmpl: a flow binds to float or double only");
-};
-template <int Dim>
-struct dimension_must_be_positive {
-  static_assert(Dim < 0 && Dim >= 0, "flowtmpl: a flow binds to a dimension of at least 1");
-};
-template <int Position, class Layer>
-struct layer_is_neither_a_bijector_spec_nor_a_bijector {
-  static_assert(Bijector<Layer>,
-                "flowtmpl: this layer is neither a spec (deriving from flowtmpl::bijector_spec) nor a type that "
-                "models flowtmpl::Bijector; the unsatisfied requirement is listed below");
-};
-template <int Position, class Layer, int Dim>
-struct layer_cannot_take_this_dimension {
-  static_assert(detail::always_false_v<Layer>,
-                "flowtmpl: this layer cannot be bound to this dimension (its header states which dimensions it takes)");
-};
-template <int Position, class Layer, int LayerDim, int ChainDim>
-struct bound_layer_has_another_dimension {
-  static_assert(LayerDim == ChainDim,
-                "flowtmpl: shape mismatch: a bound layer's dimension differs from the dimension of its chain");
-};
-template <int Position, class Layer, class LayerScalar, class ChainScalar>
-struct bound_layer_has_another_scalar {
-  static_assert(std::is_same_v<LayerScalar, ChainScalar>,
-                "flowtmpl: a bound layer's scalar type differs from the scalar type of its chain");
-};
-template <int Position, class Previous, class Next>
-struct adjacent_layers_have_different_dimensions {
-  static_assert(Previous::dim == Next::dim,
-                "flowtmpl: shape mismatch: the output dimension of the layer at Position (Previous above) differs from "
-                "the input dimension of the layer after it (Next above)");
-};
-template <int Position, class Previous, class Next>
-struct adjacent_layers_have_different_scalars {
-  static_assert(std::is_same_v<typename Previous::scalar_type, typename Next::scalar_type>,
-                "flowtmpl: the layer at Position (Previous above) and the layer after it (Next above) use different "
-                "scalar types");
-};
-template <class BatchScalar, class FlowScalar, class Flow>
-struct batch_scalar_differs_from_the_flows {
-  static_assert(std::is_same_v<BatchScalar, FlowScalar>,
-                "flowtmpl: the batch's scalar type differs from the flow's scalar_type (convert the batch with "
-                ".template cast<S>(), or bind the flow to the batch's scalar)");
-};
-template <int BatchRows, int FlowDim, class Flow>
-struct batch_rows_differ_from_the_flows_dimension {
-  static_assert(BatchRows == FlowDim,
-                "flowtmpl: the batch's number of rows differs from the flow's dimension (samples are columns: a "
-                "batch is D x N)");
-};
-template <int... Indices>
-struct indices_are_not_a_permutation {
-  static_assert(sizeof...(Indices) < 0,
-                "flowtmpl: Indices<p...>: the indices must be a permutation of 0, 1, ..., N-1, each once");
-};
-template <class Bijector_>
-struct bijector_has_no_jacobian_member {
-  static_assert(sizeof(Bijector_) < 0,
-                "flowtmpl::jacobian: this bijector has no jacobian(x) member; add one returning the dense D x D "
-                "matrix df/dx");
-};
-}  // namespace diagnostic
 
 namespace detail {
 

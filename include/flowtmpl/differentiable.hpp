@@ -19,8 +19,8 @@
 //
 //   forward_vjp(b, x, gy, gld, grad)    inverse_vjp(b, y, gx, gld, grad)
 //       (and with a context c after x or y) for any DifferentiableBijector.
-//   record<Forward>(b, v, ctx, tape) / backward<Forward>(b, tape, ctx, g, gld, grad)
-//       the two halves: the pass that fills the tape (tape_t<B, Forward>, a type fixed
+//   record<Dir>(b, v, ctx, tape) / backward<Dir>(b, tape, ctx, g, gld, grad)
+//       the two halves: the pass that fills the tape (tape_t<B, Dir>, a type fixed
 //       at compile time: a chain's is the tuple of its layers', a layer's its input),
 //       and the reverse sweep over it. Each layer's vjp recomputes what it needs from
 //       its input (its network's activations, ...) on the stack.
@@ -43,6 +43,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "direction.hpp"
 #include "detail/eigen.hpp"
 
 #include "bijectors/inverse.hpp"
@@ -51,15 +52,6 @@
 #include "parameters.hpp"
 
 namespace flowtmpl {
-
-namespace diagnostic {
-template <class Layer>
-struct layer_has_no_vector_jacobian_product {
-  static_assert(sizeof(Layer) < 0,
-                "flowtmpl: this layer has no forward_vjp / inverse_vjp members, so a flow holding it cannot be "
-                "trained (see flowtmpl/differentiable.hpp for what a differentiable layer provides)");
-};
-}  // namespace diagnostic
 
 namespace detail {
 
@@ -93,21 +85,21 @@ consteval bool differentiable() {
   }
 }
 
-template <class B, bool Forward>
+template <class B, direction Dir>
 struct tape_of {
   using type = vector_t<B>;
 };
-template <class... Ls, bool Forward>
-struct tape_of<Chain<Ls...>, Forward> {
-  using type = std::tuple<typename tape_of<Ls, Forward>::type...>;
+template <class... Ls, direction Dir>
+struct tape_of<Chain<Ls...>, Dir> {
+  using type = std::tuple<typename tape_of<Ls, Dir>::type...>;
 };
-template <class B, bool Forward>
-struct tape_of<InverseBijector<B>, Forward> {
-  using type = typename tape_of<B, !Forward>::type;
+template <class B, direction Dir>
+struct tape_of<InverseBijector<B>, Dir> {
+  using type = typename tape_of<B, opposite(Dir)>::type;
 };
-template <class B, bool Forward>
-struct tape_of<context_bound<B>, Forward> {
-  using type = typename tape_of<B, Forward>::type;
+template <class B, direction Dir>
+struct tape_of<context_bound<B>, Dir> {
+  using type = typename tape_of<B, Dir>::type;
 };
 
 }  // namespace detail
@@ -117,9 +109,9 @@ struct tape_of<context_bound<B>, Forward> {
 template <class B>
 concept DifferentiableBijector = (Bijector<B> || ConditionalBijector<B>) && detail::differentiable<B>();
 
-// What the pass in direction Forward leaves for the reverse sweep.
-template <class B, bool Forward>
-using tape_t = typename detail::tape_of<B, Forward>::type;
+// What the pass in direction Dir leaves for the reverse sweep.
+template <class B, direction Dir>
+using tape_t = typename detail::tape_of<B, Dir>::type;
 
 // A gradient for b: a copy with every parameter 0.
 template <class T>
@@ -131,23 +123,23 @@ T make_gradient(const T& b) {
   return g;
 }
 
-// Fills the tape; returns {output, log-det} of the pass in direction Forward (the
+// Fills the tape; returns {output, log-det} of the pass in direction Dir (the
 // forward's log|det df/dx| or the inverse's log|det df^-1/dy|). ctx: the context's
 // values (nullptr without one).
-template <bool Forward, class B>
+template <direction Dir, class B>
 FLOWTMPL_HOST_DEVICE value_and_log_det<vector_t<B>, typename B::scalar_type> record(const B& b, const vector_t<B>& v,
                                                                const typename B::scalar_type* ctx,
-                                                               tape_t<B, Forward>& tape) {
+                                                               tape_t<B, Dir>& tape) {
   using S = typename B::scalar_type;
   if constexpr (is_chain<B>::value) {
     value_and_log_det<vector_t<B>, S> r{v, S(0)};
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       auto step = [&]<std::size_t K>(std::integral_constant<std::size_t, K>) {
-        const auto s = record<Forward>(b.template get<K>(), r.value, ctx, std::get<K>(tape));
+        const auto s = record<Dir>(b.template get<K>(), r.value, ctx, std::get<K>(tape));
         r.value = s.value;
         r.log_det += s.log_det;
       };
-      if constexpr (Forward)
+      if constexpr (Dir == direction::forward)
         (step(std::integral_constant<std::size_t, I>{}), ...);
       else
         (step(std::integral_constant<std::size_t, B::size - 1 - I>{}), ...);
@@ -155,32 +147,32 @@ FLOWTMPL_HOST_DEVICE value_and_log_det<vector_t<B>, typename B::scalar_type> rec
     return r;
   } else if constexpr (detail::is_context_bound<B>::value) {
     (void)ctx;
-    return record<Forward>(b.bijector, v, b.context.data(), tape);
+    return record<Dir>(b.bijector, v, b.context.data(), tape);
   } else if constexpr (detail::is_inverse_layer<B>::value) {
-    return record<!Forward>(b.base, v, ctx, tape);
+    return record<opposite(Dir)>(b.base, v, ctx, tape);
   } else {
     tape = v;
     if constexpr (ConditionalBijector<B>) {
       const context_t<B> c = Eigen::Map<const context_t<B>>(ctx);
-      return Forward ? flowtmpl::forward_and_log_det(b, v, c) : flowtmpl::inverse_and_log_det(b, v, c);
+      return Dir == direction::forward ? flowtmpl::forward_and_log_det(b, v, c) : flowtmpl::inverse_and_log_det(b, v, c);
     } else {
-      return Forward ? flowtmpl::forward_and_log_det(b, v) : flowtmpl::inverse_and_log_det(b, v);
+      return Dir == direction::forward ? flowtmpl::forward_and_log_det(b, v) : flowtmpl::inverse_and_log_det(b, v);
     }
   }
 }
 
 // The reverse sweep: g is the cotangent of the pass's output, gld of its log-det;
 // returns the cotangent of its input and adds the parameters' cotangents into grad.
-template <bool Forward, class B>
-FLOWTMPL_HOST_DEVICE vector_t<B> backward(const B& b, const tape_t<B, Forward>& tape, const typename B::scalar_type* ctx,
+template <direction Dir, class B>
+FLOWTMPL_HOST_DEVICE vector_t<B> backward(const B& b, const tape_t<B, Dir>& tape, const typename B::scalar_type* ctx,
                      const vector_t<B>& g, typename B::scalar_type gld, B& grad) {
   if constexpr (is_chain<B>::value) {
     vector_t<B> c = g;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       auto step = [&]<std::size_t K>(std::integral_constant<std::size_t, K>) {
-        c = backward<Forward>(b.template get<K>(), std::get<K>(tape), ctx, c, gld, grad.template get<K>());
+        c = backward<Dir>(b.template get<K>(), std::get<K>(tape), ctx, c, gld, grad.template get<K>());
       };
-      if constexpr (Forward)
+      if constexpr (Dir == direction::forward)
         (step(std::integral_constant<std::size_t, B::size - 1 - I>{}), ...);
       else
         (step(std::integral_constant<std::size_t, I>{}), ...);
@@ -188,55 +180,55 @@ FLOWTMPL_HOST_DEVICE vector_t<B> backward(const B& b, const tape_t<B, Forward>& 
     return c;
   } else if constexpr (detail::is_context_bound<B>::value) {
     (void)ctx;
-    return backward<Forward>(b.bijector, tape, b.context.data(), g, gld, grad.bijector);
+    return backward<Dir>(b.bijector, tape, b.context.data(), g, gld, grad.bijector);
   } else if constexpr (detail::is_inverse_layer<B>::value) {
-    return backward<!Forward>(b.base, tape, ctx, g, gld, grad.base);
+    return backward<opposite(Dir)>(b.base, tape, ctx, g, gld, grad.base);
   } else if constexpr (ConditionalBijector<B>) {
     static_assert(detail::leaf_vjp_ctx<B>, "flowtmpl: this conditional layer has no forward_vjp / inverse_vjp members");
     const context_t<B> c = Eigen::Map<const context_t<B>>(ctx);
-    return Forward ? b.forward_vjp(tape, c, g, gld, grad) : b.inverse_vjp(tape, c, g, gld, grad);
+    return Dir == direction::forward ? b.forward_vjp(tape, c, g, gld, grad) : b.inverse_vjp(tape, c, g, gld, grad);
   } else {
     if constexpr (!detail::leaf_vjp<B>) {
       (void)sizeof(diagnostic::layer_has_no_vector_jacobian_product<B>);
       return g;
     } else {
-      return Forward ? b.forward_vjp(tape, g, gld, grad) : b.inverse_vjp(tape, g, gld, grad);
+      return Dir == direction::forward ? b.forward_vjp(tape, g, gld, grad) : b.inverse_vjp(tape, g, gld, grad);
     }
   }
 }
 
 namespace detail {
-// Both halves in direction Forward: record into a tape on the stack, sweep it back.
-template <bool Forward, class B>
+// Both halves in direction Dir: record into a tape on the stack, sweep it back.
+template <direction Dir, class B>
 FLOWTMPL_HOST_DEVICE vector_t<B> vjp(const B& b, const vector_t<B>& v, const typename B::scalar_type* ctx, const vector_t<B>& g,
                 typename B::scalar_type gld, B& grad) {
-  tape_t<B, Forward> tape;
-  record<Forward>(b, v, ctx, tape);
-  return backward<Forward>(b, tape, ctx, g, gld, grad);
+  tape_t<B, Dir> tape;
+  record<Dir>(b, v, ctx, tape);
+  return backward<Dir>(b, tape, ctx, g, gld, grad);
 }
 }  // namespace detail
 
 template <class B>
   requires(Bijector<B>)
 FLOWTMPL_HOST_DEVICE vector_t<B> forward_vjp(const B& b, const vector_t<B>& x, const vector_t<B>& gy, typename B::scalar_type gld, B& grad) {
-  return detail::vjp<true>(b, x, nullptr, gy, gld, grad);
+  return detail::vjp<direction::forward>(b, x, nullptr, gy, gld, grad);
 }
 template <class B>
   requires(Bijector<B>)
 FLOWTMPL_HOST_DEVICE vector_t<B> inverse_vjp(const B& b, const vector_t<B>& y, const vector_t<B>& gx, typename B::scalar_type gld, B& grad) {
-  return detail::vjp<false>(b, y, nullptr, gx, gld, grad);
+  return detail::vjp<direction::inverse>(b, y, nullptr, gx, gld, grad);
 }
 template <class B>
   requires(ConditionalBijector<B>)
 FLOWTMPL_HOST_DEVICE vector_t<B> forward_vjp(const B& b, const vector_t<B>& x, const context_t<B>& c, const vector_t<B>& gy,
                         typename B::scalar_type gld, B& grad) {
-  return detail::vjp<true>(b, x, c.data(), gy, gld, grad);
+  return detail::vjp<direction::forward>(b, x, c.data(), gy, gld, grad);
 }
 template <class B>
   requires(ConditionalBijector<B>)
 FLOWTMPL_HOST_DEVICE vector_t<B> inverse_vjp(const B& b, const vector_t<B>& y, const context_t<B>& c, const vector_t<B>& gx,
                         typename B::scalar_type gld, B& grad) {
-  return detail::vjp<false>(b, y, c.data(), gx, gld, grad);
+  return detail::vjp<direction::inverse>(b, y, c.data(), gx, gld, grad);
 }
 
 // A base distribution with gradients of its log density (see the top of this header);
@@ -261,11 +253,11 @@ template <class F>
 FLOWTMPL_HOST_DEVICE typename F::scalar_type log_prob_vjp(const F& f, const typename F::vec& x, typename F::scalar_type w, F& grad,
                                      const typename F::scalar_type* ctx = nullptr, typename F::vec* gx = nullptr) {
   using B = typename F::transform_type;
-  tape_t<B, false> tape;
-  const auto r = record<false>(f.transform, x, ctx, tape);
+  tape_t<B, direction::inverse> tape;
+  const auto r = record<direction::inverse>(f.transform, x, ctx, tape);
   const auto lz = f.base.log_prob(r.value);
   const typename F::vec gz = f.base.log_prob_vjp(r.value, w, grad.base);
-  const typename F::vec g = backward<false>(f.transform, tape, ctx, gz, w, grad.transform);
+  const typename F::vec g = backward<direction::inverse>(f.transform, tape, ctx, gz, w, grad.transform);
   if (gx) *gx = g;
   return lz + r.log_det;
 }

@@ -3,10 +3,10 @@
 // flow's density, samples and NLL gradient, and the same-seed draws. The full per-layer
 // and four-chain parity runs on the OMP system (unit_device_omp); this target is kept
 // to what nvcc compiles in a few minutes, since CI builds it on two cores.
-#include "../unit/device/device_support.hpp"
+#include "../support/device.hpp"
 
 namespace ft = flowtmpl;
-using namespace device_support;
+using namespace flowtmpl_test;
 
 TEST_CASE("CUDA parity: a chain of every layer family, its density, samples and gradient", "[device][cuda]") {
   using Spec = ft::compose<ft::ActNorm, ft::LUConv, ft::Coupling<ft::Spline<4>, ft::MLP<16>>, ft::Permute<ft::Reverse>,
@@ -14,8 +14,8 @@ TEST_CASE("CUDA parity: a chain of every layer family, its density, samples and 
   using F = ft::bind_t<ft::Flow<ft::StandardNormal, Spec>, 4, float>;
   F f;
   ft::reset_parameters(f, 21, ft::init::uniform);
-  randomize(f.transform.get<0>(), 22, -0.2, 0.2);
-  randomize(f.transform.get<1>(), 23, -0.2, 0.2);
+  randomize_for_device(f.transform.get<0>(), 22, -0.2, 0.2);
+  randomize_for_device(f.transform.get<1>(), 23, -0.2, 0.2);
   const auto X = ft::sample(f, 300, 24);
   check_bijector(f.transform, X);
   check_distribution(f, X);

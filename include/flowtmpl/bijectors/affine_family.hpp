@@ -5,6 +5,7 @@
 
 #include <array>
 
+#include "../direction.hpp"
 #include "../detail/eigen.hpp"
 
 #include "../core.hpp"
@@ -94,12 +95,12 @@ struct affine_ops {
   // The same over a block (training.hpp's block path): V (D x n) the input of direction
   // Forward, G the output's cotangents on entry and the input's on return, gld every
   // sample's log-det cotangent; the parameters' cotangents summed over the columns.
-  template <bool Forward>
+  template <direction Dir>
   void vjp_block(const Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld,
                  Derived& grad) const {
     using A = Eigen::Array<S, D, 1>;
     const S n = S(V.cols());
-    if constexpr (Forward) {
+    if constexpr (Dir == direction::forward) {
       if constexpr (requires { grad.shift; }) Eigen::Map<A>(grad.shift.data()) += G.array().rowwise().sum();
       G.array().colwise() *= detail::exp(ls());  // gx = gy e^s
       Eigen::Map<A>(grad.log_scale.data()) += (G.array() * V.array()).rowwise().sum() + n * gld;

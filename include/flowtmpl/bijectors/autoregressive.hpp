@@ -24,7 +24,7 @@
 // MADE(x): that is this header's InverseAutoregressive forward as a function. In a flow
 // (flowtmpl's forward = sampling) an nflows MAF layer is therefore
 // Inverse<InverseAutoregressive<SoftplusAffine, MADE<h, ..., h>>> with the same
-// parameters (tests/unit/reference/maf_reference_test.cpp).
+// parameters (tests/unit/bijectors/autoregressive_nflows_test.cpp).
 //
 // Parameters: `made` (nflows's state_dict names, "made.initial_layer.weight", ...) and
 // the transformer's own. Default-constructed: the identity (the last layer 0, its bias
@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "../direction.hpp"
 #include "../detail/eigen.hpp"
 
 #include "../conditioners/made.hpp"
@@ -51,23 +52,38 @@
 
 namespace flowtmpl {
 
-// Prepared = true: what prepare() gives, the MADE with its hidden units sorted by
-// degree (made.hpp), the same function with a faster sequential pass.
-template <class T, class Made, int D, class S, int C, bool IAF, bool Prepared = false>
+// Which autoregressive layer: masked (MAF: its inverse, the density direction, is the
+// parallel one) or inverse (IAF: its forward, the sampling direction, is parallel).
+enum class autoregressive_kind { masked, inverse };
+
+// The form of an autoregressive layer: as_trained (the MADE's units in natural order, as
+// its parameters are stored and trained) or prepared (what prepare() gives: the MADE
+// with its hidden units sorted by degree (made.hpp), the same function with a faster
+// sequential pass).
+enum class autoregressive_form { as_trained, prepared };
+
+template <class T, class Made, int D, class S, int C, autoregressive_kind Kind,
+          autoregressive_form Form = autoregressive_form::as_trained>
 struct AutoregressiveBijector
-    : detail::conditioned_ops<AutoregressiveBijector<T, Made, D, S, C, IAF, Prepared>, D, S, C,
+    : detail::conditioned_ops<AutoregressiveBijector<T, Made, D, S, C, Kind, Form>, D, S, C,
                               typename T::template transformer<D, S>> {
   using scalar_type = S;
   static constexpr int dim = D;
   static constexpr int context_dim = C;
   using transformer_type = typename T::template transformer<D, S>;
   static constexpr int P = transformer_type::params_per_feature;
-  using made_type = std::conditional_t<Prepared, typename Made::template conditioner<D, P, C, S>::sorted_type,
+  static constexpr bool prepared = Form == autoregressive_form::prepared;
+  using made_type = std::conditional_t<prepared, typename Made::template conditioner<D, P, C, S>::sorted_type,
                                        typename Made::template conditioner<D, P, C, S>>;
+  // The direction that is one network evaluation of the layer's input; the other one
+  // is sequential.
+  static constexpr direction parallel_direction =
+      Kind == autoregressive_kind::inverse ? direction::forward : direction::inverse;
   using structure = flowtmpl::structure::lower_triangular;
   static constexpr flowtmpl::log_det_kind log_det_kind =
       transformer_type::volume_preserving ? flowtmpl::log_det_kind::zero : flowtmpl::log_det_kind::input_dependent;
-  static constexpr const char* name = IAF ? "InverseAutoregressive" : "MaskedAutoregressive";
+  static constexpr const char* name =
+      Kind == autoregressive_kind::inverse ? "InverseAutoregressive" : "MaskedAutoregressive";
   using vec = Eigen::Matrix<S, D, 1>;
   using ctx_vec = Eigen::Matrix<S, (C > 0 ? C : 1), 1>;
 
@@ -81,21 +97,19 @@ struct AutoregressiveBijector
   explicit AutoregressiveBijector(overwritten_t) {}
 
   // ---- per sample: forward, inverse, log_det and the fused forms come from
-  // detail::conditioned_ops, which calls apply<Forward>(v, ctx) below ---------------
+  // detail::conditioned_ops, which calls apply<Dir>(v, ctx) below -------------------
 
-  // Forward = the transformer's forward; the conditioning values are the layer's input
-  // (parallel) when Forward == IAF, its output (sequential) otherwise.
-  template <bool Forward>
+  // The transformer in direction Dir; the conditioning values are the layer's input
+  // (parallel) when Dir is parallel_direction, its output (sequential) otherwise.
+  template <direction Dir>
   FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> apply(const vec& v, const S* ctx) const {
-    constexpr bool parallel = Forward == IAF;
     vec out;
     S ld = S(0);
-    if constexpr (parallel) {
+    if constexpr (Dir == parallel_direction) {
       const auto theta = made.evaluate(v, ctx);
       for (int i = 0; i < D; ++i) {
         S l;
-        out[i] = Forward ? transformer.forward(i, v[i], theta.data() + i * P, l)
-                         : transformer.inverse(i, v[i], theta.data() + i * P, l);
+        out[i] = detail::transformer_apply<Dir>(transformer, i, v[i], theta.data() + i * P, l);
         ld += l;
       }
     } else {
@@ -105,7 +119,7 @@ struct AutoregressiveBijector
       for (int i = 0; i < D; ++i) {
         made.sequential_step(st, i, theta);
         S l;
-        out[i] = Forward ? transformer.forward(i, v[i], theta, l) : transformer.inverse(i, v[i], theta, l);
+        out[i] = detail::transformer_apply<Dir>(transformer, i, v[i], theta, l);
         ld += l;
         st.x[i] = out[i];
       }
@@ -121,51 +135,45 @@ struct AutoregressiveBijector
   // T the parallel vjp without parameters; exact after at most D sweeps (J^T is
   // triangular), each one MADE backward pass on the same tape. The parameters then get
   // the parallel vjp of (-q, -gld).
-  template <bool Forward>
+  template <direction Dir>
   FLOWTMPL_HOST_DEVICE vec apply_vjp(const vec& v, const S* ctx, const vec& g, S gld, AutoregressiveBijector& grad) const {
-    constexpr bool parallel = Forward == IAF;
-    if constexpr (parallel) {
+    if constexpr (Dir == parallel_direction) {
       typename made_type::tape tape;
       const auto theta = made.evaluate_taped(v, ctx, tape);
-      return parallel_vjp<Forward>(v, theta, tape, g, gld, &grad);
+      return parallel_vjp<Dir>(v, theta, tape, g, gld, &grad);
     } else {
-      const vec out = apply<Forward>(v, ctx).value;
+      const vec out = apply<Dir>(v, ctx).value;
       typename made_type::tape tape;
       const auto theta = made.evaluate_taped(out, ctx, tape);
       // diag(J): the parallel direction's transformer derivative at out
       vec diag;
       for (int i = 0; i < D; ++i) {
         S scratch[P] = {};
-        diag[i] = !Forward ? detail::transformer_forward_vjp(transformer, i, out[i], theta.data() + i * P, S(1), S(0),
-                                                             scratch, static_cast<transformer_type*>(nullptr))
-                           : detail::transformer_inverse_vjp(transformer, i, out[i], theta.data() + i * P, S(1), S(0),
-                                                             scratch, static_cast<transformer_type*>(nullptr));
+        diag[i] = detail::transformer_vjp<opposite(Dir)>(transformer, i, out[i], theta.data() + i * P, S(1), S(0),
+                                                         scratch, static_cast<transformer_type*>(nullptr));
       }
       vec q = vec::Zero();
       for (int sweep = 0; sweep < D; ++sweep) {
-        const vec t = parallel_vjp<!Forward>(out, theta, tape, q, gld, nullptr);
+        const vec t = parallel_vjp<opposite(Dir)>(out, theta, tape, q, gld, nullptr);
         const vec next = q + ((g - t).array() / diag.array()).matrix();
         if (next == q) break;
         q = next;
       }
-      parallel_vjp<!Forward>(out, theta, tape, vec(-q), -gld, &grad);
+      parallel_vjp<opposite(Dir)>(out, theta, tape, vec(-q), -gld, &grad);
       return q;
     }
   }
 
-  // The vjp of the parallel pass in direction Forward at input v, with theta and the
+  // The vjp of the parallel pass in direction Dir at input v, with theta and the
   // tape from made.evaluate_taped(v); parameters into *grad unless it is nullptr.
-  template <bool Forward, class Theta, class Tape>
+  template <direction Dir, class Theta, class Tape>
   FLOWTMPL_HOST_DEVICE vec parallel_vjp(const vec& v, const Theta& theta, const Tape& tape, const vec& g, S gld,
                                         AutoregressiveBijector* grad) const {
     Eigen::Matrix<S, D * P, 1> gtheta = Eigen::Matrix<S, D * P, 1>::Zero();
     vec gv;
     transformer_type* tg = grad ? &grad->transformer : nullptr;
     for (int i = 0; i < D; ++i)
-      gv[i] = Forward ? detail::transformer_forward_vjp(transformer, i, v[i], theta.data() + i * P, g[i], gld,
-                                                        gtheta.data() + i * P, tg)
-                      : detail::transformer_inverse_vjp(transformer, i, v[i], theta.data() + i * P, g[i], gld,
-                                                        gtheta.data() + i * P, tg);
+      gv[i] = detail::transformer_vjp<Dir>(transformer, i, v[i], theta.data() + i * P, g[i], gld, gtheta.data() + i * P, tg);
     gv += made.backward(tape, gtheta, grad ? &grad->made : nullptr, nullptr);
     return gv;
   }
@@ -173,11 +181,10 @@ struct AutoregressiveBijector
   // The same through D full network evaluations, as nflows computes the sequential
   // direction: the reference that the tests compare the sequential pass to, and the
   // baseline of the cost benchmark.
-  template <bool Forward>
+  template <direction Dir>
   value_and_log_det<vec, S> apply_naive(const vec& v, const S* ctx) const {
-    constexpr bool parallel = Forward == IAF;
-    if constexpr (parallel) {
-      return apply<Forward>(v, ctx);
+    if constexpr (Dir == parallel_direction) {
+      return apply<Dir>(v, ctx);
     } else {
       vec out = vec::Zero();
       S ld = S(0);
@@ -187,8 +194,7 @@ struct AutoregressiveBijector
         vec next;
         for (int i = 0; i < D; ++i) {
           S l;
-          next[i] = Forward ? transformer.forward(i, v[i], theta.data() + i * P, l)
-                            : transformer.inverse(i, v[i], theta.data() + i * P, l);
+          next[i] = detail::transformer_apply<Dir>(transformer, i, v[i], theta.data() + i * P, l);
           ld += l;
         }
         out = next;
@@ -200,24 +206,24 @@ struct AutoregressiveBijector
   // ---- a block of samples (host) -----------------------------------------------------
   // The parallel direction: one network evaluation over the block. The sequential one
   // (prepared layers only): MADE's sequential pass over the block, feature by feature.
-  template <bool Forward, class CtxBlock>
+  template <direction Dir, class CtxBlock>
   void apply_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
                    const CtxBlock* Ctx) const {
-    if constexpr (Forward != IAF) {
-      sequential_block<Forward>(V, ld, Ctx);
+    if constexpr (Dir != parallel_direction) {
+      sequential_block<Dir>(V, ld, Ctx);
     } else {
       const auto theta = made.evaluate_block(V, Ctx);
       Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
-      for (int i = 0; i < D; ++i) detail::transform_row<Forward>(transformer, i, V.row(i), theta, Eigen::Index(i) * P, acc);
+      for (int i = 0; i < D; ++i) detail::transform_row<Dir>(transformer, i, V.row(i), theta, Eigen::Index(i) * P, acc);
       if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
     }
   }
   // The sequential direction over a block: rows 0 .. i-1 of V hold the outputs when
   // feature i's parameters are computed (in place, as apply's st.x).
-  template <bool Forward, class CtxBlock>
+  template <direction Dir, class CtxBlock>
   void sequential_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
                         const CtxBlock* Ctx) const
-    requires(Prepared)
+    requires(prepared)
   {
     const Eigen::Index n = V.cols();
     typename made_type::sequential_block_state st;
@@ -226,69 +232,56 @@ struct AutoregressiveBijector
     Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(n);
     for (int i = 0; i < D; ++i) {
       made.sequential_block_step(st, V, i, theta);
-      detail::transform_row<Forward>(transformer, i, V.row(i), theta, Eigen::Index(0), acc);
+      detail::transform_row<Dir>(transformer, i, V.row(i), theta, Eigen::Index(0), acc);
     }
     if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
   }
   // The gradient of a block in the parallel direction (training.hpp): V (D x n) is the
   // input, G the output's cotangents on entry and the input's on return, gld every
   // log-det's cotangent; parallel_vjp per column with the MADE's products over the block.
-  template <bool Forward>
+  template <direction Dir>
   void vjp_block(const Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld,
                  AutoregressiveBijector& grad) const
-    requires(Forward == IAF && C == 0 &&
+    requires(Dir == parallel_direction && C == 0 &&
              requires(const made_type& m, typename made_type::block_tape& t,
                       const Eigen::Matrix<S, D, Eigen::Dynamic>& X) { m.evaluate_block_taped(X, t); })
   {
-    const Eigen::Index n = V.cols();
-    typename made_type::block_tape tape;
-    const auto theta = made.evaluate_block_taped(V, tape);
-    Eigen::Matrix<S, D * P, Eigen::Dynamic> gtheta = Eigen::Matrix<S, D * P, Eigen::Dynamic>::Zero(D * P, n);
-    for (Eigen::Index col = 0; col < n; ++col) {
-      const S* th = theta.data() + col * theta.rows();
-      S* gth = gtheta.data() + col * gtheta.rows();
-      for (int i = 0; i < D; ++i)
-        G(i, col) = Forward ? detail::transformer_forward_vjp(transformer, i, V(i, col), th + i * P, G(i, col), gld,
-                                                              gth + i * P, &grad.transformer)
-                            : detail::transformer_inverse_vjp(transformer, i, V(i, col), th + i * P, G(i, col), gld,
-                                                              gth + i * P, &grad.transformer);
-    }
-    G += made.backward_block(tape, gtheta, grad.made);
+    G += this->template network_vjp_block<Dir>(V, V, G, gld, grad, [](int i) { return i; });
   }
   using no_ctx = Eigen::Matrix<S, 1, Eigen::Dynamic>;
   // the parallel direction always; the sequential one once prepared (sorted units)
   void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
-    requires(C == 0 && (IAF || Prepared))
+    requires(C == 0 && (parallel_direction == direction::forward || prepared))
   {
-    apply_block<true>(V, ld, static_cast<const no_ctx*>(nullptr));
+    apply_block<direction::forward>(V, ld, static_cast<const no_ctx*>(nullptr));
   }
   void inverse_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
-    requires(C == 0 && (!IAF || Prepared))
+    requires(C == 0 && (parallel_direction == direction::inverse || prepared))
   {
-    apply_block<false>(V, ld, static_cast<const no_ctx*>(nullptr));
+    apply_block<direction::inverse>(V, ld, static_cast<const no_ctx*>(nullptr));
   }
   template <class CtxBlock>
   void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
                      const CtxBlock& Ctx) const
-    requires(C > 0 && (IAF || Prepared))
+    requires(C > 0 && (parallel_direction == direction::forward || prepared))
   {
-    apply_block<true>(V, ld, &Ctx);
+    apply_block<direction::forward>(V, ld, &Ctx);
   }
   template <class CtxBlock>
   void inverse_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
                      const CtxBlock& Ctx) const
-    requires(C > 0 && (!IAF || Prepared))
+    requires(C > 0 && (parallel_direction == direction::inverse || prepared))
   {
-    apply_block<false>(V, ld, &Ctx);
+    apply_block<direction::inverse>(V, ld, &Ctx);
   }
 
   // The same map with the MADE's hidden units sorted by degree: the sequential
   // direction then runs on contiguous blocks of the weights (the host prepares once per
   // batch call).
-  AutoregressiveBijector<T, Made, D, S, C, IAF, true> prepare() const
-    requires(!Prepared)
+  AutoregressiveBijector<T, Made, D, S, C, Kind, autoregressive_form::prepared> prepare() const
+    requires(!prepared)
   {
-    using prepared_type = AutoregressiveBijector<T, Made, D, S, C, IAF, true>;
+    using prepared_type = AutoregressiveBijector<T, Made, D, S, C, Kind, autoregressive_form::prepared>;
     prepared_type p{typename prepared_type::overwritten_t{}};
     p.made = made.sorted_copy();
     p.transformer = transformer;
@@ -307,18 +300,24 @@ template <class T, class Made = MADE<64, 64>>
 struct MaskedAutoregressive : bijector_spec {
   static_assert(detail::diagnose_unless<TransformerSpec<T>, diagnostic::not_a_transformer_spec<T>>());
   template <int D, class S>
-  using bind = std::conditional_t<TransformerSpec<T>, AutoregressiveBijector<T, Made, D, S, 0, false>, detail::invalid_layer<D, S>>;
+  using bind = std::conditional_t<TransformerSpec<T>, AutoregressiveBijector<T, Made, D, S, 0, autoregressive_kind::masked>,
+                                  detail::invalid_layer<D, S>>;
   template <int D, class S, int C>
-  using bind_with_context = std::conditional_t<TransformerSpec<T>, AutoregressiveBijector<T, Made, D, S, C, false>, detail::invalid_layer<D, S>>;
+  using bind_with_context =
+      std::conditional_t<TransformerSpec<T>, AutoregressiveBijector<T, Made, D, S, C, autoregressive_kind::masked>,
+                         detail::invalid_layer<D, S>>;
 };
 
 template <class T, class Made = MADE<64, 64>>
 struct InverseAutoregressive : bijector_spec {
   static_assert(detail::diagnose_unless<TransformerSpec<T>, diagnostic::not_a_transformer_spec<T>>());
   template <int D, class S>
-  using bind = std::conditional_t<TransformerSpec<T>, AutoregressiveBijector<T, Made, D, S, 0, true>, detail::invalid_layer<D, S>>;
+  using bind = std::conditional_t<TransformerSpec<T>, AutoregressiveBijector<T, Made, D, S, 0, autoregressive_kind::inverse>,
+                                  detail::invalid_layer<D, S>>;
   template <int D, class S, int C>
-  using bind_with_context = std::conditional_t<TransformerSpec<T>, AutoregressiveBijector<T, Made, D, S, C, true>, detail::invalid_layer<D, S>>;
+  using bind_with_context =
+      std::conditional_t<TransformerSpec<T>, AutoregressiveBijector<T, Made, D, S, C, autoregressive_kind::inverse>,
+                         detail::invalid_layer<D, S>>;
 };
 
 }  // namespace flowtmpl

@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "../direction.hpp"
 #include "../detail/eigen.hpp"
 
 #include "../conditioners/conditioner.hpp"
@@ -88,15 +89,6 @@ struct bits {
   }
 };
 }  // namespace mask
-
-namespace diagnostic {
-template <class T>
-struct not_a_transformer_spec {
-  static_assert(detail::always_false_v<T>,
-                "flowtmpl: the first argument of Coupling / MaskedAutoregressive / InverseAutoregressive must be a "
-                "transformer spec (Additive, Affine, BoundedAffine<...>, SoftplusAffine, Spline<K>, BoundedSpline<K>)");
-};
-}  // namespace diagnostic
 
 namespace detail {
 template <class Mask, int D>
@@ -173,9 +165,9 @@ struct CouplingBijector
   CouplingBijector() { this->reset_parameters(0); }  // the identity map
 
   // ---- per sample: forward, inverse, log_det and the fused forms come from
-  // detail::conditioned_ops, which calls apply<Forward>(v, ctx) below ---------------
+  // detail::conditioned_ops, which calls apply<Dir>(v, ctx) below -------------------
 
-  template <bool Forward>
+  template <direction Dir>
   FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> apply(const vec& v, const S* ctx) const {
     // local copies: a static member table is host memory to nvcc
     constexpr std::array<int, n_a> a_idx = a_index;
@@ -188,8 +180,7 @@ struct CouplingBijector
     for (int i = 0; i < n_b; ++i) {
       S l;
       const int j = b_idx[i];
-      out[j] = Forward ? transformer.forward(i, v[j], theta.data() + i * P, l)
-                       : transformer.inverse(i, v[j], theta.data() + i * P, l);
+      out[j] = detail::transformer_apply<Dir>(transformer, i, v[j], theta.data() + i * P, l);
       ld += l;
     }
     return {out, ld};
@@ -198,7 +189,7 @@ struct CouplingBijector
   // Gradients (flowtmpl/differentiable.hpp): the cotangent of the output g and of the
   // log-det gld give the input's; the transformed part through the transformer, the
   // conditioning part directly and through the conditioner.
-  template <bool Forward>
+  template <direction Dir>
   FLOWTMPL_HOST_DEVICE vec apply_vjp(const vec& v, const S* ctx, const vec& g, S gld, CouplingBijector& grad) const {
     // local copies: a static member table is host memory to nvcc
     constexpr std::array<int, n_a> a_idx = a_index;
@@ -211,10 +202,8 @@ struct CouplingBijector
     vec gv = g;
     for (int i = 0; i < n_b; ++i) {
       const int j = b_idx[i];
-      gv[j] = Forward ? detail::transformer_forward_vjp(transformer, i, v[j], theta.data() + i * P, g[j], gld,
-                                                        gtheta.data() + i * P, &grad.transformer)
-                      : detail::transformer_inverse_vjp(transformer, i, v[j], theta.data() + i * P, g[j], gld,
-                                                        gtheta.data() + i * P, &grad.transformer);
+      gv[j] = detail::transformer_vjp<Dir>(transformer, i, v[j], theta.data() + i * P, g[j], gld, gtheta.data() + i * P,
+                                           &grad.transformer);
     }
     const auto ga = conditioner.backward(tape, gtheta, &grad.conditioner, nullptr);
     for (int i = 0; i < n_a; ++i) gv[a_idx[i]] += ga[i];
@@ -222,74 +211,62 @@ struct CouplingBijector
   }
 
   // ---- a block of samples (host) -------------------------------------------------
+  // the conditioning rows of V (D x n), the conditioner's input (n_a x n)
+  static Eigen::Matrix<S, n_a, Eigen::Dynamic> conditioning_rows(const Eigen::Matrix<S, D, Eigen::Dynamic>& V) {
+    Eigen::Matrix<S, n_a, Eigen::Dynamic> A(n_a, V.cols());
+    for (int i = 0; i < n_a; ++i) A.row(i) = V.row(a_index[i]);
+    return A;
+  }
   // V (D x n) is transformed in place; the log-dets are added to ld (1 x n). Ctx is
   // C x n (nullptr when C = 0).
-  template <bool Forward, class CtxBlock = Eigen::Matrix<S, (C > 0 ? C : 1), Eigen::Dynamic>>
+  template <direction Dir, class CtxBlock = Eigen::Matrix<S, (C > 0 ? C : 1), Eigen::Dynamic>>
   void apply_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
                    const CtxBlock* Ctx = nullptr) const {
     const Eigen::Index n = V.cols();
-    Eigen::Matrix<S, n_a, Eigen::Dynamic> A(n_a, n);
-    for (int i = 0; i < n_a; ++i) A.row(i) = V.row(a_index[i]);
-    const auto theta = conditioner.evaluate_block(A, Ctx);
+    const auto theta = conditioner.evaluate_block(conditioning_rows(V), Ctx);
     Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(n);
     for (int i = 0; i < n_b; ++i)
-      detail::transform_row<Forward>(transformer, i, V.row(b_index[i]), theta, Eigen::Index(i) * P, acc);
+      detail::transform_row<Dir>(transformer, i, V.row(b_index[i]), theta, Eigen::Index(i) * P, acc);
     if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
   }
   // The gradient of a block (training.hpp): V (D x n) is this layer's input in the
-  // direction Forward, G the cotangents of its output on entry and of its input on
+  // direction Dir, G the cotangents of its output on entry and of its input on
   // return, gld the cotangent of every sample's log-det. apply_vjp for every column, with
   // the conditioner's products over the whole block.
-  template <bool Forward>
+  template <direction Dir>
   void vjp_block(const Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld,
                  CouplingBijector& grad) const
     requires(C == 0 && requires(const conditioner_type& c, typename conditioner_type::block_tape& t,
                                 const Eigen::Matrix<S, n_a, Eigen::Dynamic>& A) { c.evaluate_block_taped(A, t); })
   {
-    const Eigen::Index n = V.cols();
-    Eigen::Matrix<S, n_a, Eigen::Dynamic> A(n_a, n);
-    for (int i = 0; i < n_a; ++i) A.row(i) = V.row(a_index[i]);
-    typename conditioner_type::block_tape tape;
-    const auto theta = conditioner.evaluate_block_taped(A, tape);
-    Eigen::Matrix<S, n_b * P, Eigen::Dynamic> gtheta = Eigen::Matrix<S, n_b * P, Eigen::Dynamic>::Zero(n_b * P, n);
-    for (Eigen::Index col = 0; col < n; ++col) {
-      const S* th = theta.data() + col * theta.rows();
-      S* gth = gtheta.data() + col * gtheta.rows();
-      for (int i = 0; i < n_b; ++i) {
-        const int j = b_index[i];
-        G(j, col) = Forward ? detail::transformer_forward_vjp(transformer, i, V(j, col), th + i * P, G(j, col), gld,
-                                                              gth + i * P, &grad.transformer)
-                            : detail::transformer_inverse_vjp(transformer, i, V(j, col), th + i * P, G(j, col), gld,
-                                                              gth + i * P, &grad.transformer);
-      }
-    }
-    const auto ga = conditioner.backward_block(tape, gtheta, grad.conditioner);
+    const auto ga =
+        this->template network_vjp_block<Dir>(conditioning_rows(V), V, G, gld, grad, [](int i) { return b_index[i]; });
     for (int i = 0; i < n_a; ++i) G.row(a_index[i]) += ga.row(i);
   }
 
   void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
     requires(C == 0)
   {
-    apply_block<true>(V, ld);
+    apply_block<direction::forward>(V, ld);
   }
   void inverse_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
     requires(C == 0)
   {
-    apply_block<false>(V, ld);
+    apply_block<direction::inverse>(V, ld);
   }
   template <class CtxBlock>
   void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
                      const CtxBlock& Ctx) const
     requires(C > 0)
   {
-    apply_block<true>(V, ld, &Ctx);
+    apply_block<direction::forward>(V, ld, &Ctx);
   }
   template <class CtxBlock>
   void inverse_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
                      const CtxBlock& Ctx) const
     requires(C > 0)
   {
-    apply_block<false>(V, ld, &Ctx);
+    apply_block<direction::inverse>(V, ld, &Ctx);
   }
 
   // ---- parameters -------------------------------------------------------------------

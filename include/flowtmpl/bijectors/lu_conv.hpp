@@ -41,9 +41,11 @@
 #include <concepts>
 
 #include <boost/hana/define_struct.hpp>
+#include "../direction.hpp"
 #include "../detail/eigen.hpp"
 
 #include "../core.hpp"
+#include "../detail/math.hpp"
 #include "../errors.hpp"
 
 namespace flowtmpl {
@@ -80,8 +82,7 @@ struct softplus {
   static constexpr S eps = S(1e-3);
   template <class S>
   FLOWTMPL_HOST_DEVICE static S value(S raw, S) {
-    using std::exp, std::log1p;
-    return (raw > S(0) ? raw + log1p(exp(-raw)) : log1p(exp(raw))) + eps<S>;
+    return detail::softplus_scalar(raw) + eps<S>;
   }
   template <class S>
   FLOWTMPL_HOST_DEVICE static S log_abs(S raw, S sign) {
@@ -91,8 +92,7 @@ struct softplus {
   // sigmoid(raw), and sigmoid(raw) / s
   template <class S>
   FLOWTMPL_HOST_DEVICE static S dvalue(S raw, S) {
-    using std::exp;
-    return raw >= S(0) ? S(1) / (S(1) + exp(-raw)) : exp(raw) / (S(1) + exp(raw));
+    return detail::sigmoid_scalar(raw);
   }
   template <class S>
   FLOWTMPL_HOST_DEVICE static S dlog_abs(S raw, S sign) {
@@ -324,10 +324,10 @@ struct LUConvBijector {
   }
 
   // The same over a block (training.hpp's block path): V (D x n) the input of direction
-  // Forward, G the output's cotangents on entry and the input's on return, gld every
+  // Dir, G the output's cotangents on entry and the input's on return, gld every
   // sample's log-det cotangent. The per-sample steps as D x D triangular products and
   // solves over the block; the parameters' cotangents as two D x D products.
-  template <bool Forward>
+  template <direction Dir>
   void vjp_block(const Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld,
                  LUConvBijector& grad) const
     requires has_diag_derivatives
@@ -336,7 +336,7 @@ struct LUConvBijector {
     const Eigen::Index n = V.cols();
     const mat l = lower(), u = upper();
     block X(D, n), Z(D, n), GY(D, n), GW(D, n), GZ(D, n);
-    if constexpr (Forward) {
+    if constexpr (Dir == direction::forward) {
       X = V;
       Z.noalias() = u * X;                                       // z = Ut x
       GY = G;
@@ -352,7 +352,7 @@ struct LUConvBijector {
       for (int i = 0; i < D; ++i) GY.row(i) = GW.row(perm[i]);                    // gy = P gw
       G = GY;
     }
-    const S sign = Forward ? S(1) : S(-1);
+    const S sign = Dir == direction::forward ? S(1) : S(-1);
     const mat gwz = GW * Z.transpose(), gzx = GZ * X.transpose();
     for (int i = 0; i < D; ++i) {
       for (int j = 0; j < i; ++j) grad.lower_entries[detail::lower_index(i, j)] += sign * gwz(i, j);

@@ -68,7 +68,7 @@ struct permutation_storage<Indices<P...>, D> {
 };
 
 template <std::uint64_t Seed, int D>
-class permutation_storage<Random<Seed>, D> {
+struct permutation_storage<Random<Seed>, D> {
  public:
   constexpr permutation_storage() { draw(Seed); }
   constexpr explicit permutation_storage(std::uint64_t seed) { draw(seed); }

@@ -90,6 +90,7 @@
 
 #include "../core.hpp"
 #include "../detail/math.hpp"
+#include "../detail/prepared_forwarding.hpp"
 
 namespace flowtmpl {
 
@@ -137,24 +138,13 @@ FLOWTMPL_HOST_DEVICE planar_tanh_t<S> planar_tanh(S tau) {
   return {copysign(ta, tau), S(4) * e / ((S(1) + e) * (S(1) + e)), e};
 }
 
-// x clamped to [lowest, max]; NaN stays NaN.
-template <class S>
-FLOWTMPL_HOST_DEVICE S planar_clamp(S x) {
-  using lim = std::numeric_limits<S>;
-  return x > lim::max() ? lim::max() : (x < lim::lowest() ? lim::lowest() : x);
-}
-
 // The planar layer after prepare(): u_hat, w^T u_hat and the numbers the log-det and the inverse
 // need, computed once.
 template <int D, class S>
-struct prepared_planar {
-  using scalar_type = S;
-  using structure = flowtmpl::structure::dense;
-  static constexpr int dim = D;
-  static constexpr flowtmpl::log_det_kind log_det_kind = flowtmpl::log_det_kind::input_dependent;
+struct prepared_planar : dense_layer_traits<D, S> {
   static constexpr const char* name = "Planar (prepared)";
-  using vec = Eigen::Matrix<S, D, 1>;
-  using mat = Eigen::Matrix<S, D, D>;
+  using typename dense_layer_traits<D, S>::vec;
+  using typename dense_layer_traits<D, S>::mat;
   using lim = std::numeric_limits<S>;
 
   vec uhat;                 // u_hat
@@ -187,13 +177,13 @@ struct prepared_planar {
 
   // log g'(alpha) at tau = alpha + b, finite for every finite tau.
   FLOWTMPL_HOST_DEVICE S log_slope(S tau, const planar_tanh_t<S>& q) const {
-    using std::abs, std::exp, std::log, std::log1p;
+    using std::abs, std::log, std::log1p;
     const S a = abs(tau);
     if (m >= S(0)) {
       if (m <= S(1e30) && a <= S(30)) return log1p(m * q.slope);
       // log(m tanh') = log m + log 4 - 2|tau| - 2 log1p(e); then softplus of it
       const S x = log_m + (S(1.3862943611198906188344642429164) - S(2) * a - S(2) * log1p(q.e));
-      return x > S(0) ? x + log1p(exp(-x)) : log1p(exp(x));
+      return softplus_scalar(x);
     }
     // 1 + m tanh' = tanh^2 + (1 + m) tanh'
     const S v = q.t * q.t + sp * q.slope;
@@ -278,15 +268,12 @@ struct prepared_planar {
 
 }  // namespace detail
 
+// forward, inverse, log_det, the fused forms and jacobian: prepare(), then the prepared
+// layer's (detail::prepared_forwarding)
 template <int D, class S>
-struct PlanarBijector {
-  using scalar_type = S;
-  using structure = flowtmpl::structure::dense;
-  static constexpr int dim = D;
-  static constexpr flowtmpl::log_det_kind log_det_kind = flowtmpl::log_det_kind::input_dependent;
+struct PlanarBijector : detail::prepared_forwarding<PlanarBijector<D, S>, D, S> {
   static constexpr const char* name = "Planar";
-  using vec = Eigen::Matrix<S, D, 1>;
-  using mat = Eigen::Matrix<S, D, D>;
+  using typename detail::dense_layer_traits<D, S>::vec;
 
   BOOST_HANA_DEFINE_STRUCT(PlanarBijector, (std::array<S, D>, u), (std::array<S, D>, w), (std::array<S, 1>, b));
   // u = w = 0, b = 0: the identity.
@@ -361,24 +348,13 @@ struct PlanarBijector {
   vec uhat() const { return prepare().uhat; }
   S w_dot_uhat() const { return prepare().m; }
 
-  FLOWTMPL_HOST_DEVICE vec forward(const vec& z) const { return prepare().forward(z); }
-  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const { return prepare().inverse(y); }
-  FLOWTMPL_HOST_DEVICE S log_det(const vec& z) const { return prepare().log_det(z); }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z) const {
-    return prepare().forward_and_log_det(z);
-  }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& y) const {
-    return prepare().inverse_and_log_det(y);
-  }
-  mat jacobian(const vec& z) const { return prepare().jacobian(z); }
-
   // gradients (flowtmpl/differentiable.hpp); the formulas are in the header comment.
   FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& z, const vec& gy, S gld, PlanarBijector& grad) const {
     const detail::prepared_planar<D, S> p = prepare();
     return add_vjp(p, z, detail::planar_tanh(p.w_dot(z) + p.b), gy, gld, grad, S(1));
   }
   FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& y, const vec& gz, S gld, PlanarBijector& grad) const {
-    using detail::planar_clamp;
+    using detail::clamp_finite;
     const detail::prepared_planar<D, S> p = prepare();
     // z = f^-1(y) as inverse_and_log_det finds it
     const S c = p.w_dot(y);
@@ -389,9 +365,9 @@ struct PlanarBijector {
     if (!p.degenerate) {
       // v = gz - gld d ld/dz,  gy = J^-T v = v - rho (u_hat . v) w
       const S rho = slope_ratio(p, q);
-      const vec v = gz - planar_clamp(gld * ld_tau(p, q, rho)) * p.w;
-      const S k = planar_clamp(rho * planar_clamp(p.uhat.dot(v)));
-      for (int i = 0; i < D; ++i) gy[i] = planar_clamp(v[i] - planar_clamp(k * p.w[i]));
+      const vec v = gz - clamp_finite(gld * ld_tau(p, q, rho)) * p.w;
+      const S k = clamp_finite(rho * clamp_finite(p.uhat.dot(v)));
+      for (int i = 0; i < D; ++i) gy[i] = clamp_finite(v[i] - clamp_finite(k * p.w[i]));
     }
     add_vjp(p, z, q, gy, gld, grad, S(-1));
     return gy;
@@ -409,13 +385,13 @@ struct PlanarBijector {
   // rho = tanh' / g', in [0, 1] for m >= 0, at most 1 / softplus(w^T u) for m < 0.
   FLOWTMPL_HOST_DEVICE static S slope_ratio(const detail::prepared_planar<D, S>& p, const detail::planar_tanh_t<S>& q) {
     const S g = p.slope(q);
-    if (g > S(0)) return detail::planar_clamp(q.slope / g);
+    if (g > S(0)) return detail::clamp_finite(q.slope / g);
     return q.slope > S(0) ? std::numeric_limits<S>::max() : S(0);
   }
   // d ld/dtau = m tanh'' / g' = -2 t (m rho)
   FLOWTMPL_HOST_DEVICE static S ld_tau(const detail::prepared_planar<D, S>& p, const detail::planar_tanh_t<S>& q,
                                        S rho) {
-    return detail::planar_clamp(S(-2) * q.t * detail::planar_clamp(p.m * rho));
+    return detail::clamp_finite(S(-2) * q.t * detail::clamp_finite(p.m * rho));
   }
 
   // Adds sign (gy^T df/dtheta + gld d ld/dtheta) at z to grad (q: tanh at tau = w^T z + b);
@@ -423,22 +399,22 @@ struct PlanarBijector {
   FLOWTMPL_HOST_DEVICE vec add_vjp(const detail::prepared_planar<D, S>& p, const vec& z,
                                    const detail::planar_tanh_t<S>& q, const vec& gy, S gld, PlanarBijector& grad,
                                    S sign) const {
-    using detail::planar_clamp;
+    using detail::clamp_finite;
     using std::abs, std::exp, std::ldexp;
-    const S gu = planar_clamp(gy.dot(p.uhat));
+    const S gu = clamp_finite(gy.dot(p.uhat));
     if (p.degenerate) {
       // f(z) = z + u tanh(b), ld = 0; w only through tau
-      const S c = planar_clamp(q.slope * gu);
+      const S c = clamp_finite(q.slope * gu);
       for (int i = 0; i < D; ++i) {
         grad.u[i] += sign * (gy[i] * q.t);
-        grad.w[i] += sign * planar_clamp(c * z[i]);
+        grad.w[i] += sign * clamp_finite(c * z[i]);
       }
       grad.b[0] += sign * c;
       return gy;
     }
     const S rho = slope_ratio(p, q);
     // cotangent of tau: c = t' (gy . u_hat) + gld d ld/dtau
-    const S c = planar_clamp(planar_clamp(q.slope * gu) + planar_clamp(gld * ld_tau(p, q, rho)));
+    const S c = clamp_finite(clamp_finite(q.slope * gu) + clamp_finite(gld * ld_tau(p, q, rho)));
     // m = softplus(a) - 1 gets gld rho; a = w^T u
     const S e = exp(-abs(p.wu));
     const S sig_pos = p.wu >= S(0) ? S(1) / (S(1) + e) : e / (S(1) + e);  // sigmoid(a) = m'(a)
@@ -452,22 +428,22 @@ struct PlanarBijector {
     const S n2s = ws.squaredNorm();
     const vec gt = gy * q.t;
     const S qs = gt.dot(ws);
-    const S ga_m = planar_clamp(planar_clamp(gld * rho) * sig_pos);  // d/da through m
+    const S ga_m = clamp_finite(clamp_finite(gld * rho) * sig_pos);  // d/da through m
     const S ga_us = -sig_neg * (qs / n2s);                            // d/da through u_hat, times 2^w_exp
-    const S ga_u = planar_clamp(ldexp(ga_us, -p.w_exp));
+    const S ga_u = clamp_finite(ldexp(ga_us, -p.w_exp));
     const S kn = k / n2s, two_qn = S(2) * (qs / n2s);
     for (int i = 0; i < D; ++i) {
       // a = w^T u: d/du_i = (d/da) w_i, d/dw_i = (d/da) u_i
-      const S gu_i = planar_clamp(gt[i] + planar_clamp(ga_m * p.w[i]) + ga_us * ws[i]);
-      const S gw_i = planar_clamp(planar_clamp(c * z[i]) +
-                                  planar_clamp(ldexp(kn * (gt[i] - two_qn * ws[i]), -2 * p.w_exp)) +
-                                  planar_clamp(ga_m * u[i]) + planar_clamp(ga_u * u[i]));
+      const S gu_i = clamp_finite(gt[i] + clamp_finite(ga_m * p.w[i]) + ga_us * ws[i]);
+      const S gw_i = clamp_finite(clamp_finite(c * z[i]) +
+                                  clamp_finite(ldexp(kn * (gt[i] - two_qn * ws[i]), -2 * p.w_exp)) +
+                                  clamp_finite(ga_m * u[i]) + clamp_finite(ga_u * u[i]));
       grad.u[i] += sign * gu_i;
       grad.w[i] += sign * gw_i;
     }
     grad.b[0] += sign * c;
     vec gz;
-    for (int i = 0; i < D; ++i) gz[i] = planar_clamp(gy[i] + planar_clamp(c * p.w[i]));
+    for (int i = 0; i < D; ++i) gz[i] = clamp_finite(gy[i] + clamp_finite(c * p.w[i]));
     return gz;
   }
 };

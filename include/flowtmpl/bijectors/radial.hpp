@@ -82,6 +82,7 @@
 
 #include "../core.hpp"
 #include "../detail/math.hpp"
+#include "../detail/prepared_forwarding.hpp"
 
 namespace flowtmpl {
 
@@ -100,13 +101,6 @@ FLOWTMPL_HOST_DEVICE S radial_log_sum(S x, S log_x, S r) {
   return log_add_exp(log_x, log(r));
 }
 
-// x clamped to [lowest, max]; NaN stays NaN.
-template <class S>
-FLOWTMPL_HOST_DEVICE S radial_clamp(S x) {
-  using lim = std::numeric_limits<S>;
-  return x > lim::max() ? lim::max() : (x < lim::lowest() ? lim::lowest() : x);
-}
-
 // sigmoid(x) / softplus(x) = d log softplus(x) / dx, in (0, 1]; 1 where softplus(x)
 // is below the normal range.
 template <class S>
@@ -122,14 +116,10 @@ FLOWTMPL_HOST_DEVICE S radial_dlog_softplus(S x) {
 }
 
 template <int D, class S>
-struct prepared_radial {
-  using scalar_type = S;
-  using structure = flowtmpl::structure::dense;
-  static constexpr int dim = D;
-  static constexpr flowtmpl::log_det_kind log_det_kind = flowtmpl::log_det_kind::input_dependent;
+struct prepared_radial : dense_layer_traits<D, S> {
   static constexpr const char* name = "Radial (prepared)";
-  using vec = Eigen::Matrix<S, D, 1>;
-  using mat = Eigen::Matrix<S, D, D>;
+  using typename dense_layer_traits<D, S>::vec;
+  using typename dense_layer_traits<D, S>::mat;
   using lim = std::numeric_limits<S>;
 
   vec z0;
@@ -246,15 +236,12 @@ struct prepared_radial {
 
 }  // namespace detail
 
+// forward, inverse, log_det, the fused forms and jacobian: prepare(), then the prepared
+// layer's (detail::prepared_forwarding)
 template <int D, class S>
-struct RadialBijector {
-  using scalar_type = S;
-  using structure = flowtmpl::structure::dense;
-  static constexpr int dim = D;
-  static constexpr flowtmpl::log_det_kind log_det_kind = flowtmpl::log_det_kind::input_dependent;
+struct RadialBijector : detail::prepared_forwarding<RadialBijector<D, S>, D, S> {
   static constexpr const char* name = "Radial";
-  using vec = Eigen::Matrix<S, D, 1>;
-  using mat = Eigen::Matrix<S, D, D>;
+  using typename detail::dense_layer_traits<D, S>::vec;
 
   BOOST_HANA_DEFINE_STRUCT(RadialBijector, (std::array<S, D>, z0), (std::array<S, 1>, raw_alpha),
                            (std::array<S, 1>, raw_beta));
@@ -284,24 +271,13 @@ struct RadialBijector {
     return p.s - p.alpha;
   }
 
-  FLOWTMPL_HOST_DEVICE vec forward(const vec& z) const { return prepare().forward(z); }
-  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y) const { return prepare().inverse(y); }
-  FLOWTMPL_HOST_DEVICE S log_det(const vec& z) const { return prepare().log_det(z); }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z) const {
-    return prepare().forward_and_log_det(z);
-  }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& y) const {
-    return prepare().inverse_and_log_det(y);
-  }
-  mat jacobian(const vec& z) const { return prepare().jacobian(z); }
-
   // gradients (flowtmpl/differentiable.hpp); the formulas are in the header comment.
   FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& z, const vec& gy, S gld, RadialBijector& grad) const {
     const detail::prepared_radial<D, S> p = prepare();
     return add_vjp(p, vec(z - p.z0), gy, gld, grad, S(1));
   }
   FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& y, const vec& gz, S gld, RadialBijector& grad) const {
-    using detail::radial_clamp;
+    using detail::clamp_finite;
     using lim = std::numeric_limits<S>;
     const detail::prepared_radial<D, S> p = prepare();
     const vec d = p.inverse(y) - p.z0;
@@ -310,17 +286,17 @@ struct RadialBijector {
     if (r > lim::max()) return gy;  // the identity there
     if (r == S(0)) {
       // J = (s / alpha) I
-      const S k = p.s > S(0) ? radial_clamp(p.alpha / p.s) : lim::max();
-      for (int i = 0; i < D; ++i) gy[i] = radial_clamp(k * gz[i]);
+      const S k = p.s > S(0) ? clamp_finite(p.alpha / p.s) : lim::max();
+      for (int i = 0; i < D; ++i) gy[i] = clamp_finite(k * gz[i]);
     } else {
       const terms t = terms_at(p, r);
       const vec e = d / r;
       // v = gz - gld d ld/dr e;  gy = (P / Q) v + (e . v) (s - alpha) (r / Q) (P / A) e
-      const S gl = radial_clamp(gld * t.ld_r);
+      const S gl = clamp_finite(gld * t.ld_r);
       vec v;
-      for (int i = 0; i < D; ++i) v[i] = radial_clamp(gz[i] - gl * e[i]);
-      const S c = radial_clamp(radial_clamp(e.dot(v)) * t.inv_corr);
-      for (int i = 0; i < D; ++i) gy[i] = radial_clamp(radial_clamp(t.inv_rho * v[i]) + c * e[i]);
+      for (int i = 0; i < D; ++i) v[i] = clamp_finite(gz[i] - gl * e[i]);
+      const S c = clamp_finite(clamp_finite(e.dot(v)) * t.inv_corr);
+      for (int i = 0; i < D; ++i) gy[i] = clamp_finite(clamp_finite(t.inv_rho * v[i]) + c * e[i]);
     }
     add_vjp(p, d, gy, gld, grad, S(-1));
     return gy;
@@ -346,7 +322,7 @@ struct RadialBijector {
     S inv_corr;  // 1 / (rho + k) - 1 / rho = (s - alpha) (r / Q) (P / A)
   };
   FLOWTMPL_HOST_DEVICE static terms terms_at(const detail::prepared_radial<D, S>& p, S r) {
-    using detail::radial_clamp;
+    using detail::clamp_finite;
     const S alpha = p.alpha, s = p.s;
     const S pp = alpha + r, qq = s + r;  // P, Q; r <= max, so at most the largest number
     terms t;
@@ -356,14 +332,14 @@ struct RadialBijector {
     t.fs = s / qq;
     // A / P = r (1 + alpha / P) + s alpha / P >= r > 0
     const S ap = r * (S(1) + t.fa) + s * t.fa;
-    const S a_p = radial_clamp(S(1) / ap);                                   // P / A
-    t.ga = radial_clamp(t.fa * (S(2) * (r / ap) + radial_clamp(s / ap)));   // alpha / P (2 r + s) P / A
-    t.hs = radial_clamp(t.fa * radial_clamp(s / ap));
-    const S dp = radial_clamp((alpha - s) / pp);
+    const S a_p = clamp_finite(S(1) / ap);                                   // P / A
+    t.ga = clamp_finite(t.fa * (S(2) * (r / ap) + clamp_finite(s / ap)));   // alpha / P (2 r + s) P / A
+    t.hs = clamp_finite(t.fa * clamp_finite(s / ap));
+    const S dp = clamp_finite((alpha - s) / pp);
     t.k = dp * t.fr;
-    t.ld_r = radial_clamp(dp * radial_clamp(S(D - 1) / qq + S(2) * radial_clamp(t.fa * a_p)));
-    t.inv_rho = radial_clamp(pp / qq);
-    t.inv_corr = radial_clamp(radial_clamp((s - alpha) * a_p) * (r / qq));
+    t.ld_r = clamp_finite(dp * clamp_finite(S(D - 1) / qq + S(2) * clamp_finite(t.fa * a_p)));
+    t.inv_rho = clamp_finite(pp / qq);
+    t.inv_corr = clamp_finite(clamp_finite((s - alpha) * a_p) * (r / qq));
     return t;
   }
 
@@ -371,7 +347,7 @@ struct RadialBijector {
   // gy^T df/dz + gld d ld/dz.
   FLOWTMPL_HOST_DEVICE vec add_vjp(const detail::prepared_radial<D, S>& p, const vec& d, const vec& gy, S gld,
                                    RadialBijector& grad, S sign) const {
-    using detail::radial_clamp;
+    using detail::clamp_finite;
     using lim = std::numeric_limits<S>;
     const S r = p.radius(d);
     if (r > lim::max()) return gy;  // f(z) = z, ld = 0: nothing depends on the parameters
@@ -381,27 +357,27 @@ struct RadialBijector {
     S g_alpha, g_s;
     if (r == S(0)) {
       // J = (s / alpha) I; ld = D (log s - log alpha), y does not depend on alpha or s
-      const S k = p.alpha > S(0) ? radial_clamp(p.s / p.alpha) : lim::max();
-      for (int i = 0; i < D; ++i) gz[i] = radial_clamp(k * gy[i]);
-      g_alpha = radial_clamp(-S(D) * gld * ra);
-      g_s = radial_clamp(S(D) * gld * rb);
+      const S k = p.alpha > S(0) ? clamp_finite(p.s / p.alpha) : lim::max();
+      for (int i = 0; i < D; ++i) gz[i] = clamp_finite(k * gy[i]);
+      g_alpha = clamp_finite(-S(D) * gld * ra);
+      g_s = clamp_finite(S(D) * gld * rb);
     } else {
       const terms t = terms_at(p, r);
       const vec e = d / r;
-      const S ge = radial_clamp(gy.dot(e));  // gy . d / r
-      const S c = radial_clamp(radial_clamp(t.k * ge) + radial_clamp(gld * t.ld_r));
-      for (int i = 0; i < D; ++i) gz[i] = radial_clamp(radial_clamp(t.rho * gy[i]) + c * e[i]);
+      const S ge = clamp_finite(gy.dot(e));  // gy . d / r
+      const S c = clamp_finite(clamp_finite(t.k * ge) + clamp_finite(gld * t.ld_r));
+      for (int i = 0; i < D; ++i) gz[i] = clamp_finite(clamp_finite(t.rho * gy[i]) + c * e[i]);
       // raw_alpha: -(gy . e) rho (r / P) sigmoid + gld (alpha d ld/dalpha) sigmoid / softplus,
       //   alpha d ld/dalpha = alpha (2 r + s) / A - (D + 1) alpha / P
       // raw_beta: (gy . e) (r / P) sigmoid + gld (s d ld/ds) sigmoid / softplus,
       //   s d ld/ds = (D - 1) s / Q + alpha s / A
-      g_alpha = radial_clamp(radial_clamp(-ge * radial_clamp(t.rho * t.fr)) * (ra * p.alpha) +
-                             radial_clamp(gld * (t.ga - S(D + 1) * t.fa)) * ra);
-      g_s = radial_clamp((ge * t.fr) * (rb * p.s) + radial_clamp(gld * (S(D - 1) * t.fs + t.hs)) * rb);
+      g_alpha = clamp_finite(clamp_finite(-ge * clamp_finite(t.rho * t.fr)) * (ra * p.alpha) +
+                             clamp_finite(gld * (t.ga - S(D + 1) * t.fa)) * ra);
+      g_s = clamp_finite((ge * t.fr) * (rb * p.s) + clamp_finite(gld * (S(D - 1) * t.fs + t.hs)) * rb);
     }
     grad.raw_alpha[0] += sign * g_alpha;
     grad.raw_beta[0] += sign * g_s;
-    for (int i = 0; i < D; ++i) grad.z0[i] += sign * radial_clamp(gy[i] - gz[i]);
+    for (int i = 0; i < D; ++i) grad.z0[i] += sign * clamp_finite(gy[i] - gz[i]);
     return gz;
   }
 };

@@ -15,6 +15,7 @@
 
 #include "../detail/eigen.hpp"
 
+#include "../concepts.hpp"
 #include "../config.hpp"
 
 namespace flowtmpl::act {
@@ -95,12 +96,6 @@ struct elu {
     using S = typename A::Scalar;
     return (a > S(0)).select(A::PlainObject::Ones(a.rows(), a.cols()), a.exp());
   }
-};
-
-template <class T>
-concept Activation = requires(float v) {
-  { T::name } -> std::convertible_to<const char*>;
-  { T::scalar(v) } -> std::same_as<float>;
 };
 
 }  // namespace flowtmpl::act

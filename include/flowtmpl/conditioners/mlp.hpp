@@ -34,9 +34,10 @@ namespace flowtmpl {
 namespace detail {
 
 template <int In, int Out, int C, class S, class Act, int... Hidden>
-struct mlp_conditioner {
+struct mlp_conditioner : parameter_walkers<mlp_conditioner<In, Out, C, S, Act, Hidden...>> {
   static_assert(((Hidden > 0) && ...), "flowtmpl: MLP<hidden...>: every hidden width must be positive");
   using scalar_type = S;
+  using activation_type = Act;
   static constexpr int inputs = In;
   static constexpr int outputs = Out;
   static constexpr int context = C;
@@ -113,8 +114,9 @@ struct mlp_conditioner {
     constexpr bool last = L == layers - 1;
     constexpr bool fused = !last && std::is_same_v<Act, act::relu>;
     row_block<widths[L + 1]> h(widths[L + 1], a.cols());
-    dense_rows<S, fused>(values.data() + offsets[L], values.data() + offsets[L] + std::size_t(widths[L + 1]) * widths[L],
-                         widths[L + 1], widths[L], a.data(), h.data(), a.cols());
+    dense_rows<S, fused ? fused_activation::relu : fused_activation::none>(
+        values.data() + offsets[L], values.data() + offsets[L] + std::size_t(widths[L + 1]) * widths[L], widths[L + 1],
+        widths[L], a.data(), h.data(), a.cols());
     if constexpr (last) {
       return h;
     } else {
@@ -271,27 +273,10 @@ struct mlp_conditioner {
     }
   }
 
-  // "l.weight" (widths[l+1] x widths[l], row-major) and "l.bias" for every layer l
-  template <class F>
-  void for_each_parameter_tensor(F&& f) {
-    walk_tensors(*this, f);
-  }
-  template <class F>
-  void for_each_parameter_tensor(F&& f) const {
-    walk_tensors(*this, f);
-  }
-  template <class F>
-  void for_each_parameter_block(F&& f) {
-    detail::for_each_member_block(*this, std::string(), f);
-  }
-  template <class F>
-  void for_each_parameter_block(F&& f) const {
-    detail::for_each_member_block(*this, std::string(), f);
-  }
-
- private:
+  // for parameter_walkers: "l.weight" (widths[l+1] x widths[l], row-major) and "l.bias"
+  // for every layer l
   template <class Self, class F>
-  static void walk_tensors(Self& self, F& f) {
+  static void walk_parameter_tensors(Self& self, F& f) {
     for (int l = 0; l < layers; ++l) {
       const std::size_t nw = std::size_t(widths[l + 1]) * widths[l];
       f(detail::message(l, ".weight"), self.values.data() + offsets[l], std::size_t(widths[l + 1]), std::size_t(widths[l]));

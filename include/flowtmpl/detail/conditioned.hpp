@@ -1,105 +1,136 @@
 // flowtmpl/detail/conditioned.hpp: the per-sample members shared by the layers with a
 // conditioner (Coupling, the autoregressive layers). Derived provides
-//   template <bool Forward> value_and_log_det<vec, S> apply(const vec& v, const S* ctx)
-//   template <bool Forward> vec apply_vjp(const vec& v, const S* ctx, const vec& g,
-//                                         S gld, Derived& grad)
+//   template <direction Dir> value_and_log_det<vec, S> apply(const vec& v, const S* ctx)
+//   template <direction Dir> vec apply_vjp(const vec& v, const S* ctx, const vec& g,
+//                                          S gld, Derived& grad)
 // (ctx: C context values, nullptr when C = 0) and gets forward, inverse, log_det, the
 // fused forms and the vector-Jacobian products (flowtmpl/differentiable.hpp), without a
 // context when C = 0 (a Bijector) and with one when C > 0 (a ConditionalBijector), and
 // the transformer's domain where it has one. Derived also
 // names its network (network(), network_name) and holds `transformer`, and gets
-// reset_parameters, for_each_parameter_tensor (and _block) and validate.
+// reset_parameters, for_each_parameter_tensor (and _block), validate, and
+// network_vjp_block, the common part of the gradient of a block of samples.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <type_traits>
 
+#include "../direction.hpp"
 #include "eigen.hpp"
 
 #include "../core.hpp"
 #include "../conditioners/conditioner.hpp"
+#include "../transformers/transformer.hpp"
 #include "interval.hpp"
 #include "members.hpp"
 
 namespace flowtmpl::detail {
 
 template <class Derived, int D, class S, int C, class Transformer>
-struct conditioned_ops {
+struct conditioned_ops : parameter_walkers<Derived> {
   using vec = Eigen::Matrix<S, D, 1>;
   using ctx_vec = Eigen::Matrix<S, (C > 0 ? C : 1), 1>;
 
   FLOWTMPL_HOST_DEVICE vec forward(const vec& z) const
     requires(C == 0)
   {
-    return self().template apply<true>(z, nullptr).value;
+    return self().template apply<direction::forward>(z, nullptr).value;
   }
   FLOWTMPL_HOST_DEVICE vec inverse(const vec& x) const
     requires(C == 0)
   {
-    return self().template apply<false>(x, nullptr).value;
+    return self().template apply<direction::inverse>(x, nullptr).value;
   }
   FLOWTMPL_HOST_DEVICE S log_det(const vec& z) const
     requires(C == 0)
   {
-    return self().template apply<true>(z, nullptr).log_det;
+    return self().template apply<direction::forward>(z, nullptr).log_det;
   }
   FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z) const
     requires(C == 0)
   {
-    return self().template apply<true>(z, nullptr);
+    return self().template apply<direction::forward>(z, nullptr);
   }
   FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& x) const
     requires(C == 0)
   {
-    return self().template apply<false>(x, nullptr);
+    return self().template apply<direction::inverse>(x, nullptr);
   }
 
   FLOWTMPL_HOST_DEVICE vec forward(const vec& z, const ctx_vec& c) const
     requires(C > 0)
   {
-    return self().template apply<true>(z, c.data()).value;
+    return self().template apply<direction::forward>(z, c.data()).value;
   }
   FLOWTMPL_HOST_DEVICE vec inverse(const vec& x, const ctx_vec& c) const
     requires(C > 0)
   {
-    return self().template apply<false>(x, c.data()).value;
+    return self().template apply<direction::inverse>(x, c.data()).value;
   }
   FLOWTMPL_HOST_DEVICE S log_det(const vec& z, const ctx_vec& c) const
     requires(C > 0)
   {
-    return self().template apply<true>(z, c.data()).log_det;
+    return self().template apply<direction::forward>(z, c.data()).log_det;
   }
   FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z, const ctx_vec& c) const
     requires(C > 0)
   {
-    return self().template apply<true>(z, c.data());
+    return self().template apply<direction::forward>(z, c.data());
   }
   FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& x, const ctx_vec& c) const
     requires(C > 0)
   {
-    return self().template apply<false>(x, c.data());
+    return self().template apply<direction::inverse>(x, c.data());
   }
 
   // ---- gradients --------------------------------------------------------------------
   FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& z, const vec& gx, S gld, Derived& grad) const
     requires(C == 0)
   {
-    return self().template apply_vjp<true>(z, nullptr, gx, gld, grad);
+    return self().template apply_vjp<direction::forward>(z, nullptr, gx, gld, grad);
   }
   FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& x, const vec& gz, S gld, Derived& grad) const
     requires(C == 0)
   {
-    return self().template apply_vjp<false>(x, nullptr, gz, gld, grad);
+    return self().template apply_vjp<direction::inverse>(x, nullptr, gz, gld, grad);
   }
   FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& z, const ctx_vec& c, const vec& gx, S gld, Derived& grad) const
     requires(C > 0)
   {
-    return self().template apply_vjp<true>(z, c.data(), gx, gld, grad);
+    return self().template apply_vjp<direction::forward>(z, c.data(), gx, gld, grad);
   }
   FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& x, const ctx_vec& c, const vec& gz, S gld, Derived& grad) const
     requires(C > 0)
   {
-    return self().template apply_vjp<false>(x, c.data(), gz, gld, grad);
+    return self().template apply_vjp<direction::inverse>(x, c.data(), gz, gld, grad);
+  }
+
+  // The common part of the gradient of a block of samples (host; the layer's vjp_block):
+  // the network evaluated with a tape on In (n columns: the rows of V it reads), then for
+  // every column and every transformed feature i, at row j = row_of(i) of V and G, the
+  // transformer's vjp in direction Dir, G(j, col) replaced by the input's cotangent; the
+  // parameters' cotangents go into grad (the transformer's directly, the network's
+  // through its backward pass over the block). Returns the cotangents of In.
+  template <direction Dir, class InBlock, class RowOf>
+  auto network_vjp_block(const InBlock& In, const Eigen::Matrix<S, D, Eigen::Dynamic>& V,
+                         Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld, Derived& grad, RowOf row_of) const {
+    constexpr int F = Transformer::features, P = Transformer::params_per_feature;
+    const auto& net = self().network();
+    const Eigen::Index n = V.cols();
+    typename std::remove_cvref_t<decltype(net)>::block_tape tape;
+    const auto theta = net.evaluate_block_taped(In, tape);
+    Eigen::Matrix<S, F * P, Eigen::Dynamic> gtheta = Eigen::Matrix<S, F * P, Eigen::Dynamic>::Zero(F * P, n);
+    for (Eigen::Index col = 0; col < n; ++col) {
+      const S* th = theta.data() + col * theta.rows();
+      S* gth = gtheta.data() + col * gtheta.rows();
+      for (int i = 0; i < F; ++i) {
+        const int j = row_of(i);
+        G(j, col) = transformer_vjp<Dir>(self().transformer, i, V(j, col), th + i * P, G(j, col), gld, gth + i * P,
+                                         &grad.transformer);
+      }
+    }
+    return net.backward_block(tape, gtheta, grad.network());
   }
 
   static constexpr interval<S> forward_domain()
@@ -123,23 +154,12 @@ struct conditioned_ops {
     philox_stream rng(seed, 0);
     self_mut().network().reset_parameters(rng, scheme, bias.data());
   }
-  template <class F>
-  void for_each_parameter_tensor(F&& f) {
-    detail::for_each_member_tensor(self_mut().network(), Derived::network_name, f);
-    detail::for_each_member_tensor(self_mut().transformer, "transformer.", f);
-  }
-  template <class F>
-  void for_each_parameter_tensor(F&& f) const {
-    detail::for_each_member_tensor(self().network(), Derived::network_name, f);
-    detail::for_each_member_tensor(self().transformer, "transformer.", f);
-  }
-  template <class F>
-  void for_each_parameter_block(F&& f) {
-    detail::for_each_member_block(*this, std::string(), f);
-  }
-  template <class F>
-  void for_each_parameter_block(F&& f) const {
-    detail::for_each_member_block(*this, std::string(), f);
+  // for parameter_walkers: the network's blocks (named network_name + their name), then
+  // the transformer's ("transformer." + their name)
+  template <class Self, class F>
+  static void walk_parameter_tensors(Self& self, F& f) {
+    detail::for_each_member_tensor(self.network(), Derived::network_name, f);
+    detail::for_each_member_tensor(self.transformer, "transformer.", f);
   }
   const char* validate() const {
     if constexpr (requires { self().network().validate(); })

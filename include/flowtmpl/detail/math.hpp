@@ -28,22 +28,27 @@ FLOWTMPL_HOST_DEVICE auto product(const Eigen::MatrixBase<W>& w, const Eigen::Ma
     return w.derived() * x.derived();
 }
 
-// One dense layer over a block of samples (host): out = W in + b, then max(., 0) when
-// Relu (a NaN stays NaN, as act::relu), for n samples at once. W is R x K row-major
+// The activation that dense_rows applies as it stores its results: none, or
+// max(., 0) (a NaN stays NaN, as act::relu).
+enum class fused_activation { none, relu };
+
+// One dense layer over a block of samples (host): out = W in + b, then the activation
+// Fused, for n samples at once. W is R x K row-major
 // (as the MLP stores it); in (K x n) and out (R x n) are row-major, so that a row holds
 // one unit for every sample, contiguously. Each product is a broadcast weight times a
 // vector of samples: 4 rows x 4 SIMD vectors of samples in registers over the whole
 // K loop, the bias loaded into them first and the activation applied as they are
 // stored. No packing of either operand, no separate bias or activation pass over the
 // block (the MLP's and the feedforward MADE's evaluate_block; docs/performance.md).
-template <class S, bool Relu>
+template <class S, fused_activation Fused>
 void dense_rows(const S* W, const S* bias, int R, int K, const S* in, S* out, Eigen::Index n) {
   namespace ei = Eigen::internal;
   using Packet = typename ei::packet_traits<S>::type;
   constexpr int PS = ei::packet_traits<S>::size;
   const Packet zero = ei::pset1<Packet>(S(0));
+  constexpr bool relu = Fused == fused_activation::relu;
   auto store = [&](S* to, const Packet& v) {
-    if constexpr (Relu)
+    if constexpr (relu)
       ei::pstoreu(to, ei::pselect(ei::pcmp_lt(v, zero), zero, v));
     else
       ei::pstoreu(to, v);
@@ -110,7 +115,7 @@ void dense_rows(const S* W, const S* bias, int R, int K, const S* in, S* out, Ei
       const S* wr = W + std::size_t(r) * K;
       S a = bias[r];
       for (int k = 0; k < K; ++k) a += wr[k] * in[std::size_t(k) * std::size_t(n) + j];
-      out[std::size_t(r) * std::size_t(n) + j] = (Relu && a < S(0)) ? S(0) : a;
+      out[std::size_t(r) * std::size_t(n) + j] = (relu && a < S(0)) ? S(0) : a;
     }
 }
 
@@ -171,6 +176,19 @@ template <class S>
 FLOWTMPL_HOST_DEVICE S softplus_scalar(S x) {
   using std::abs, std::exp, std::log1p;
   return (x > S(0) ? x : S(0)) + log1p(exp(-abs(x)));
+}
+// 1 / (1 + exp(-x)) with one exp of a non-positive argument.
+template <class S>
+FLOWTMPL_HOST_DEVICE S sigmoid_scalar(S x) {
+  using std::abs, std::exp;
+  const S e = exp(-abs(x));
+  return x >= S(0) ? S(1) / (S(1) + e) : e / (S(1) + e);
+}
+// x clamped to [lowest, max], the finite numbers; NaN stays NaN.
+template <class S>
+FLOWTMPL_HOST_DEVICE S clamp_finite(S x) {
+  using lim = std::numeric_limits<S>;
+  return x > lim::max() ? lim::max() : (x < lim::lowest() ? lim::lowest() : x);
 }
 // log(exp(p) + exp(q)); NaN if either is NaN, -inf if both are -inf.
 template <class S>

@@ -1,7 +1,8 @@
 // flowtmpl/detail/members.hpp: walking the trained parameters of one value: the
 // std::array members it declares with BOOST_HANA_DEFINE_STRUCT, or the blocks it names
 // through for_each_parameter_block(f) (conditioners, coupling and autoregressive
-// layers), f(name, pointer, size).
+// layers), f(name, pointer, size); and parameter_walkers, the walk functions of a value
+// that names its blocks.
 #pragma once
 
 #include <array>
@@ -77,5 +78,30 @@ void for_each_member_block(T& t, const std::string& prefix, F& f) {
   };
   for_each_member_tensor(t, prefix, g);
 }
+
+// The walk functions of a value that names its parameter blocks itself (the networks,
+// the layers with a conditioner), as an empty base (Derived's layout does not change):
+// for_each_parameter_tensor(f), f(name, pointer, rows, cols), on a value and on a const
+// one, from Derived's static `walk_parameter_tensors(self, f)` (self: Derived& or const
+// Derived&), and for_each_parameter_block(f), f(name, pointer, size), from those.
+template <class Derived>
+struct parameter_walkers {
+  template <class F>
+  void for_each_parameter_tensor(F&& f) {
+    Derived::walk_parameter_tensors(static_cast<Derived&>(*this), f);
+  }
+  template <class F>
+  void for_each_parameter_tensor(F&& f) const {
+    Derived::walk_parameter_tensors(static_cast<const Derived&>(*this), f);
+  }
+  template <class F>
+  void for_each_parameter_block(F&& f) {
+    for_each_member_block(static_cast<Derived&>(*this), std::string(), f);
+  }
+  template <class F>
+  void for_each_parameter_block(F&& f) const {
+    for_each_member_block(static_cast<const Derived&>(*this), std::string(), f);
+  }
+};
 
 }  // namespace flowtmpl::detail

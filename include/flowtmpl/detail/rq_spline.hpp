@@ -32,6 +32,7 @@
 
 #include <cmath>
 
+#include "../direction.hpp"
 #include "../config.hpp"
 
 namespace flowtmpl {
@@ -46,6 +47,12 @@ struct spline_options {
 }  // namespace flowtmpl
 
 namespace flowtmpl::detail {
+
+// The derivatives at the spline's two ends: linear_tails, exactly 1 (Spline: the
+// identity outside [-B, B] joins with a continuous slope; ud holds the K - 1 interior
+// derivatives), or trained, from ud like the interior ones (BoundedSpline: ud holds all
+// K + 1).
+enum class rq_ends { linear_tails, trained };
 
 // The knots of one spline: x_0..x_K, y_0..y_K, d_0..d_K.
 template <class S, int K>
@@ -83,7 +90,7 @@ FLOWTMPL_HOST_DEVICE inline void rq_cumulative(const S* u, S min_size, S lo, S h
   for (int k = 0; k < K; ++k) e[k] = exp(u[k] - m);
   // The softmax's sum in the order torch's CPU kernel adds (4 interleaved partial sums,
   // then those left to right), so that the knots agree with nflows's to the last bit
-  // (tests/unit/reference); any order is as accurate.
+  // (tests/unit/*/*_nflows_test.cpp); any order is as accurate.
   S lane[4] = {S(0), S(0), S(0), S(0)};
   for (int k = 0; k < K; ++k) lane[k % 4] += e[k];
   const S sum = ((lane[0] + lane[1]) + lane[2]) + lane[3];
@@ -114,9 +121,9 @@ FLOWTMPL_HOST_DEVICE inline int rq_bin(const S* knots, S v) {
 
 // The derivative at knot k (0..K) from the raw parameters ud: what rq_make_knots puts
 // in d[k].
-template <class S, int K, bool Tails>
+template <class S, int K, rq_ends Ends>
 FLOWTMPL_HOST_DEVICE inline S rq_knot_derivative(const S* ud, int k, const spline_options& st) {
-  if constexpr (Tails) {
+  if constexpr (Ends == rq_ends::linear_tails) {
     if (k == 0 || k == K) return S(1);
     return S(st.min_derivative) + torch_softplus(ud[k - 1], rq_softplus_beta<S>(st));
   } else {
@@ -124,30 +131,30 @@ FLOWTMPL_HOST_DEVICE inline S rq_knot_derivative(const S* ud, int k, const splin
   }
 }
 
-// Knot positions and the derivatives at the two ends of the bin of v only (v in x when
-// Forward, in y otherwise): rq_forward / rq_inverse read no other derivative, and the
+// Knot positions and the derivatives at the two ends of the bin of v only (v in x for
+// direction::forward, in y otherwise): rq_forward / rq_inverse read no other derivative, and the
 // other K - 1 softplus (a log1p and an exp each) are most of a spline's cost. The
 // values are those of rq_make_knots, bit for bit; the other entries of d are unset.
-template <class S, int K, bool Tails, bool Forward>
+template <class S, int K, rq_ends Ends, direction Dir>
 FLOWTMPL_HOST_DEVICE inline void rq_make_knots_for(const S* uw, const S* uh, const S* ud, S left, S right, S bottom,
                                                    S top, const spline_options& st, S v, rq_knots<S, K>& kn) {
   rq_cumulative<S, K>(uw, S(st.min_bin_width), left, right, kn.x);
   rq_cumulative<S, K>(uh, S(st.min_bin_height), bottom, top, kn.y);
-  const int k = rq_bin<S, K>(Forward ? kn.x : kn.y, v);
-  kn.d[k] = rq_knot_derivative<S, K, Tails>(ud, k, st);
-  kn.d[k + 1] = rq_knot_derivative<S, K, Tails>(ud, k + 1, st);
+  const int k = rq_bin<S, K>(Dir == direction::forward ? kn.x : kn.y, v);
+  kn.d[k] = rq_knot_derivative<S, K, Ends>(ud, k, st);
+  kn.d[k + 1] = rq_knot_derivative<S, K, Ends>(ud, k + 1, st);
 }
 
 // Knots from nflows's parameters. ud has K-1 entries when tails (end derivatives 1)
 // and K+1 entries otherwise.
-template <class S, int K, bool Tails>
+template <class S, int K, rq_ends Ends>
 FLOWTMPL_HOST_DEVICE inline void rq_make_knots(const S* uw, const S* uh, const S* ud, S left, S right, S bottom,
                                                S top, const spline_options& st, rq_knots<S, K>& kn) {
   rq_cumulative<S, K>(uw, S(st.min_bin_width), left, right, kn.x);
   rq_cumulative<S, K>(uh, S(st.min_bin_height), bottom, top, kn.y);
   const S beta = rq_softplus_beta<S>(st);
   const S min_d = S(st.min_derivative);
-  if constexpr (Tails) {
+  if constexpr (Ends == rq_ends::linear_tails) {
     kn.d[0] = S(1);
     kn.d[K] = S(1);
     for (int k = 1; k < K; ++k) kn.d[k] = min_d + torch_softplus(ud[k - 1], beta);
@@ -336,13 +343,14 @@ FLOWTMPL_HOST_DEVICE inline void rq_cumulative_derivatives(const S* u, S min_siz
 }
 
 // Derivatives of y = spline(x) and ld = log dy/dx for left <= x <= right (the knots kn
-// made by rq_make_knots<S, K, Tails> from p = (uw[K], uh[K], ud[K - 1 or K + 1])): dy/dx
+// made by rq_make_knots<S, K, Ends> from p = (uw[K], uh[K], ud[K - 1 or K + 1])): dy/dx
 // and dld/dx, and dy/dp_q, dld/dp_q for every raw parameter q into dy_dp, dld_dp.
-template <class S, int K, bool Tails>
+template <class S, int K, rq_ends Ends>
 FLOWTMPL_HOST_DEVICE inline void rq_forward_derivatives(const rq_knots<S, K>& kn, const S* p, S left, S right,
                                                         S bottom, S top, const spline_options& st, S x, S& dy_dx,
                                                         S& dld_dx, S* dy_dp, S* dld_dp) {
-  constexpr int P = Tails ? 3 * K - 1 : 3 * K + 1;
+  constexpr bool tails = Ends == rq_ends::linear_tails;
+  constexpr int P = tails ? 3 * K - 1 : 3 * K + 1;
   const int k = rq_bin<S, K>(kn.x, x);
   const rq_bin_partials<S> r = rq_partials<S, K>(kn, k, x);
   dy_dx = r.y_x;
@@ -358,8 +366,8 @@ FLOWTMPL_HOST_DEVICE inline void rq_forward_derivatives(const rq_knots<S, K>& kn
   const S beta = rq_softplus_beta<S>(st);
   for (int j = 0; j < 2; ++j) {
     const int knot = k + j;
-    if (Tails && (knot == 0 || knot == K)) continue;  // end derivatives fixed at 1
-    const int q = Tails ? 2 * K + knot - 1 : 2 * K + knot;
+    if (tails && (knot == 0 || knot == K)) continue;  // end derivatives fixed at 1
+    const int q = tails ? 2 * K + knot - 1 : 2 * K + knot;
     const S g = torch_softplus_derivative(p[q], beta);
     dy_dp[q] = r.y_dk[j] * g;
     dld_dp[q] = r.ld_dk[j] * g;

@@ -1,10 +1,11 @@
 // flowtmpl/transformers/affine.hpp: affine transformers, y = exp(s) x + t.
 //
-// BoundedAffine<C = 3.0, Learnable = false> (also what the spec Affine means as a
-//   transformer, in Coupling<Affine, ...>): raw parameters (r, t) per feature, log-scale
-//   s = c tanh(r / c), so |s| < c and a large conditioner output cannot overflow the
-//   scale (RealNVP, Glow). c = C, or with Learnable = true a trained parameter per
-//   feature, c_i = exp(log_bound[i]), starting at C. Identity at (r, t) = (0, 0).
+// BoundedAffine<C = 3.0, Bound = affine_bound::fixed> (also what the spec Affine means
+//   as a transformer, in Coupling<Affine, ...>): raw parameters (r, t) per feature,
+//   log-scale s = c tanh(r / c), so |s| < c and a large conditioner output cannot
+//   overflow the scale (RealNVP, Glow). c = C, or with affine_bound::learnable a trained
+//   parameter per feature, c_i = exp(log_bound[i]), starting at C. Identity at
+//   (r, t) = (0, 0).
 // SoftplusAffine: nflows's MaskedAffineAutoregressiveTransform parameterisation,
 //   raw (u, t) per feature, scale = softplus(u) + 1e-3 (torch's softplus: u itself for
 //   u > 20), y = scale x + t. Identity at u = log(exp(1 - 1e-3) - 1), t = 0.
@@ -16,6 +17,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "../direction.hpp"
 #include "../detail/eigen.hpp"
 #include <boost/hana/define_struct.hpp>
 
@@ -82,7 +84,7 @@ struct tanh_bounded_affine_ops {
   // layers): v (1 x n) in place, its raw parameters in rows first and first + 1 of theta
   // (the conditioner's output block); the log-dets are added to ld. Eigen's vectorized
   // tanh and exp: the per-sample formulas, within a few ulp of them.
-  template <bool Forward, class V, class Theta, class L>
+  template <direction Dir, class V, class Theta, class L>
   void apply_row(int i, V&& v, const Theta& theta, Eigen::Index first, L&& ld) const {
     using A = Eigen::Array<S, 1, Eigen::Dynamic>;
     const S c = static_cast<const Derived&>(*this).bound(i);
@@ -91,7 +93,7 @@ struct tanh_bounded_affine_ops {
     const A r = theta.row(first).array(), t = theta.row(first + 1).array();
     A x = v.array();
     const A s = c * (r / c).tanh();
-    if constexpr (Forward) {
+    if constexpr (Dir == direction::forward) {
       x = s.exp() * x + t;
       ld.array() += s;
     } else {
@@ -199,10 +201,15 @@ struct softplus_affine_transformer {
 };
 }  // namespace detail
 
-template <double C = 3.0, bool Learnable = false>
+// The bound c of BoundedAffine's log-scale: the constant C, or a trained parameter per
+// feature starting at C.
+enum class affine_bound { fixed, learnable };
+
+template <double C = 3.0, affine_bound Bound = affine_bound::fixed>
 struct BoundedAffine {
   template <int N, class S>
-  using transformer = std::conditional_t<Learnable, detail::learnable_bound_affine_transformer<N, S, C>,
+  using transformer = std::conditional_t<Bound == affine_bound::learnable,
+                                         detail::learnable_bound_affine_transformer<N, S, C>,
                                          detail::bounded_affine_transformer<N, S, C>>;
 };
 

@@ -32,6 +32,7 @@
 #include <cmath>
 #include <limits>
 
+#include "../direction.hpp"
 #include "../detail/eigen.hpp"
 
 #include "../detail/interval.hpp"
@@ -92,9 +93,9 @@ rq_row<S> rq_softplus_row(const rq_row<S>& u, S beta) {
   return (bu > S(20)).select(u, (bu.min(S(20)).exp()).log1p() / beta);
 }
 
-// rq_forward (Forward) or rq_inverse of the linear-tail spline on [-B, B] over a row:
+// rq_forward (direction::forward) or rq_inverse of the linear-tail spline on [-B, B] over a row:
 // v in place (inputs outside [-B, B], and NaN, copied), log-dets added to ld.
-template <class S, int K, bool Forward, class V, class Theta, class L>
+template <class S, int K, direction Dir, class V, class Theta, class L>
 void rq_tails_row(V&& v, const Theta& theta, Eigen::Index first, S B, const spline_options& st, L&& ld) {
   using A = rq_row<S>;
   const A in = v.array();
@@ -103,7 +104,7 @@ void rq_tails_row(V&& v, const Theta& theta, Eigen::Index first, S B, const spli
   rq_cumulative_row<S, K>(theta, first, S(st.min_bin_width), -B, B, kx);
   rq_cumulative_row<S, K>(theta, first + K, S(st.min_bin_height), -B, B, ky);
   // the bin (rq_bin): the number of interior knots <= the input
-  const std::array<A, K + 1>& ref = Forward ? kx : ky;
+  const std::array<A, K + 1>& ref = Dir == direction::forward ? kx : ky;
   A bin = A::Zero(n);
   for (int j = 1; j < K; ++j) bin += (in >= ref[j]).template cast<S>();
   // the bin's knots, and the raw derivative parameters at its ends (interior knots
@@ -125,7 +126,7 @@ void rq_tails_row(V&& v, const Theta& theta, Eigen::Index first, S B, const spli
   const A d1 = (bin == S(K - 1)).select(S(1), min_d + rq_softplus_row<S>(u1, beta));
   const A w = x1 - x0, h = y1 - y0, s = h / w;
   A out, l;
-  if constexpr (Forward) {
+  if constexpr (Dir == direction::forward) {
     const A theta_ = ((in - x0) / w).max(S(0)).min(S(1));
     const A t1 = S(1) - theta_, tt = theta_ * t1;
     const A den = s * (t1 * t1 + theta_ * theta_) + (d0 + d1) * tt;
@@ -175,7 +176,7 @@ struct spline_transformer {
 
   FLOWTMPL_HOST_DEVICE static bool inside(S v) { return v >= S(-B) && v <= S(B); }
   FLOWTMPL_HOST_DEVICE static void knots(const S* p, rq_knots<S, K>& kn) {
-    rq_make_knots<S, K, true>(p, p + K, p + 2 * K, S(-B), S(B), S(-B), S(B), O, kn);
+    rq_make_knots<S, K, rq_ends::linear_tails>(p, p + K, p + 2 * K, S(-B), S(B), S(-B), S(B), O, kn);
   }
   FLOWTMPL_HOST_DEVICE S forward(int, S x, const S* p, S& ld) const {
     if (!inside(x)) {  // tails, and NaN
@@ -183,7 +184,8 @@ struct spline_transformer {
       return x;
     }
     rq_knots<S, K> kn;
-    rq_make_knots_for<S, K, true, true>(p, p + K, p + 2 * K, S(-B), S(B), S(-B), S(B), O, x, kn);
+    rq_make_knots_for<S, K, rq_ends::linear_tails, direction::forward>(p, p + K, p + 2 * K, S(-B), S(B), S(-B), S(B), O,
+                                                                       x, kn);
     return rq_forward(kn, x, ld);
   }
   FLOWTMPL_HOST_DEVICE S inverse(int, S y, const S* p, S& ld) const {
@@ -192,15 +194,16 @@ struct spline_transformer {
       return y;
     }
     rq_knots<S, K> kn;
-    rq_make_knots_for<S, K, true, false>(p, p + K, p + 2 * K, S(-B), S(B), S(-B), S(B), O, y, kn);
+    rq_make_knots_for<S, K, rq_ends::linear_tails, direction::inverse>(p, p + K, p + 2 * K, S(-B), S(B), S(-B), S(B), O,
+                                                                       y, kn);
     return rq_inverse(kn, y, ld);
   }
   // Feature i of a block of samples at once (host: the block path of couplings and MADE
   // layers): v (1 x n) in place, its raw parameters in rows first .. first + 3K - 2 of
   // theta, the log-dets added to ld (rq_tails_row).
-  template <bool Forward, class V, class Theta, class L>
+  template <direction Dir, class V, class Theta, class L>
   void apply_row(int, V&& v, const Theta& theta, Eigen::Index first, L&& ld) const {
-    rq_tails_row<S, K, Forward>(v, theta, first, S(B), O, ld);
+    rq_tails_row<S, K, Dir>(v, theta, first, S(B), O, ld);
   }
   // forward's y and ld, their derivatives in x and in every raw parameter (the formulas
   // in detail/rq_spline.hpp); in the tails y = x, ld = 0 and every parameter's is 0.
@@ -216,8 +219,8 @@ struct spline_transformer {
     knots(p, kn);
     transformer_derivatives<S> r;
     r.value = rq_forward(kn, x, r.log_det);
-    rq_forward_derivatives<S, K, true>(kn, p, S(-B), S(B), S(-B), S(B), O, x, r.dvalue_dx, r.dlog_det_dx, dy_dp,
-                                       dld_dp);
+    rq_forward_derivatives<S, K, rq_ends::linear_tails>(kn, p, S(-B), S(B), S(-B), S(B), O, x, r.dvalue_dx,
+                                                        r.dlog_det_dx, dy_dp, dld_dp);
     return r;
   }
   static void identity_parameters(S* p) {
@@ -243,7 +246,7 @@ struct bounded_spline_transformer {
 
   static constexpr interval<S> domain() { return {S(Lo), S(Hi), true, true}; }
   FLOWTMPL_HOST_DEVICE static void knots(const S* p, rq_knots<S, K>& kn) {
-    rq_make_knots<S, K, false>(p, p + K, p + 2 * K, S(Lo), S(Hi), S(Lo), S(Hi), O, kn);
+    rq_make_knots<S, K, rq_ends::trained>(p, p + K, p + 2 * K, S(Lo), S(Hi), S(Lo), S(Hi), O, kn);
   }
   FLOWTMPL_HOST_DEVICE S forward(int, S x, const S* p, S& ld) const {
     if (!(x >= S(Lo) && x <= S(Hi))) {
@@ -251,7 +254,8 @@ struct bounded_spline_transformer {
       return std::numeric_limits<S>::quiet_NaN();
     }
     rq_knots<S, K> kn;
-    rq_make_knots_for<S, K, false, true>(p, p + K, p + 2 * K, S(Lo), S(Hi), S(Lo), S(Hi), O, x, kn);
+    rq_make_knots_for<S, K, rq_ends::trained, direction::forward>(p, p + K, p + 2 * K, S(Lo), S(Hi), S(Lo), S(Hi), O, x,
+                                                                  kn);
     return rq_forward(kn, x, ld);
   }
   FLOWTMPL_HOST_DEVICE S inverse(int, S y, const S* p, S& ld) const {
@@ -260,7 +264,8 @@ struct bounded_spline_transformer {
       return std::numeric_limits<S>::quiet_NaN();
     }
     rq_knots<S, K> kn;
-    rq_make_knots_for<S, K, false, false>(p, p + K, p + 2 * K, S(Lo), S(Hi), S(Lo), S(Hi), O, y, kn);
+    rq_make_knots_for<S, K, rq_ends::trained, direction::inverse>(p, p + K, p + 2 * K, S(Lo), S(Hi), S(Lo), S(Hi), O, y,
+                                                                  kn);
     return rq_inverse(kn, y, ld);
   }
   // forward's y and ld, their derivatives in x and in every raw parameter (the formulas
@@ -278,8 +283,8 @@ struct bounded_spline_transformer {
     knots(p, kn);
     transformer_derivatives<S> r;
     r.value = rq_forward(kn, x, r.log_det);
-    rq_forward_derivatives<S, K, false>(kn, p, S(Lo), S(Hi), S(Lo), S(Hi), O, x, r.dvalue_dx, r.dlog_det_dx, dy_dp,
-                                        dld_dp);
+    rq_forward_derivatives<S, K, rq_ends::trained>(kn, p, S(Lo), S(Hi), S(Lo), S(Hi), O, x, r.dvalue_dx,
+                                                   r.dlog_det_dx, dy_dp, dld_dp);
     return r;
   }
   static void identity_parameters(S* p) {

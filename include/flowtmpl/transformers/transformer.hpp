@@ -1,4 +1,5 @@
-// flowtmpl/transformers/transformer.hpp: the Transformer concept. A transformer is the
+// flowtmpl/transformers/transformer.hpp: what transformers share (the Transformer and
+// TransformerSpec concepts themselves are in flowtmpl/concepts.hpp). A transformer is the
 // monotone elementwise map y_i = tau(x_i; theta_i) that a conditioner parameterises in
 // a coupling or autoregressive layer; theta_i, the raw parameters of feature i, are
 // params_per_feature consecutive outputs of the conditioner (feature-major: feature i
@@ -31,24 +32,12 @@
 
 #include <concepts>
 
+#include "../concepts.hpp"
 #include "../config.hpp"
+#include "../direction.hpp"
 #include "../detail/eigen.hpp"
 
 namespace flowtmpl {
-
-template <class T>
-concept Transformer = requires {
-  typename T::scalar_type;
-  { T::features } -> std::convertible_to<int>;
-  { T::params_per_feature } -> std::convertible_to<int>;
-  { T::name } -> std::convertible_to<const char*>;
-  { T::volume_preserving } -> std::convertible_to<bool>;
-} && requires(const T& t, typename T::scalar_type v, const typename T::scalar_type* p,
-              typename T::scalar_type* q, typename T::scalar_type& ld) {
-  { t.forward(0, v, p, ld) } -> std::same_as<typename T::scalar_type>;
-  { t.inverse(0, v, p, ld) } -> std::same_as<typename T::scalar_type>;
-  T::identity_parameters(q);
-};
 
 template <class S>
 struct transformer_derivatives {
@@ -86,30 +75,45 @@ FLOWTMPL_HOST_DEVICE S transformer_inverse_vjp(const T& t, int i, S y, const S* 
   return gy;
 }
 
+// transformer_forward_vjp for direction::forward, transformer_inverse_vjp for
+// direction::inverse (v: x or y, g: the cotangent of the result).
+template <direction Dir, class T, class S>
+FLOWTMPL_HOST_DEVICE S transformer_vjp(const T& t, int i, S v, const S* p, S g, S gld, S* gp, T* grad) {
+  if constexpr (Dir == direction::forward)
+    return transformer_forward_vjp(t, i, v, p, g, gld, gp, grad);
+  else
+    return transformer_inverse_vjp(t, i, v, p, g, gld, gp, grad);
+}
+
+// t.forward for direction::forward, t.inverse for direction::inverse.
+template <direction Dir, class T, class S>
+FLOWTMPL_HOST_DEVICE S transformer_apply(const T& t, int i, S v, const S* p, S& ld) {
+  if constexpr (Dir == direction::forward)
+    return t.forward(i, v, p, ld);
+  else
+    return t.inverse(i, v, p, ld);
+}
+
 // Feature i of a block of samples (host: the block paths of coupling and autoregressive
 // layers): v (1 x n) in place, its raw parameters in rows first .. first + P - 1 of
 // theta (either storage order), its log-dets added to acc (1 x n). The transformer's row form
 // (apply_row, vectorized over the block) where it has one, else per column; either way
 // each column's log-dets are summed feature by feature, as the per-sample path sums them.
-template <bool Forward, class T, class V, class Theta, class L>
+template <direction Dir, class T, class V, class Theta, class L>
 void transform_row(const T& t, int i, V&& v, const Theta& theta, Eigen::Index first, L& acc) {
   using S = typename T::scalar_type;
-  if constexpr (requires { t.template apply_row<Forward>(i, v, theta, first, acc); }) {
-    t.template apply_row<Forward>(i, v, theta, first, acc);
+  if constexpr (requires { t.template apply_row<Dir>(i, v, theta, first, acc); }) {
+    t.template apply_row<Dir>(i, v, theta, first, acc);
   } else {
     for (Eigen::Index col = 0; col < v.cols(); ++col) {
       S th[T::params_per_feature];
       for (int q = 0; q < T::params_per_feature; ++q) th[q] = theta(first + q, col);
       S l;
-      v(col) = Forward ? t.forward(i, v(col), th, l) : t.inverse(i, v(col), th, l);
+      v(col) = transformer_apply<Dir>(t, i, S(v(col)), th, l);
       acc[col] += l;
     }
   }
 }
 }  // namespace detail
-
-template <class T>
-concept TransformerSpec = requires { typename T::template transformer<1, double>; } &&
-                          Transformer<typename T::template transformer<1, double>>;
 
 }  // namespace flowtmpl

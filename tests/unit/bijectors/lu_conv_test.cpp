@@ -7,7 +7,7 @@
 
 #include <Eigen/LU>
 #include <Eigen/QR>
-#include "unit/test_support.hpp"
+#include "support/common.hpp"
 
 #include <catch2/catch.hpp>
 

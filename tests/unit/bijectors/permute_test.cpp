@@ -4,7 +4,7 @@
 #include <flowtmpl/host.hpp>
 #include <flowtmpl/testing.hpp>
 
-#include "unit/test_support.hpp"
+#include "support/common.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -5,7 +5,7 @@
 #include <flowtmpl/parameters.hpp>
 #include <flowtmpl/testing.hpp>
 
-#include "unit/test_support.hpp"
+#include "support/common.hpp"
 
 #include <catch2/catch.hpp>
 

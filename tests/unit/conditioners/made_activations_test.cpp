@@ -14,9 +14,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "unit/conditioners/made_support.hpp"
+#include "support/made.hpp"
 
-using namespace flowtmpl_made_test;
+using namespace flowtmpl_test;
 
 TEST_CASE("MADE with other activations: reference, autoregressive property, sequential pass", "[conditioners][made]") {
   check_made<flowtmpl::MADE<7, 5>::with<flowtmpl::act::tanh>, 3, 2, 3>({false, {7, 5}, 0, ref_tanh});

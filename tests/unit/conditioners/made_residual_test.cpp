@@ -13,9 +13,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "unit/conditioners/made_support.hpp"
+#include "support/made.hpp"
 
-using namespace flowtmpl_made_test;
+using namespace flowtmpl_test;
 
 TEST_CASE("ResidualMADE<12, 2>: masks, reference, autoregressive property, sequential pass", "[conditioners][made]") {
   check_made_all<flowtmpl::ResidualMADE<12, 2>>({true, {12}, 2, ref_relu});

@@ -34,9 +34,9 @@
 #include <utility>
 #include <vector>
 
-#include "unit/conditioners/made_support.hpp"
+#include "support/made.hpp"
 
-namespace flowtmpl_made_test {
+namespace flowtmpl_test {
 
 double ref_relu(double v) { return v > 0 ? v : 0.0; }
 double ref_tanh(double v) { return std::tanh(v); }
@@ -388,9 +388,9 @@ void check_made_network(made_ops& net, const net_desc& desc) {
   CHECK(std::vector<double>(net.values(), net.values() + net.value_count()) == drawn);
 }
 
-}  // namespace flowtmpl_made_test
+}  // namespace flowtmpl_test
 
-using namespace flowtmpl_made_test;
+using namespace flowtmpl_test;
 
 TEST_CASE("MADE<7, 5>: masks, reference, autoregressive property, sequential pass", "[conditioners][made]") {
   check_made_all<flowtmpl::MADE<7, 5>>({false, {7, 5}, 0, ref_relu});

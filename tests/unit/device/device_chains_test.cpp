@@ -1,7 +1,7 @@
 // Host / device parity for the RealNVP, Glow-style, NSF and MAF chains (D = 8, the
 // benchmarks' architectures), a conditional flow, the same samples for the same seed,
 // and the device entry points' checks.
-#include "device_support.hpp"
+#include "support/device.hpp"
 
 #include <standard_flows.hpp>
 
@@ -9,7 +9,7 @@
 #include <vector>
 
 namespace ft = flowtmpl;
-using namespace device_support;
+using namespace flowtmpl_test;
 
 namespace {
 constexpr Eigen::Index N = 300;
@@ -20,7 +20,7 @@ standard_flows::flow<Spec> drawn_flow(std::uint64_t seed) {
   ft::reset_parameters(f, seed, ft::init::uniform);
   // ActNorm and LUConv away from the identity, every weight within PyTorch's default
   // bound for 64 inputs (1/8): a well-conditioned flow, where rounding stays rounding
-  if constexpr (!std::is_same_v<Spec, standard_flows::MAF>) randomize(f, seed, -0.1, 0.1);
+  if constexpr (!std::is_same_v<Spec, standard_flows::MAF>) randomize_for_device(f, seed, -0.1, 0.1);
   return f;
 }
 }  // namespace

@@ -1,10 +1,10 @@
 // Host / device parity for every layer and base distribution: forward, inverse and
 // their log-dets, log_prob, sample and sample_and_log_prob within 4 ulp in float, and
 // the NLL gradient within 1e-5 relative, with the samples as columns and as rows.
-#include "device_support.hpp"
+#include "support/device.hpp"
 
 namespace ft = flowtmpl;
-using namespace device_support;
+using namespace flowtmpl_test;
 
 namespace {
 constexpr int D = 4;
@@ -38,7 +38,7 @@ TEST_CASE("device parity: Planar and Radial", "[device]") {
 TEMPLATE_TEST_CASE("device parity: base distributions", "[device]", (ft::StandardNormalDistribution<D, float>),
                    (ft::DiagonalNormalDistribution<D, float>), (ft::UniformDistribution<D, float>)) {
   TestType d;
-  if constexpr (!std::is_same_v<TestType, ft::UniformDistribution<D, float>>) randomize(d, 8, -0.3, 0.3);
+  if constexpr (!std::is_same_v<TestType, ft::UniformDistribution<D, float>>) randomize_for_device(d, 8, -0.3, 0.3);
   check_distribution(d, uniform_inputs<float, D>(N, 9, 0.05, 0.95));
 }
 

@@ -1,10 +1,10 @@
 // Host / device parity for the layers with a network (coupling, autoregressive) and a
 // double chain: as device_layers_test.cpp (a file of its own so that the two compile in
 // parallel).
-#include "device_support.hpp"
+#include "support/device.hpp"
 
 namespace ft = flowtmpl;
-using namespace device_support;
+using namespace flowtmpl_test;
 
 namespace {
 constexpr int D = 4;
@@ -14,7 +14,7 @@ using Small = ft::MLP<16, 16>;
 
 TEMPLATE_TEST_CASE("device parity: coupling layers, every transformer", "[device]", (ft::Coupling<ft::Additive, Small>),
                    (ft::Coupling<ft::Affine, Small, ft::mask::even>),
-                   (ft::Coupling<ft::BoundedAffine<2.0, true>, Small::with<ft::act::tanh>>),
+                   (ft::Coupling<ft::BoundedAffine<2.0, ft::affine_bound::learnable>, Small::with<ft::act::tanh>>),
                    (ft::Coupling<ft::SoftplusAffine, Small::with<ft::act::silu>>),
                    (ft::Coupling<ft::Spline<8>, Small::with<ft::act::elu>>)) {
   check_layer(initialised_layer<TestType>(6));

@@ -23,7 +23,7 @@ S eps() {
 TEMPLATE_TEST_CASE("affine transformers satisfy the Transformer concept", "[transformers][affine]", float, double) {
   using S = TestType;
   STATIC_REQUIRE(ft::TransformerSpec<ft::BoundedAffine<>>);
-  STATIC_REQUIRE(ft::TransformerSpec<ft::BoundedAffine<3.0, true>>);
+  STATIC_REQUIRE(ft::TransformerSpec<ft::BoundedAffine<3.0, ft::affine_bound::learnable>>);
   STATIC_REQUIRE(ft::TransformerSpec<ft::SoftplusAffine>);
   STATIC_REQUIRE(ft::TransformerSpec<ft::Additive>);
   STATIC_REQUIRE(ft::TransformerSpec<ft::Affine>);
@@ -73,10 +73,10 @@ TEMPLATE_TEST_CASE("BoundedAffine: |log-scale| <= c for any raw value, and finit
   CHECK(t.log_scale(0, S(-1e30)) == S(-3));
 }
 
-TEMPLATE_TEST_CASE("BoundedAffine<C, true>: the bound is exp(log_bound), a trained parameter starting at log C",
+TEMPLATE_TEST_CASE("BoundedAffine<C, affine_bound::learnable>: the bound is exp(log_bound), a trained parameter starting at log C",
                    "[transformers][affine]", float, double) {
   using S = TestType;
-  using T = ft::BoundedAffine<3.0, true>::transformer<3, S>;
+  using T = ft::BoundedAffine<3.0, ft::affine_bound::learnable>::transformer<3, S>;
   T t;
   for (int i = 0; i < 3; ++i) {
     CHECK(t.log_bound[i] == Approx(std::log(3.0)).epsilon(4 * eps<S>()));

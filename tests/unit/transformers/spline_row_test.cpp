@@ -16,6 +16,7 @@
 #include <limits>
 #include <random>
 #include <vector>
+using flowtmpl::direction;
 
 namespace {
 
@@ -76,7 +77,7 @@ row_case<S> make_case() {
   return c;
 }
 
-template <class S, bool Forward>
+template <class S, direction Dir>
 void check_row(S tol) {
   using spline = ft::Spline<K, 3.0>::transformer<1, S>;
   const row_case<S> c = make_case<S>();
@@ -91,13 +92,13 @@ void check_row(S tol) {
   }
   Eigen::Matrix<S, 1, Eigen::Dynamic> ld = Eigen::Matrix<S, 1, Eigen::Dynamic>::Constant(n, S(0.25));
   const spline t{};
-  t.template apply_row<Forward>(0, V.row(1), theta, Eigen::Index(3), ld);
+  t.template apply_row<Dir>(0, V.row(1), theta, Eigen::Index(3), ld);
   long off = 0, nan_mismatch = 0, tails_not_exact = 0, not_finite = 0;
   for (Eigen::Index j = 0; j < n; ++j) {
     const S in = c.inputs[std::size_t(j)];
     const S* p = c.params[std::size_t(j)].data();
     S l;
-    const S ref = Forward ? t.forward(0, in, p, l) : t.inverse(0, in, p, l);
+    const S ref = Dir == direction::forward ? t.forward(0, in, p, l) : t.inverse(0, in, p, l);
     const S got = V(1, j), got_ld = ld[j] - S(0.25);
     if (std::isnan(in)) {
       nan_mismatch += !std::isnan(got) || got_ld != S(0);
@@ -115,7 +116,7 @@ void check_row(S tol) {
     // the input or at most two ulp from it.
     auto matches = [&](S x) {
       S lx;
-      const S rx = Forward ? t.forward(0, x, p, lx) : t.inverse(0, x, p, lx);
+      const S rx = Dir == direction::forward ? t.forward(0, x, p, lx) : t.inverse(0, x, p, lx);
       return std::abs(got - rx) <= tol * (S(1) + std::abs(rx)) && std::abs(got_ld - lx) <= tol * (S(1) + std::abs(lx));
     };
     const S up = std::nextafter(in, S(4)), down = std::nextafter(in, S(-4));
@@ -127,7 +128,7 @@ void check_row(S tol) {
       CHECK(ok);
     }
   }
-  INFO((Forward ? "forward" : "inverse") << ", " << n << " columns");
+  INFO((Dir == direction::forward ? "forward" : "inverse") << ", " << n << " columns");
   CHECK(n > 2000);
   CHECK(off == 0);
   CHECK(nan_mismatch == 0);
@@ -140,11 +141,11 @@ void check_row(S tol) {
 }  // namespace
 
 TEST_CASE("Spline's row form equals its per-sample forward and inverse, float", "[transformers][spline][row]") {
-  check_row<float, true>(2e-3f);
-  check_row<float, false>(2e-3f);
+  check_row<float, direction::forward>(2e-3f);
+  check_row<float, direction::inverse>(2e-3f);
 }
 
 TEST_CASE("Spline's row form equals its per-sample forward and inverse, double", "[transformers][spline][row]") {
-  check_row<double, true>(1e-9);
-  check_row<double, false>(1e-9);
+  check_row<double, direction::forward>(1e-9);
+  check_row<double, direction::inverse>(1e-9);
 }

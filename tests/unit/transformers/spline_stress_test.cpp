@@ -23,6 +23,7 @@
 #include <random>
 #include <string>
 #include <vector>
+using flowtmpl::direction;
 
 namespace {
 
@@ -175,19 +176,19 @@ void check_discriminant(const ft::detail::rq_knots<S, K>& kn, S y, counts& c) {
   }
 }
 
-template <class S, bool Forward>
+template <class S, direction Dir>
 void sweep(const params<S>& p, const ft::detail::rq_knots<S, K>& kn, const std::vector<S>& in, counts& c) {
   const spline_t<S> t{};
   const S B = S(3);
-  const S* from = Forward ? kn.x : kn.y;
-  const S* to = Forward ? kn.y : kn.x;
+  const S* from = Dir == direction::forward ? kn.x : kn.y;
+  const S* to = Dir == direction::forward ? kn.y : kn.x;
   for (const S v : in) {
     ++c.inputs;
     S ld;
-    const S r = Forward ? t.forward(0, v, p.data(), ld) : t.inverse(0, v, p.data(), ld);
+    const S r = Dir == direction::forward ? t.forward(0, v, p.data(), ld) : t.inverse(0, v, p.data(), ld);
     auto fail = [&](const char* what) {
       if (c.first_failure.empty())
-        c.first_failure = std::string(what) + (Forward ? ": forward(" : ": inverse(") + show(v) + ") = " + show(r) +
+        c.first_failure = std::string(what) + (Dir == direction::forward ? ": forward(" : ": inverse(") + show(v) + ") = " + show(r) +
                           ", log-det " + show(ld);
     };
     if (!std::isfinite(r)) {
@@ -217,7 +218,7 @@ void sweep(const params<S>& p, const ft::detail::rq_knots<S, K>& kn, const std::
         fail("outside the bin of its input");
       }
     }
-    if (Forward) {
+    if (Dir == direction::forward) {
       for (int j = 0; j <= K; ++j)
         if (v == kn.x[j] && !(std::abs(r - kn.y[j]) <= 2 * ulp(kn.y[j]))) {
           ++c.knot_value_off;
@@ -261,8 +262,8 @@ TEMPLATE_TEST_CASE("ACCEPTANCE: the Spline transformer is finite for >= 1e6 inpu
     ft::detail::rq_knots<S, K> kn;
     spline_t<S>::knots(p.data(), kn);
     const auto in = inputs_for<S>(kn, g, 5600, 1400);
-    sweep<S, true>(p, kn, in, fwd);
-    sweep<S, false>(p, kn, in, inv);
+    sweep<S, direction::forward>(p, kn, in, fwd);
+    sweep<S, direction::inverse>(p, kn, in, inv);
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   INFO((sizeof(S) == 4 ? "float" : "double"));
@@ -346,7 +347,7 @@ TEMPLATE_TEST_CASE("the spline inverse stays inside the bin of its input, and in
     ft::detail::rq_knots<S, K> kn;
     spline_t<S>::knots(p.data(), kn);
     const auto in = inputs_for<S>(kn, g, 500, 0);
-    sweep<S, false>(p, kn, in, inv);
+    sweep<S, direction::inverse>(p, kn, in, inv);
     for (S y : {S(3), S(-3), std::nextafter(S(3), S(0)), std::nextafter(S(-3), S(0))}) {
       S ld;
       const S x = t.inverse(0, y, p.data(), ld);

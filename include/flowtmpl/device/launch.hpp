@@ -1,0 +1,56 @@
+// flowtmpl/device/launch.hpp: the host side of a device call before the kernel runs:
+//   check_batch<T>(x, what)         the batch has T's dimension, else shape_error
+//   context_of<T>(ctx, n, what)     the context span of a call: a flow with a context
+//       needs a device_batch of T::context_dim rows and n samples or 1 (shared); a flow
+//       without one takes none (shape_error otherwise)
+//   launch(n, f)                    f(j) for j in [0, n): one thrust::for_each over a
+//       counting iterator on the device system (nothing when n is 0)
+// Needs thrust with THRUST_DEVICE_SYSTEM chosen (flowtmpl/device.hpp).
+#pragma once
+
+#include <cstdint>
+
+#include <thrust/execution_policy.h>
+#include <thrust/for_each.h>
+#include <thrust/iterator/counting_iterator.h>
+
+#include "../errors.hpp"
+#include "device_batch.hpp"
+#include "kernels.hpp"
+
+namespace flowtmpl {
+namespace detail {
+
+template <class T>
+void check_batch(const device_batch<typename T::scalar_type>& x, const char* what) {
+  if (x.dim() != T::dim)
+    fail_shape(message("device ", what, ": the batch has ", x.dim(), " rows, the flow's dimension is ", int(T::dim)));
+}
+
+template <class T, class S>
+context_span<S, context_rows_v<T>> context_of(const device_batch<S>* ctx, std::int64_t n, const char* what) {
+  context_span<S, context_rows_v<T>> c;
+  if constexpr (has_context<T>) {
+    if (!ctx) fail_shape(message("device ", what, ": this flow needs a context"));
+    if (ctx->dim() != T::context_dim)
+      fail_shape(message("device ", what, ": the context has ", ctx->dim(), " rows, the flow's context dimension is ",
+                         int(T::context_dim)));
+    if (ctx->count() != n && ctx->count() != 1)
+      fail_shape(message("device ", what, ": the context has ", ctx->count(), " samples for ", n,
+                         " inputs (give one per input, or one for all)"));
+    c.span = ctx->span();
+    c.shared = ctx->count() == 1;
+  } else {
+    if (ctx) fail_shape(message("device ", what, ": this flow takes no context"));
+  }
+  return c;
+}
+
+template <class F>
+void launch(std::int64_t n, const F& f) {
+  if (n > 0) thrust::for_each(thrust::device, thrust::counting_iterator<std::int64_t>(0),
+                              thrust::counting_iterator<std::int64_t>(n), f);
+}
+
+}  // namespace detail
+}  // namespace flowtmpl

@@ -1,0 +1,122 @@
+// flowtmpl/diagnostics.hpp: every compile error of the library that has a name.
+//
+// Each template in namespace flowtmpl::diagnostic exists to be named on the first line
+// of a compile error: its name says what is wrong, its arguments say where (the 0-based
+// position of the layer in its compose<...>, the layer as written, the dimensions
+// involved). g++ prints the innermost instantiation first ("In instantiation of 'struct
+// flowtmpl::diagnostic::layer_cannot_take_this_dimension<1, flowtmpl::Permute<...>, 4>'"),
+// so that is what the user reads first; the static_assert's text with the reason
+// follows. A check instantiates its diagnostic only when it fails:
+//   static_assert(detail::diagnose_unless<Ok, diagnostic::name<...>>());
+// or, inside a discarded `if constexpr` branch, (void)sizeof(diagnostic::name<...>).
+// tests/failtest holds a case for each, with the expected first line.
+#pragma once
+
+#include <type_traits>
+
+#include "concepts.hpp"
+
+namespace flowtmpl {
+
+namespace detail {
+
+template <class T>
+inline constexpr bool always_false_v = false;
+
+// Instantiates Diagnostic (whose static_assert then reports in words) only when !Ok;
+// returns true either way, so that the caller's own static_assert adds no second error.
+template <bool Ok, class Diagnostic>
+consteval bool diagnose_unless() {
+  if constexpr (!Ok) (void)sizeof(Diagnostic);
+  return true;
+}
+
+}  // namespace detail
+
+namespace diagnostic {
+
+// ---- binding and composing (core.hpp, chain.hpp, bijectors/permute.hpp) ----------------
+template <class Scalar>
+struct scalar_must_be_float_or_double {
+  static_assert(detail::always_false_v<Scalar>, "flowtmpl: a flow binds to float or double only");
+};
+template <int Dim>
+struct dimension_must_be_positive {
+  static_assert(Dim < 0 && Dim >= 0, "flowtmpl: a flow binds to a dimension of at least 1");
+};
+template <int Position, class Layer>
+struct layer_is_neither_a_bijector_spec_nor_a_bijector {
+  static_assert(Bijector<Layer>,
+                "flowtmpl: this layer is neither a spec (deriving from flowtmpl::bijector_spec) nor a type that "
+                "models flowtmpl::Bijector; the unsatisfied requirement is listed below");
+};
+template <int Position, class Layer, int Dim>
+struct layer_cannot_take_this_dimension {
+  static_assert(detail::always_false_v<Layer>,
+                "flowtmpl: this layer cannot be bound to this dimension (its header states which dimensions it takes)");
+};
+template <int Position, class Layer, int LayerDim, int ChainDim>
+struct bound_layer_has_another_dimension {
+  static_assert(LayerDim == ChainDim,
+                "flowtmpl: shape mismatch: a bound layer's dimension differs from the dimension of its chain");
+};
+template <int Position, class Layer, class LayerScalar, class ChainScalar>
+struct bound_layer_has_another_scalar {
+  static_assert(std::is_same_v<LayerScalar, ChainScalar>,
+                "flowtmpl: a bound layer's scalar type differs from the scalar type of its chain");
+};
+template <int Position, class Previous, class Next>
+struct adjacent_layers_have_different_dimensions {
+  static_assert(Previous::dim == Next::dim,
+                "flowtmpl: shape mismatch: the output dimension of the layer at Position (Previous above) differs from "
+                "the input dimension of the layer after it (Next above)");
+};
+template <int Position, class Previous, class Next>
+struct adjacent_layers_have_different_scalars {
+  static_assert(std::is_same_v<typename Previous::scalar_type, typename Next::scalar_type>,
+                "flowtmpl: the layer at Position (Previous above) and the layer after it (Next above) use different "
+                "scalar types");
+};
+template <class BatchScalar, class FlowScalar, class Flow>
+struct batch_scalar_differs_from_the_flows {
+  static_assert(std::is_same_v<BatchScalar, FlowScalar>,
+                "flowtmpl: the batch's scalar type differs from the flow's scalar_type (convert the batch with "
+                ".template cast<S>(), or bind the flow to the batch's scalar)");
+};
+template <int BatchRows, int FlowDim, class Flow>
+struct batch_rows_differ_from_the_flows_dimension {
+  static_assert(BatchRows == FlowDim,
+                "flowtmpl: the batch's number of rows differs from the flow's dimension (samples are columns: a "
+                "batch is D x N)");
+};
+template <int... Indices>
+struct indices_are_not_a_permutation {
+  static_assert(sizeof...(Indices) < 0,
+                "flowtmpl: Indices<p...>: the indices must be a permutation of 0, 1, ..., N-1, each once");
+};
+template <class Bijector_>
+struct bijector_has_no_jacobian_member {
+  static_assert(sizeof(Bijector_) < 0,
+                "flowtmpl::jacobian: this bijector has no jacobian(x) member; add one returning the dense D x D "
+                "matrix df/dx");
+};
+
+// ---- coupling and autoregressive layers (bijectors/coupling.hpp, autoregressive.hpp) ----
+template <class T>
+struct not_a_transformer_spec {
+  static_assert(detail::always_false_v<T>,
+                "flowtmpl: the first argument of Coupling / MaskedAutoregressive / InverseAutoregressive must be a "
+                "transformer spec (Additive, Affine, BoundedAffine<...>, SoftplusAffine, Spline<K>, BoundedSpline<K>)");
+};
+
+// ---- training (differentiable.hpp) ------------------------------------------------------
+template <class Layer>
+struct layer_has_no_vector_jacobian_product {
+  static_assert(sizeof(Layer) < 0,
+                "flowtmpl: this layer has no forward_vjp / inverse_vjp members, so a flow holding it cannot be "
+                "trained (see flowtmpl/differentiable.hpp for what a differentiable layer provides)");
+};
+
+}  // namespace diagnostic
+
+}  // namespace flowtmpl

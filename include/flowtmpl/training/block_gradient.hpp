@@ -1,0 +1,140 @@
+// flowtmpl/training/block_gradient.hpp: the gradient of log p over a block of samples
+// at once, for a flow whose transform has a layer with a conditioner (coupling).
+//
+// One pass over the chain in the normalizing direction (record_block) evaluates the
+// block layer by layer (host/block_path.hpp) and records every leaf layer's input
+// block on a tape; the reverse sweep (backward_block) calls each leaf's vjp_block (the
+// conditioner's products as matrix-matrix products over the block) or, for a leaf
+// without one, its per-sample vjp column by column. The per-sample path (log_prob_vjp
+// per column, flowtmpl/differentiable.hpp) computes the same sums in another order.
+//   detail::block_gradient_ok<F>()   whether flow type F takes this path: a flow
+//       distribution with a differentiable base whose transform takes the block path
+//       and has no context
+//   detail::log_prob_vjp_block(f, X, w, grad, lp)   log p of the columns of X into lp,
+//       adding w d log p / dtheta (summed over the block) to grad
+// Memory: the tape holds one D x n block per leaf layer (heap), per block of samples.
+#pragma once
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "../direction.hpp"
+#include "../detail/eigen.hpp"
+
+#include "../chain.hpp"
+#include "../core.hpp"
+#include "../differentiable.hpp"
+#include "../host/batch.hpp"
+#include "../host/block_path.hpp"
+#include "../parameters.hpp"
+
+namespace flowtmpl {
+namespace detail {
+
+// Whether every leaf of B has a per-sample vjp and none reads a context.
+template <class B>
+consteval bool block_vjp_ok() {
+  if constexpr (is_chain<B>::value) {
+    return []<class... Ls>(Chain<Ls...>*) { return (block_vjp_ok<Ls>() && ...); }(static_cast<B*>(nullptr));
+  } else if constexpr (is_inverse_layer<B>::value) {
+    return block_vjp_ok<typename B::base_type>();
+  } else if constexpr (is_context_bound<B>::value || ConditionalBijector<B>) {
+    return false;
+  } else {
+    return leaf_vjp<B>;
+  }
+}
+template <class B, direction Dir>
+inline constexpr bool has_vjp_block_v =
+    requires(const B& b, const Eigen::Matrix<typename B::scalar_type, B::dim, Eigen::Dynamic>& V,
+             Eigen::Matrix<typename B::scalar_type, B::dim, Eigen::Dynamic>& G, typename B::scalar_type gld, B& grad) {
+      b.template vjp_block<Dir>(V, G, gld, grad);
+    };
+
+// Whether nll_and_gradient takes the block path for flow type F.
+template <class F>
+consteval bool block_gradient_ok() {
+  if constexpr (is_flow_distribution<F>::value && DifferentiableDistribution<typename F::base_type>)
+    return uses_blocks<typename F::transform_type>() && block_vjp_ok<typename F::transform_type>();
+  else
+    return false;
+}
+
+template <class S, int D>
+using sample_block = Eigen::Matrix<S, D, Eigen::Dynamic>;
+
+// The pass in direction Dir over V (in place), adding the varying log-dets to ld and
+// pushing every leaf's input block onto tape, in evaluation order.
+template <direction Dir, class B>
+void record_block(const B& b, sample_block<typename B::scalar_type, B::dim>& V,
+                  Eigen::Matrix<typename B::scalar_type, 1, Eigen::Dynamic>& ld,
+                  std::vector<sample_block<typename B::scalar_type, B::dim>>& tape) {
+  using S = typename B::scalar_type;
+  if constexpr (is_chain<B>::value) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      if constexpr (Dir == direction::forward)
+        (record_block<direction::forward>(b.template get<I>(), V, ld, tape), ...);
+      else
+        (record_block<direction::inverse>(b.template get<B::size - 1 - I>(), V, ld, tape), ...);
+    }(std::make_index_sequence<B::size>{});
+  } else if constexpr (is_inverse_layer<B>::value) {
+    record_block<opposite(Dir)>(b.base, V, ld, tape);
+  } else {
+    tape.push_back(V);
+    eval_block<Dir>(b, V, ld, static_cast<const batch_t<S, 1>*>(nullptr));
+  }
+}
+
+// The reverse sweep: G holds the cotangents of the pass's output on entry and of its
+// input on return; gld is the cotangent of every sample's log-det; next counts down the
+// tape's leaves.
+template <direction Dir, class B>
+void backward_block(const B& b, const std::vector<sample_block<typename B::scalar_type, B::dim>>& tape, std::size_t& next,
+                    sample_block<typename B::scalar_type, B::dim>& G, typename B::scalar_type gld, B& grad) {
+  if constexpr (is_chain<B>::value) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      if constexpr (Dir == direction::forward)
+        (backward_block<direction::forward>(b.template get<B::size - 1 - I>(), tape, next, G, gld,
+                              grad.template get<B::size - 1 - I>()),
+         ...);
+      else
+        (backward_block<direction::inverse>(b.template get<I>(), tape, next, G, gld, grad.template get<I>()), ...);
+    }(std::make_index_sequence<B::size>{});
+  } else if constexpr (is_inverse_layer<B>::value) {
+    backward_block<opposite(Dir)>(b.base, tape, next, G, gld, grad.base);
+  } else {
+    const auto& V = tape[--next];
+    if constexpr (has_vjp_block_v<B, Dir>) {
+      b.template vjp_block<Dir>(V, G, gld, grad);
+    } else {
+      for (Eigen::Index j = 0; j < V.cols(); ++j)
+        G.col(j) = vjp<Dir>(b, vector_t<B>(V.col(j)), nullptr, vector_t<B>(G.col(j)), gld, grad);
+    }
+  }
+}
+
+// log p of the columns of X into lp, adding w d log p / dtheta (summed over the block)
+// into grad.
+template <class F, class XB>
+void log_prob_vjp_block(const F& f, const XB& X, typename F::scalar_type w, F& grad, typename F::scalar_type* lp) {
+  using S = typename F::scalar_type;
+  constexpr int D = F::dim;
+  const Eigen::Index n = X.cols();
+  sample_block<S, D> V = X;
+  Eigen::Matrix<S, 1, Eigen::Dynamic> ld = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(n);
+  std::vector<sample_block<S, D>> tape;
+  record_block<direction::inverse>(f.transform, V, ld, tape);
+  const S c = constant_part(f.transform);
+  sample_block<S, D> G(D, n);
+  for (Eigen::Index j = 0; j < n; ++j) {
+    const typename F::vec z = V.col(j);
+    lp[j] = f.base.log_prob(z) + (ld[j] - c);
+    G.col(j) = f.base.log_prob_vjp(z, w, grad.base);
+  }
+  std::size_t next = tape.size();
+  backward_block<direction::inverse>(f.transform, tape, next, G, w, grad.transform);
+}
+
+}  // namespace detail
+}  // namespace flowtmpl

@@ -1,0 +1,192 @@
+// flowtmpl/training/losses.hpp: the training losses of a bound flow distribution on
+// the host, each the mean over a batch with its gradient (a value of the flow's type,
+// flowtmpl/differentiable.hpp) written into grad:
+//   nll_and_gradient(flow, X, grad [, log_probs])  -> S   mean -log p(x) over the
+//       columns of X (D x N); per-sample log densities to *log_probs (1 x N) when given.
+//       A flow with coupling layers (no context) is differentiated a block of 256
+//       samples at a time with matrix-matrix products (training/block_gradient.hpp),
+//       others sample by sample (log_prob_vjp per column).
+//   nll_and_gradient(exec::host, flow, ...)        the same, the policy first
+//   reverse_kl_and_gradient(flow, target, n, seed, grad) -> reverse_kl_result
+//       mean of log q(x) - log p~(x) over n reparameterised draws x = f(z(eps)), eps_j
+//       from philox_stream(seed, j) as sample() draws them; target(x) returns
+//       value_and_gradient {log p~(x), d log p~/dx}, p~ unnormalised. Also reports the
+//       effective sample size of the importance weights p~/q. The flow's base must
+//       model ReparameterizedDistribution.
+// Samples are evaluated in blocks of 256 (in parallel with OpenMP when on); each block
+// accumulates its own gradient (one flow-sized gradient per block, on the heap) and the
+// blocks are summed in order, so the result is bitwise the same for any number of
+// threads.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "../direction.hpp"
+#include "../detail/eigen.hpp"
+
+#include "../differentiable.hpp"
+#include "../errors.hpp"
+#include "../exec.hpp"
+#include "../host/batch.hpp"
+#include "../host/parallel_loops.hpp"
+#include "../parameters.hpp"
+#include "../random.hpp"
+#include "block_gradient.hpp"
+
+namespace flowtmpl {
+
+template <class S, int D>
+struct value_and_gradient {
+  S value;
+  Eigen::Matrix<S, D, 1> gradient;
+};
+
+namespace detail {
+
+// grad = sum of parts in order.
+template <class F>
+void sum_gradients(std::vector<F>& parts, F& grad) {
+  constexpr std::size_t n = parameter_count_v<F>;
+  std::vector<typename F::scalar_type> acc(n, typename F::scalar_type(0)), tmp(n);
+  for (auto& p : parts) {
+    copy_parameters(p, tmp.data());
+    for (std::size_t i = 0; i < acc.size(); ++i) acc[i] += tmp[i];
+  }
+  assign_parameters(grad, acc.data());
+}
+
+// How nll_and_gradient differentiates a block of host_block columns: log_prob_vjp per
+// column, or all of them at once (training/block_gradient.hpp).
+enum class gradient_path { per_sample, blocks };
+
+template <class F>
+inline constexpr gradient_path gradient_path_of =
+    block_gradient_ok<F>() ? gradient_path::blocks : gradient_path::per_sample;
+
+// The mean NLL's gradient, by blocks of host_block columns (in parallel, each block into
+// its own part, the parts summed in block order), each block by the given path.
+template <gradient_path Path, class F, class Derived>
+typename F::scalar_type nll_and_gradient_impl(const F& flow, const Eigen::MatrixBase<Derived>& Xin, F& grad,
+                                              Eigen::Matrix<typename F::scalar_type, 1, Eigen::Dynamic>* log_probs) {
+  using S = typename F::scalar_type;
+  const batch_t<S, F::dim> X = detail::batch_view<F>(Xin, "nll_and_gradient");
+  const Eigen::Index n = X.cols();
+  if (n < 1) detail::fail_shape("nll_and_gradient: the batch is empty");
+  const S w = S(-1) / S(n);
+  const Eigen::Index blocks = (n + detail::host_block - 1) / detail::host_block;
+  std::vector<F> parts(std::size_t(blocks), make_gradient(flow));
+  std::vector<S> sums(std::size_t(blocks), S(0));
+  Eigen::Matrix<S, 1, Eigen::Dynamic> lp(n);
+  detail::for_each_numbered_block(n, [&](Eigen::Index b, Eigen::Index first, Eigen::Index count) {
+    S acc(0);
+    if constexpr (Path == gradient_path::blocks) {
+      log_prob_vjp_block(flow, X.middleCols(first, count), w, parts[std::size_t(b)], lp.data() + first);
+      for (Eigen::Index j = first; j < first + count; ++j) acc += lp[j];
+    } else {
+      for (Eigen::Index j = first; j < first + count; ++j) {
+        const typename F::vec x = X.col(j);
+        lp[j] = log_prob_vjp(flow, x, w, parts[std::size_t(b)]);
+        acc += lp[j];
+      }
+    }
+    sums[std::size_t(b)] = acc;
+  });
+  detail::sum_gradients(parts, grad);
+  S total(0);
+  for (S s : sums) total += s;
+  if (log_probs) *log_probs = lp;
+  return -total / S(n);
+}
+
+// The per-sample path whatever the flow (log_prob_vjp per column): the reference of the
+// block path's tests, and the host counterpart of the device backend's gradient.
+template <class F, class Derived>
+typename F::scalar_type nll_and_gradient_per_sample(const F& flow, const Eigen::MatrixBase<Derived>& X, F& grad,
+                                                    Eigen::Matrix<typename F::scalar_type, 1, Eigen::Dynamic>* log_probs =
+                                                        nullptr) {
+  return nll_and_gradient_impl<gradient_path::per_sample>(flow, X, grad, log_probs);
+}
+
+}  // namespace detail
+
+// Mean negative log-likelihood of the columns of X, and its gradient into grad
+// (overwritten). Per-sample log densities go to *log_probs when given (1 x N). A flow
+// with coupling layers (no context) is differentiated a block of 256 samples at a time
+// with matrix-matrix products (detail::log_prob_vjp_block), others sample by sample.
+template <class F, class Derived>
+typename F::scalar_type nll_and_gradient(const F& flow, const Eigen::MatrixBase<Derived>& X, F& grad,
+                                         Eigen::Matrix<typename F::scalar_type, 1, Eigen::Dynamic>* log_probs = nullptr) {
+  return detail::nll_and_gradient_impl<detail::gradient_path_of<F>>(flow, X, grad, log_probs);
+}
+template <class F, class... A>
+typename F::scalar_type nll_and_gradient(exec::host_t, const F& flow, A&&... a) {
+  return nll_and_gradient(flow, std::forward<A>(a)...);
+}
+
+template <class S>
+struct reverse_kl_result {
+  S loss;             // mean of log q(x) - log p~(x): KL(q || p) - log Z
+  S ess;              // effective sample size of the weights p~(x)/q(x), in [1, n]
+  S ess_fraction;     // ess / n
+  S log_normalizer;   // log of the mean weight: an estimate of log Z
+};
+
+// Reverse KL by reparameterised draws (see the top of this header). The flow's base
+// must model ReparameterizedDistribution.
+template <class F, class Target>
+reverse_kl_result<typename F::scalar_type> reverse_kl_and_gradient(const F& flow, Target&& target, Eigen::Index n,
+                                                                   std::uint64_t seed, F& grad) {
+  using S = typename F::scalar_type;
+  using V = typename F::vec;
+  using B = typename F::transform_type;
+  static_assert(ReparameterizedDistribution<typename F::base_type>,
+                "flowtmpl: reverse_kl_and_gradient: the flow's base distribution has no reparameterised draw "
+                "(from_noise); use StandardNormal or DiagonalNormal");
+  if (n < 1) detail::fail_shape("reverse_kl_and_gradient: the number of draws must be positive");
+  const S w = S(1) / S(n);
+  const Eigen::Index blocks = (n + detail::host_block - 1) / detail::host_block;
+  std::vector<F> parts(std::size_t(blocks), make_gradient(flow));
+  std::vector<S> log_w(static_cast<std::size_t>(n));
+  detail::for_each_numbered_block(n, [&](Eigen::Index b, Eigen::Index first, Eigen::Index count) {
+    F& g = parts[std::size_t(b)];
+    for (Eigen::Index j = first; j < first + count; ++j) {
+      philox_stream rng(seed, std::uint64_t(j));
+      V eps;
+      for (int i = 0; i < F::dim; ++i) eps[i] = rng.normal<S>();
+      const V z = flow.base.from_noise(eps, S(1));
+      tape_t<B, direction::forward> tape;
+      const auto r = record<direction::forward>(flow.transform, z, nullptr, tape);
+      const S lq = flow.base.log_prob(z) - r.log_det;
+      const auto t = target(r.value);
+      log_w[std::size_t(j)] = S(t.value) - lq;
+      // d/dtheta of w (log base(z) - ld(z) - log p~(x)), x = f(z), z = from_noise(eps)
+      V gz = backward<direction::forward>(flow.transform, tape, nullptr, V(-w * t.gradient), -w, g.transform);
+      gz += flow.base.log_prob_vjp(z, w, g.base);
+      flow.base.from_noise_vjp(eps, S(1), gz, g.base);
+    }
+  });
+  detail::sum_gradients(parts, grad);
+  // loss and ESS from the log weights, in double
+  double mean = 0, mx = -std::numeric_limits<double>::infinity();
+  for (S v : log_w) {
+    mean -= double(v);
+    mx = std::max(mx, double(v));
+  }
+  mean /= double(n);
+  double s1 = 0, s2 = 0;
+  for (S v : log_w) {
+    const double e = std::exp(double(v) - mx);
+    s1 += e;
+    s2 += e * e;
+  }
+  const double ess = (std::isfinite(mx) && s2 > 0) ? s1 * s1 / s2 : 0.0;
+  return {S(mean), S(ess), S(ess / double(n)), S(mx + std::log(s1 / double(n)))};
+}
+
+}  // namespace flowtmpl

@@ -1,0 +1,45 @@
+// The conformance kit on MaskedAutoregressive and InverseAutoregressive with the
+// BoundedSpline<5> transformer (5 bins on the domain [0, 1]), conditioners MADE<8, 8>
+// and ResidualMADE<8, 1>, D = 1, 2, 4, 5, float and double, after
+// reset_parameters(seed, init::uniform) (random parameters everywhere, so the layer is
+// far from the identity). The kit runs in ar_kit_runner_test.cpp, through
+// tests/support/autoregressive_kit.hpp.
+#include <flowtmpl/bijectors/autoregressive.hpp>
+#include <flowtmpl/testing.hpp>
+#include <flowtmpl/transformers/spline.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "support/autoregressive_kit.hpp"
+
+namespace {
+
+using flowtmpl_test::check_autoregressive_dims;
+using T = flowtmpl::BoundedSpline<5>;
+using flowtmpl::InverseAutoregressive;
+using flowtmpl::MADE;
+using flowtmpl::MaskedAutoregressive;
+using flowtmpl::ResidualMADE;
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("MaskedAutoregressive<BoundedSpline<5>, MADE<8, 8>> passes the conformance kit",
+                   "[autoregressive][kit]", float, double) {
+  check_autoregressive_dims<MaskedAutoregressive<T, MADE<8, 8>>, TestType>(
+      "MaskedAutoregressive<BoundedSpline<5>, MADE<8, 8>>");
+}
+TEMPLATE_TEST_CASE("MaskedAutoregressive<BoundedSpline<5>, ResidualMADE<8, 1>> passes the conformance kit",
+                   "[autoregressive][kit]", float, double) {
+  check_autoregressive_dims<MaskedAutoregressive<T, ResidualMADE<8, 1>>, TestType>(
+      "MaskedAutoregressive<BoundedSpline<5>, ResidualMADE<8, 1>>");
+}
+TEMPLATE_TEST_CASE("InverseAutoregressive<BoundedSpline<5>, MADE<8, 8>> passes the conformance kit",
+                   "[autoregressive][kit]", float, double) {
+  check_autoregressive_dims<InverseAutoregressive<T, MADE<8, 8>>, TestType>(
+      "InverseAutoregressive<BoundedSpline<5>, MADE<8, 8>>");
+}
+TEMPLATE_TEST_CASE("InverseAutoregressive<BoundedSpline<5>, ResidualMADE<8, 1>> passes the conformance kit",
+                   "[autoregressive][kit]", float, double) {
+  check_autoregressive_dims<InverseAutoregressive<T, ResidualMADE<8, 1>>, TestType>(
+      "InverseAutoregressive<BoundedSpline<5>, ResidualMADE<8, 1>>");
+}
