@@ -330,6 +330,11 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // The OpenMP runtime initializes itself on its first call, which Eigen makes when a
+  // product takes its general (GEMM) path (LUConv's prepare(), 8 x 8 x 8): LLVM's libomp
+  // allocates there (its tool interface), once per process, outside flowtmpl. Started
+  // here, before any counted region.
+  g_sink = g_sink + Eigen::nbThreads();
   controls();
   run<8, float>(3000);
   run<5, double>(3000);

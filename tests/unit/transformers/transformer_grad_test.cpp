@@ -66,8 +66,12 @@ bool same_bits(S a, S b) {
 // in double leaves ~1e-11 on ld: more than 1e-6 of the smallest derivatives within
 // reach of any step that keeps the knots out of reach. f returns N values at once.
 using LD = long double;
+template <int N>
+struct difference_estimate {
+  std::array<double, N> value, error;  // the extrapolated derivative, the tableau's error estimate
+};
 template <int N, class F>
-std::array<double, N> central_differences(F&& f, double v, double h0) {
+difference_estimate<N> central_differences(F&& f, double v, double h0) {
   constexpr int steps = 14;
   constexpr LD con = 1.4L, con2 = con * con, safe = 2;
   std::array<LD, N> best{}, err;
@@ -98,8 +102,11 @@ std::array<double, N> central_differences(F&& f, double v, double h0) {
     }
     if (std::all_of(done.begin(), done.end(), [](bool b) { return b; })) break;
   }
-  std::array<double, N> r;
-  for (int n = 0; n < N; ++n) r[n] = double(best[n]);
+  difference_estimate<N> r;
+  for (int n = 0; n < N; ++n) {
+    r.value[n] = double(best[n]);
+    r.error[n] = double(err[n]);
+  }
   return r;
 }
 // The first step: 1e-2 of the scale of v, at most `cap` (half the distance to the
@@ -110,13 +117,29 @@ double first_step(double v, double cap = std::numeric_limits<double>::infinity()
 
 // Counts the checks and the mismatches; keeps the first few for the report.
 struct mismatches {
-  int count = 0, checks = 0;
+  int count = 0, checks = 0, widened = 0;
   std::ostringstream text;
   void expect(const std::string& ctx, const char* what, double got, double want, double rel = 1e-6,
               double abs = 1e-8) {
     ++checks;
     if (std::abs(got - want) <= std::max(rel * std::abs(want), abs)) return;  // NaN fails
     if (++count <= 8) text << ctx << what << ": " << got << " vs " << want << " (rel " << (got - want) / want << ")\n";
+  }
+  // Against central differences: the tolerance widens to twice the tableau's own error
+  // estimate where that is larger (a steep bin at the minimum width leaves the
+  // extrapolation a few 1e-6 of the smallest derivatives), but only up to
+  // `unresolved` of the derivative: a reference that uncertain is a mismatch itself.
+  template <int N>
+  void expect(const std::string& ctx, const char* what, double got, const difference_estimate<N>& want, int n) {
+    constexpr double rel = 1e-6, abs = 1e-8, unresolved = 1e-4;
+    const double w = want.value[n], e = 2 * want.error[n];
+    if (e > unresolved * std::abs(w) + abs) {
+      ++checks;
+      if (++count <= 8) text << ctx << what << ": the differences do not resolve " << w << " (error " << e << ")\n";
+      return;
+    }
+    if (e > std::max(rel * std::abs(w), abs)) ++widened;
+    expect(ctx, what, got, w, std::max(rel, e / std::abs(w)), std::max(abs, e));
   }
   void expect_bits(const std::string& ctx, const char* what, double got, double want) {
     ++checks;
@@ -125,11 +148,13 @@ struct mismatches {
   }
 };
 
-#define REQUIRE_NO_MISMATCHES(m)     \
-  do {                               \
-    INFO((m).text.str());            \
-    CHECK((m).checks > 0);           \
-    REQUIRE((m).count == 0);         \
+// Some checks ran, a widened tolerance stayed the exception (1 in 100 at most), none missed.
+#define REQUIRE_NO_MISMATCHES(m)              \
+  do {                                        \
+    INFO((m).text.str());                     \
+    CHECK((m).checks > 0);                    \
+    CHECK((m).widened * 100 <= (m).checks);   \
+    REQUIRE((m).count == 0);                  \
   } while (false)
 
 std::string describe(double v, const double* p, int n) {
@@ -287,8 +312,8 @@ void check_derivatives(const T& t, const TL& tl, const double* p, double x, mism
   };
   const steps_cap<T> cap = caps<T>(p, x, false);
   const auto dx = central_differences<2>(f, x, first_step(x, cap.input));
-  m.expect(ctx, "dy/dx", d.dvalue_dx, dx[0]);
-  m.expect(ctx, "dld/dx", d.dlog_det_dx, dx[1]);
+  m.expect(ctx, "dy/dx", d.dvalue_dx, dx, 0);
+  m.expect(ctx, "dld/dx", d.dlog_det_dx, dx, 1);
   for (int k = 0; k < P; ++k) {
     const auto dp = central_differences<2>(
         [&](LD v) {
@@ -299,8 +324,8 @@ void check_derivatives(const T& t, const TL& tl, const double* p, double x, mism
         },
         p[k], first_step(p[k], cap.parameter[k]));
     const std::string ck = ctx + "[" + std::to_string(k) + "] ";
-    m.expect(ck, "dy/dp", dy[k], dp[0]);
-    m.expect(ck, "dld/dp", dl[k], dp[1]);
+    m.expect(ck, "dy/dp", dy[k], dp, 0);
+    m.expect(ck, "dld/dp", dl[k], dp, 1);
   }
 }
 
@@ -321,7 +346,7 @@ void check_own_vjp(const T& t, const TL& tl, const double* p, double x, double w
   };
   const std::string ctx = describe(x, p, T::params_per_feature);
   const double lb = t.log_bound[feature];
-  m.expect(ctx, "own_vjp", grad.log_bound[feature], central_differences<1>(loss, lb, first_step(lb))[0]);
+  m.expect(ctx, "own_vjp", grad.log_bound[feature], central_differences<1>(loss, lb, first_step(lb)), 0);
   for (int i = 0; i < features; ++i)
     if (i != feature) m.expect_bits(ctx, "own_vjp, another feature", grad.log_bound[i], 0.0);
 }
@@ -349,28 +374,28 @@ void check_vjp(const T& t, const TL& tl, const double* p, double v, double g_out
   const std::string ctx = std::string(on_y ? "inverse_vjp " : "forward_vjp ") + describe(v, p, P);
   const steps_cap<T> cap = caps<T>(p, v, on_y);
   m.expect(ctx, "input", gin,
-           central_differences<1>([&](LD w) { return loss(tl, w); }, v, first_step(v, cap.input))[0]);
+           central_differences<1>([&](LD w) { return loss(tl, w); }, v, first_step(v, cap.input)), 0);
   for (int k = 0; k < P; ++k) {
-    const double fd = central_differences<1>(
+    const auto fd = central_differences<1>(
         [&](LD w) {
           q[k] = w;
           const auto r = loss(tl, v);
           q[k] = p[k];
           return r;
         },
-        p[k], first_step(p[k], cap.parameter[k]))[0];
-    m.expect(ctx + "[" + std::to_string(k) + "] ", "parameter", gp[k] - 0.25, fd);
+        p[k], first_step(p[k], cap.parameter[k]));
+    m.expect(ctx + "[" + std::to_string(k) + "] ", "parameter", gp[k] - 0.25, fd, 0);
   }
   if constexpr (has_own<T>) {
     const double lb = t.log_bound[feature];
-    const double fd = central_differences<1>(
+    const auto fd = central_differences<1>(
         [&](LD w) {
           TL u = tl;
           u.log_bound[feature] = w;
           return loss(u, v);
         },
-        lb, first_step(lb))[0];
-    m.expect(ctx, "log_bound", grad.log_bound[feature] - 0.5, fd);
+        lb, first_step(lb));
+    m.expect(ctx, "log_bound", grad.log_bound[feature] - 0.5, fd, 0);
   }
 }
 
