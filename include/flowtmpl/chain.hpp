@@ -162,32 +162,37 @@ class Chain {
   }
 
   // ---- conditional chains: the same with a context --------------------------------
-  FLOWTMPL_HOST_DEVICE vec forward(const vec& x, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x, const Eigen::MatrixBase<Ctx>& c) const
     requires(context_dim > 0)
   {
-    return forward_and_log_det(x, c).value;
+    return forward_and_log_det(x, detail::checked_context<S, context_dim, Chain>(c, "forward")).value;
   }
-  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y, const Eigen::MatrixBase<Ctx>& c) const
     requires(context_dim > 0)
   {
-    return inverse_and_log_det(y, c).value;
+    return inverse_and_log_det(y, detail::checked_context<S, context_dim, Chain>(c, "inverse")).value;
   }
-  FLOWTMPL_HOST_DEVICE S log_det(const vec& x, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE S log_det(const vec& x, const Eigen::MatrixBase<Ctx>& c) const
     requires(context_dim > 0)
   {
-    return forward_and_log_det(x, c).log_det;
+    return forward_and_log_det(x, detail::checked_context<S, context_dim, Chain>(c, "log_det")).log_det;
   }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& x, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& x, const Eigen::MatrixBase<Ctx>& c) const
     requires(context_dim > 0)
   {
-    auto r = forward_varying(x, c);
+    auto r = forward_varying(x, detail::checked_context<S, context_dim, Chain>(c, "forward_and_log_det"));
     r.log_det += constant_part();
     return r;
   }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& y, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& y, const Eigen::MatrixBase<Ctx>& c) const
     requires(context_dim > 0)
   {
-    auto r = inverse_varying(y, c);
+    auto r = inverse_varying(y, detail::checked_context<S, context_dim, Chain>(c, "inverse_and_log_det"));
     r.log_det -= constant_part();
     return r;
   }

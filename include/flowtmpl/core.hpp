@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "concepts.hpp"
+#include "detail/context_check.hpp"
 #include "diagnostics.hpp"
 
 namespace flowtmpl {
@@ -61,20 +62,23 @@ auto prepare(const B& b) {
 }
 
 // ---- conditional bijectors ---------------------------------------------------------
-template <ConditionalBijector B>
-FLOWTMPL_HOST_DEVICE result_t<B> forward_and_log_det(const B& b, const vector_t<B>& x, const context_t<B>& c) {
-  if constexpr (requires { b.forward_and_log_det(x, c); })
-    return b.forward_and_log_det(x, c);
+// (c: any Eigen vector of the context's C components, checked: detail/context_check.hpp)
+template <ConditionalBijector B, class Ctx>
+FLOWTMPL_HOST_DEVICE result_t<B> forward_and_log_det(const B& b, const vector_t<B>& x, const Eigen::MatrixBase<Ctx>& c) {
+  const auto& cv = detail::checked_context<typename B::scalar_type, B::context_dim, B>(c, "forward_and_log_det");
+  if constexpr (requires { b.forward_and_log_det(x, cv); })
+    return b.forward_and_log_det(x, cv);
   else
-    return {b.forward(x, c), b.log_det(x, c)};
+    return {b.forward(x, cv), b.log_det(x, cv)};
 }
-template <ConditionalBijector B>
-FLOWTMPL_HOST_DEVICE result_t<B> inverse_and_log_det(const B& b, const vector_t<B>& y, const context_t<B>& c) {
-  if constexpr (requires { b.inverse_and_log_det(y, c); }) {
-    return b.inverse_and_log_det(y, c);
+template <ConditionalBijector B, class Ctx>
+FLOWTMPL_HOST_DEVICE result_t<B> inverse_and_log_det(const B& b, const vector_t<B>& y, const Eigen::MatrixBase<Ctx>& c) {
+  const auto& cv = detail::checked_context<typename B::scalar_type, B::context_dim, B>(c, "inverse_and_log_det");
+  if constexpr (requires { b.inverse_and_log_det(y, cv); }) {
+    return b.inverse_and_log_det(y, cv);
   } else {
-    vector_t<B> x = b.inverse(y, c);
-    const auto ld = b.log_det(x, c);
+    vector_t<B> x = b.inverse(y, cv);
+    const auto ld = b.log_det(x, cv);
     return {x, -ld};
   }
 }
@@ -113,9 +117,9 @@ struct context_bound {
     return B::inverse_domain();
   }
 };
-template <ConditionalBijector B>
-FLOWTMPL_HOST_DEVICE context_bound<B> with_context(const B& b, const context_t<B>& c) {
-  return {b, c};
+template <ConditionalBijector B, class Ctx>
+FLOWTMPL_HOST_DEVICE context_bound<B> with_context(const B& b, const Eigen::MatrixBase<Ctx>& c) {
+  return {b, detail::checked_context<typename B::scalar_type, B::context_dim, B>(c, "with_context")};
 }
 
 // A bijector whose log-det is the same for every input (zero or constant kind).

@@ -89,6 +89,34 @@ struct batch_rows_differ_from_the_flows_dimension {
                 "flowtmpl: the batch's number of rows differs from the flow's dimension (samples are columns: a "
                 "batch is D x N)");
 };
+
+// ---- conditional flows (conditional.hpp; the context of every entry point) --------------
+template <class Flow>
+struct conditional_flow_called_without_its_context {
+  static_assert(detail::always_false_v<Flow>,
+                "flowtmpl: this flow is conditional (Conditional<C, ...>, Flow above): every call takes its context, "
+                "a C x N batch (one per sample) or C x 1 (one for all) after the samples; fit takes "
+                "conditional_data<Flow>(X, context)");
+};
+template <class Flow>
+struct flow_without_context_given_a_context {
+  static_assert(detail::always_false_v<Flow>,
+                "flowtmpl: this flow (Flow above) reads no context: bind it with Conditional<C, Spec> to give it one, "
+                "or call without the context");
+};
+template <class ContextScalar, class FlowScalar, class Flow>
+struct context_scalar_differs_from_the_flows {
+  static_assert(std::is_same_v<ContextScalar, FlowScalar>,
+                "flowtmpl: the context's scalar type differs from the flow's scalar_type (convert it with "
+                ".template cast<S>())");
+};
+template <int ContextRows, int FlowContextDim, class Flow>
+struct context_rows_differ_from_the_flows_context_dim {
+  static_assert(ContextRows == FlowContextDim,
+                "flowtmpl: the context's number of rows differs from the flow's context_dim (the C of "
+                "Conditional<C, ...>; contexts are columns: C x N, or C x 1 for one context)");
+};
+
 template <int... Indices>
 struct indices_are_not_a_permutation {
   static_assert(sizeof...(Indices) < 0,

@@ -24,8 +24,9 @@
 //       at compile time: a chain's is the tuple of its layers', a layer's its input),
 //       and the reverse sweep over it. Each layer's vjp recomputes what it needs from
 //       its input (its network's activations, ...) on the stack.
-//   log_prob_vjp(flow, x, w, grad)      log p(x), adding w d log p(x)/dtheta to grad
-//       (base and transform), for a flow distribution.
+//   log_prob_vjp(flow, x, w, grad [, gx])     log p(x), adding w d log p(x)/dtheta to
+//   log_prob_vjp(flow, x, c, w, grad [, gx])  grad (base and transform), for a flow
+//       distribution; a conditional one takes its context c (context_t) after x.
 //
 // DifferentiableDistribution: a base distribution with
 //   d.log_prob_vjp(z, w, grad) -> vector_t   w d log p(z)/dz, adding w d log p/dtheta
@@ -218,17 +219,19 @@ template <class B>
 FLOWTMPL_HOST_DEVICE vector_t<B> inverse_vjp(const B& b, const vector_t<B>& y, const vector_t<B>& gx, typename B::scalar_type gld, B& grad) {
   return detail::vjp<direction::inverse>(b, y, nullptr, gx, gld, grad);
 }
-template <class B>
+template <class B, class Ctx>
   requires(ConditionalBijector<B>)
-FLOWTMPL_HOST_DEVICE vector_t<B> forward_vjp(const B& b, const vector_t<B>& x, const context_t<B>& c, const vector_t<B>& gy,
-                        typename B::scalar_type gld, B& grad) {
-  return detail::vjp<direction::forward>(b, x, c.data(), gy, gld, grad);
+FLOWTMPL_HOST_DEVICE vector_t<B> forward_vjp(const B& b, const vector_t<B>& x, const Eigen::MatrixBase<Ctx>& c,
+                                             const vector_t<B>& gy, typename B::scalar_type gld, B& grad) {
+  return detail::vjp<direction::forward>(
+      b, x, detail::checked_context<typename B::scalar_type, B::context_dim, B>(c, "forward_vjp").data(), gy, gld, grad);
 }
-template <class B>
+template <class B, class Ctx>
   requires(ConditionalBijector<B>)
-FLOWTMPL_HOST_DEVICE vector_t<B> inverse_vjp(const B& b, const vector_t<B>& y, const context_t<B>& c, const vector_t<B>& gx,
-                        typename B::scalar_type gld, B& grad) {
-  return detail::vjp<direction::inverse>(b, y, c.data(), gx, gld, grad);
+FLOWTMPL_HOST_DEVICE vector_t<B> inverse_vjp(const B& b, const vector_t<B>& y, const Eigen::MatrixBase<Ctx>& c,
+                                             const vector_t<B>& gx, typename B::scalar_type gld, B& grad) {
+  return detail::vjp<direction::inverse>(
+      b, y, detail::checked_context<typename B::scalar_type, B::context_dim, B>(c, "inverse_vjp").data(), gx, gld, grad);
 }
 
 // A base distribution with gradients of its log density (see the top of this header);
@@ -246,12 +249,14 @@ concept ReparameterizedDistribution =
       d.from_noise_vjp(z, w, z, grad);
     };
 
-// log p(x) of a flow distribution, adding w d log p(x)/dtheta into grad (a value of the
-// flow's type; its base's and transform's parameters). ctx: the context's values for a
-// conditional flow, else nullptr. If gx is not null, *gx = w d log p(x)/dx.
+namespace detail {
+// log p(x) of a flow distribution, adding w d log p(x)/dtheta into grad; ctx: the
+// context's C values for a conditional flow, else nullptr; *gx = w d log p(x)/dx when
+// gx is not null.
 template <class F>
-FLOWTMPL_HOST_DEVICE typename F::scalar_type log_prob_vjp(const F& f, const typename F::vec& x, typename F::scalar_type w, F& grad,
-                                     const typename F::scalar_type* ctx = nullptr, typename F::vec* gx = nullptr) {
+FLOWTMPL_HOST_DEVICE typename F::scalar_type log_prob_vjp_at(const F& f, const typename F::vec& x,
+                                                             const typename F::scalar_type* ctx,
+                                                             typename F::scalar_type w, F& grad, typename F::vec* gx) {
   using B = typename F::transform_type;
   tape_t<B, direction::inverse> tape;
   const auto r = record<direction::inverse>(f.transform, x, ctx, tape);
@@ -260,6 +265,26 @@ FLOWTMPL_HOST_DEVICE typename F::scalar_type log_prob_vjp(const F& f, const type
   const typename F::vec g = backward<direction::inverse>(f.transform, tape, ctx, gz, w, grad.transform);
   if (gx) *gx = g;
   return lz + r.log_det;
+}
+}  // namespace detail
+
+// log p(x) of a flow distribution, adding w d log p(x)/dtheta into grad (a value of the
+// flow's type; its base's and transform's parameters). If gx is not null,
+// *gx = w d log p(x)/dx. A conditional flow takes its context c after x.
+template <class F>
+  requires(Distribution<F>)
+FLOWTMPL_HOST_DEVICE typename F::scalar_type log_prob_vjp(const F& f, const typename F::vec& x,
+                                                          typename F::scalar_type w, F& grad,
+                                                          typename F::vec* gx = nullptr) {
+  return detail::log_prob_vjp_at(f, x, nullptr, w, grad, gx);
+}
+template <class F, class Ctx>
+  requires(ConditionalDistribution<F>)
+FLOWTMPL_HOST_DEVICE typename F::scalar_type log_prob_vjp(const F& f, const typename F::vec& x,
+                                                          const Eigen::MatrixBase<Ctx>& c, typename F::scalar_type w,
+                                                          F& grad, typename F::vec* gx = nullptr) {
+  return detail::log_prob_vjp_at(
+      f, x, detail::checked_context<typename F::scalar_type, F::context_dim, F>(c, "log_prob_vjp").data(), w, grad, gx);
 }
 
 }  // namespace flowtmpl

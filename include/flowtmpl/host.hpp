@@ -19,8 +19,10 @@
 //                                layer by layer in the normalizing direction
 // Conditional flows (conditional.hpp) take a context batch Ctx, C x N or C x 1 (one
 // context for all samples): forward(b, X, Ctx), inverse, forward_and_log_det,
-// inverse_and_log_det, log_prob(d, X, Ctx), sample(d, n, seed, Ctx),
-// sample_and_log_prob(d, n, seed, Ctx). Checked mode is not available for them yet.
+// inverse_and_log_det, log_det, log_prob(d, X, Ctx [, mode]), sample(d, n, seed, Ctx [, T]),
+// sample_and_log_prob(d, n, seed, Ctx [, T]), initialize(b, X, Ctx); checked mode too.
+// Calling a conditional flow without its context, or passing one to a flow that reads
+// none, is a compile-time error in words (host/context_diagnostics.hpp).
 //
 // Layers with a conditioner (Coupling, the autoregressive layers) evaluate a block of
 // 256 samples at once, the network as matrix-matrix products; a chain holding one is
@@ -60,6 +62,7 @@
 #include "host/block_path.hpp"
 #include "host/checked_mode.hpp"
 #include "host/conditional_entry_points.hpp"
+#include "host/context_diagnostics.hpp"
 #include "host/distribution_entry_points.hpp"
 #include "host/exec_policy_overloads.hpp"
 #include "host/initialize.hpp"

@@ -26,16 +26,11 @@ template <Bijector B>
 Eigen::Matrix<typename B::scalar_type, B::dim, B::dim> jacobian(const B& b, const vector_t<B>& x);
 
 namespace detail {
-template <class T>
-struct is_inverse_bijector : std::false_type {};
-template <class B>
-struct is_inverse_bijector<InverseBijector<B>> : std::true_type {};
-
 template <class B>
 consteval bool has_jacobian() {
   if constexpr (is_chain<B>::value) {
     return []<class... Ls>(Chain<Ls...>*) { return (has_jacobian<Ls>() && ...); }(static_cast<B*>(nullptr));
-  } else if constexpr (is_inverse_bijector<B>::value) {
+  } else if constexpr (is_inverse_layer<B>::value) {
     return has_jacobian<typename B::base_type>();
   } else {
     return requires(const B& b, const vector_t<B>& x) { b.jacobian(x); } ||
@@ -69,7 +64,7 @@ Eigen::Matrix<typename B::scalar_type, B::dim, B::dim> jacobian(const B& b, cons
       v = layer.forward(v);
     });
     return m;
-  } else if constexpr (detail::is_inverse_bijector<B>::value) {
+  } else if constexpr (detail::is_inverse_layer<B>::value) {
     const M jb = jacobian(b.base, b.base.inverse(x));
     using T = typename B::structure;
     if constexpr (std::is_same_v<T, structure::identity>) {

@@ -56,11 +56,6 @@ namespace flowtmpl {
 
 namespace detail {
 template <class T>
-struct is_inverse_layer : std::false_type {};
-template <class B>
-struct is_inverse_layer<InverseBijector<B>> : std::true_type {};
-
-template <class T>
 struct is_context_bound : std::false_type {};
 template <class B>
 struct is_context_bound<context_bound<B>> : std::true_type {};

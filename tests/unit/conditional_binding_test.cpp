@@ -1,18 +1,22 @@
 // Tests of flowtmpl/conditional.hpp: what Conditional<C, Spec> binds to, that the
-// context is read, and sinusoidal_embedding.
+// context is read, that a per-sample context of the wrong length is refused
+// (detail/context_check.hpp), and sinusoidal_embedding.
 #include <flowtmpl/bijectors/affine.hpp>
 #include <flowtmpl/bijectors/autoregressive.hpp>
 #include <flowtmpl/bijectors/coupling.hpp>
 #include <flowtmpl/bijectors/inverse.hpp>
 #include <flowtmpl/bijectors/permute.hpp>
 #include <flowtmpl/conditional.hpp>
+#include <flowtmpl/differentiable.hpp>
 #include <flowtmpl/distributions/standard_normal.hpp>
+#include <flowtmpl/errors.hpp>
 #include <flowtmpl/parameters.hpp>
 #include <flowtmpl/transformers/spline.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <string>
 #include <type_traits>
 
 namespace {
@@ -173,4 +177,55 @@ TEST_CASE("sinusoidal_embedding: sin and cos of t 10000^(-2k/C)", "[conditional]
   b.reset_parameters(9, flowtmpl::init::uniform);
   const Eigen::Vector2d x(0.2, 0.4);
   CHECK(b.forward(x, flowtmpl::sinusoidal_embedding<4>(0.1)) != b.forward(x, flowtmpl::sinusoidal_embedding<4>(0.9)));
+}
+
+TEST_CASE("a per-sample context of the wrong length throws shape_error naming the call", "[conditional]") {
+  // C = 3: a dynamic-size context of 0, 2 or 4 components is neither read out of bounds
+  // nor truncated; one of 3 gives what the fixed-size context gives
+  using F = cbind_t<Conditional<3, flowtmpl::Flow<flowtmpl::StandardNormal, StackSpec>>, 2, double>;
+  F d;
+  flowtmpl::reset_parameters(d, 3, flowtmpl::init::uniform);
+  const auto& b = d.transform;
+  const Eigen::Vector2d x(0.3, -0.4);
+  const Eigen::Vector3d fixed(0.5, -0.25, 1.0);
+  const Eigen::VectorXd right = fixed;
+  CHECK(b.forward(x, right) == b.forward(x, fixed));
+  CHECK(d.log_prob(x, right) == d.log_prob(x, fixed));
+  CHECK(flowtmpl::with_context(b, right).forward(x) == b.forward(x, fixed));
+  F grad = flowtmpl::make_gradient(d);
+  const auto error_of = [](auto&& call) -> std::string {
+    try {
+      call();
+    } catch (const flowtmpl::shape_error& e) {
+      return e.what();
+    }
+    return "(no shape_error)";
+  };
+  for (const Eigen::Index n : {0, 2, 4}) {
+    const Eigen::VectorXd c = Eigen::VectorXd::Constant(n, 0.5);
+    INFO("a context of " << n << " components");
+    const std::string tail = ": the context has " + std::to_string(n) + " components, the flow reads 3";
+    CHECK_THAT(error_of([&] { (void)b.forward(x, c); }), Catch::StartsWith("forward" + tail));
+    CHECK_THAT(error_of([&] { (void)b.inverse(x, c); }), Catch::StartsWith("inverse" + tail));
+    CHECK_THAT(error_of([&] { (void)b.log_det(x, c); }), Catch::StartsWith("log_det" + tail));
+    CHECK_THAT(error_of([&] { (void)d.log_prob(x, c); }), Catch::StartsWith("log_prob" + tail));
+    CHECK_THAT(error_of([&] {
+                 flowtmpl::philox_stream rng(1, 0);
+                 (void)d.sample(rng, c);
+               }),
+               Catch::StartsWith("sample" + tail));
+    CHECK_THAT(error_of([&] { (void)flowtmpl::with_context(b, c); }), Catch::StartsWith("with_context" + tail));
+    CHECK_THAT(error_of([&] { (void)flowtmpl::forward_and_log_det(b, x, c); }),
+               Catch::StartsWith("forward_and_log_det" + tail));
+    CHECK_THAT(error_of([&] { (void)flowtmpl::forward_vjp(b, x, c, x, 1.0, grad.transform); }),
+               Catch::StartsWith("forward_vjp" + tail));
+    CHECK_THAT(error_of([&] { (void)flowtmpl::log_prob_vjp(d, x, c, 1.0, grad); }),
+               Catch::StartsWith("log_prob_vjp" + tail));
+    // a layer inside the chain checks too
+    CHECK_THAT(error_of([&] { (void)b.template get<0>().forward(x, c); }), Catch::StartsWith("forward" + tail));
+  }
+  // a 3 x 2 matrix is not a context
+  const Eigen::MatrixXd m = Eigen::MatrixXd::Zero(3, 2);
+  CHECK_THAT(error_of([&] { (void)b.forward(x, m); }),
+             Catch::StartsWith("forward: the context has 6 values (3 x 2), the flow reads 3"));
 }

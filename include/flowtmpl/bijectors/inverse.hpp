@@ -11,6 +11,8 @@
 // A data-dependent initialisation passes through with its direction swapped.
 #pragma once
 
+#include <type_traits>
+
 #include "../detail/eigen.hpp"
 
 #include "../core.hpp"
@@ -36,30 +38,35 @@ struct InverseBijector {
   [[no_unique_address]] B base;
 
   // conditional: the same with a context
-  FLOWTMPL_HOST_DEVICE vec forward(const vec& x, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& x, const Eigen::MatrixBase<Ctx>& c) const
     requires(context_dim > 0)
   {
-    return base.inverse(x, c);
+    return base.inverse(x, detail::checked_context<S, context_dim, InverseBijector>(c, "forward"));
   }
-  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& y, const Eigen::MatrixBase<Ctx>& c) const
     requires(context_dim > 0)
   {
-    return base.forward(y, c);
+    return base.forward(y, detail::checked_context<S, context_dim, InverseBijector>(c, "inverse"));
   }
-  FLOWTMPL_HOST_DEVICE S log_det(const vec& x, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE S log_det(const vec& x, const Eigen::MatrixBase<Ctx>& c) const
     requires(context_dim > 0)
   {
-    return flowtmpl::inverse_and_log_det(base, x, c).log_det;
+    return flowtmpl::inverse_and_log_det(base, x, detail::checked_context<S, context_dim, InverseBijector>(c, "log_det")).log_det;
   }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& x, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& x, const Eigen::MatrixBase<Ctx>& c) const
     requires(context_dim > 0)
   {
-    return flowtmpl::inverse_and_log_det(base, x, c);
+    return flowtmpl::inverse_and_log_det(base, x, detail::checked_context<S, context_dim, InverseBijector>(c, "forward_and_log_det"));
   }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& y, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& y, const Eigen::MatrixBase<Ctx>& c) const
     requires(context_dim > 0)
   {
-    return flowtmpl::forward_and_log_det(base, y, c);
+    return flowtmpl::forward_and_log_det(base, y, detail::checked_context<S, context_dim, InverseBijector>(c, "inverse_and_log_det"));
   }
 
   FLOWTMPL_HOST_DEVICE vec forward(const vec& x) const
@@ -139,6 +146,14 @@ struct Inverse : bijector_spec {
   template <int D, class S>
   using bind = InverseBijector<bind_t<Spec, D, S>>;
 };
+
+namespace detail {
+// Whether T is an InverseBijector<B>: the passes that walk a chain swap directions there.
+template <class T>
+struct is_inverse_layer : std::false_type {};
+template <class B>
+struct is_inverse_layer<InverseBijector<B>> : std::true_type {};
+}  // namespace detail
 
 template <class B>
   requires(Bijector<B> || ConditionalBijector<B>)

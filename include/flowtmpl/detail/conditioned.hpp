@@ -23,6 +23,7 @@
 #include "../conditioners/conditioner.hpp"
 #include "../transformers/transformer.hpp"
 #include "interval.hpp"
+#include "context_check.hpp"
 #include "members.hpp"
 
 namespace flowtmpl::detail {
@@ -58,30 +59,35 @@ struct conditioned_ops : parameter_walkers<Derived> {
     return self().template apply<direction::inverse>(x, nullptr);
   }
 
-  FLOWTMPL_HOST_DEVICE vec forward(const vec& z, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE vec forward(const vec& z, const Eigen::MatrixBase<Ctx>& c) const
     requires(C > 0)
   {
-    return self().template apply<direction::forward>(z, c.data()).value;
+    return self().template apply<direction::forward>(z, checked_context<S, C, Derived>(c, "forward").data()).value;
   }
-  FLOWTMPL_HOST_DEVICE vec inverse(const vec& x, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE vec inverse(const vec& x, const Eigen::MatrixBase<Ctx>& c) const
     requires(C > 0)
   {
-    return self().template apply<direction::inverse>(x, c.data()).value;
+    return self().template apply<direction::inverse>(x, checked_context<S, C, Derived>(c, "inverse").data()).value;
   }
-  FLOWTMPL_HOST_DEVICE S log_det(const vec& z, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE S log_det(const vec& z, const Eigen::MatrixBase<Ctx>& c) const
     requires(C > 0)
   {
-    return self().template apply<direction::forward>(z, c.data()).log_det;
+    return self().template apply<direction::forward>(z, checked_context<S, C, Derived>(c, "log_det").data()).log_det;
   }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> forward_and_log_det(const vec& z, const Eigen::MatrixBase<Ctx>& c) const
     requires(C > 0)
   {
-    return self().template apply<direction::forward>(z, c.data());
+    return self().template apply<direction::forward>(z, checked_context<S, C, Derived>(c, "forward_and_log_det").data());
   }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& x, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> inverse_and_log_det(const vec& x, const Eigen::MatrixBase<Ctx>& c) const
     requires(C > 0)
   {
-    return self().template apply<direction::inverse>(x, c.data());
+    return self().template apply<direction::inverse>(x, checked_context<S, C, Derived>(c, "inverse_and_log_det").data());
   }
 
   // ---- gradients --------------------------------------------------------------------
@@ -95,15 +101,17 @@ struct conditioned_ops : parameter_walkers<Derived> {
   {
     return self().template apply_vjp<direction::inverse>(x, nullptr, gz, gld, grad);
   }
-  FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& z, const ctx_vec& c, const vec& gx, S gld, Derived& grad) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& z, const Eigen::MatrixBase<Ctx>& c, const vec& gx, S gld, Derived& grad) const
     requires(C > 0)
   {
-    return self().template apply_vjp<direction::forward>(z, c.data(), gx, gld, grad);
+    return self().template apply_vjp<direction::forward>(z, checked_context<S, C, Derived>(c, "forward_vjp").data(), gx, gld, grad);
   }
-  FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& x, const ctx_vec& c, const vec& gz, S gld, Derived& grad) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& x, const Eigen::MatrixBase<Ctx>& c, const vec& gz, S gld, Derived& grad) const
     requires(C > 0)
   {
-    return self().template apply_vjp<direction::inverse>(x, c.data(), gz, gld, grad);
+    return self().template apply_vjp<direction::inverse>(x, checked_context<S, C, Derived>(c, "inverse_vjp").data(), gz, gld, grad);
   }
 
   // The common part of the gradient of a block of samples (host; the layer's vjp_block):

@@ -69,7 +69,7 @@ struct nll_slot_kernel {
       S lp;
       if constexpr (has_context<F>) {
         const auto c = ctx.at(j);
-        lp = log_prob_vjp(*f, v, w, slots[s], c.data());
+        lp = detail::log_prob_vjp_at(*f, v, c.data(), w, slots[s], nullptr);
       } else {
         lp = log_prob_vjp(*f, v, w, slots[s]);
       }

@@ -44,28 +44,32 @@ struct FlowDistribution {
   [[no_unique_address]] B transform;
 
   // A conditional flow (a transform with context): p(x | c).
-  FLOWTMPL_HOST_DEVICE S log_prob(const vec& x, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE S log_prob(const vec& x, const Eigen::MatrixBase<Ctx>& c) const
     requires(context_dim > 0)
   {
-    const auto r = flowtmpl::inverse_and_log_det(transform, x, c);
+    const auto r = flowtmpl::inverse_and_log_det(transform, x, detail::checked_context<S, context_dim, FlowDistribution>(c, "log_prob"));
     return base.log_prob(r.value) + r.log_det;
   }
-  FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng, const Eigen::MatrixBase<Ctx>& c) const
     requires(context_dim > 0)
   {
-    return transform.forward(base.sample(rng), c);
+    return transform.forward(base.sample(rng), detail::checked_context<S, context_dim, FlowDistribution>(c, "sample"));
   }
-  FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng, const ctx_vec& c, S temperature) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE vec sample(philox_stream& rng, const Eigen::MatrixBase<Ctx>& c, S temperature) const
     requires(context_dim > 0 && TemperedDistribution<Base>)
   {
-    return transform.forward(base.sample(rng, temperature), c);
+    return transform.forward(base.sample(rng, temperature), detail::checked_context<S, context_dim, FlowDistribution>(c, "sample"));
   }
-  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> sample_and_log_prob(philox_stream& rng, const ctx_vec& c) const
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> sample_and_log_prob(philox_stream& rng, const Eigen::MatrixBase<Ctx>& c) const
     requires(context_dim > 0)
   {
     const vec z = base.sample(rng);
     const S lz = base.log_prob(z);
-    const auto r = flowtmpl::forward_and_log_det(transform, z, c);
+    const auto r = flowtmpl::forward_and_log_det(transform, z, detail::checked_context<S, context_dim, FlowDistribution>(c, "sample_and_log_prob"));
     return {r.value, lz - r.log_det};
   }
 

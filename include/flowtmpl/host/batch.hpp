@@ -11,7 +11,9 @@
 //       row count throws shape_error.
 //   detail::prepared_on_heap(b)      flowtmpl::prepare(b) in one heap allocation, read
 //       by all the threads of a call.
-//   detail::is_flow_distribution, is_inverse_of, can_temper: traits of the dispatch.
+//   detail::context_view<T>(Ctx, n, what)  the same for the context batch of a
+//       conditional flow: C x n or C x 1 (one context for all), checked.
+//   detail::is_flow_distribution, can_temper: traits of the dispatch.
 #pragma once
 
 #include <memory>
@@ -59,6 +61,38 @@ batch_ref<typename T::scalar_type, T::dim> batch_view(const Eigen::MatrixBase<De
   }
 }
 
+template <class S, int C>
+using context_ref = Eigen::Ref<const Eigen::Matrix<S, C, Eigen::Dynamic>, 0, Eigen::OuterStride<>>;
+
+// The context batch of a call on a conditional flow T: C x n (one context per sample)
+// or C x 1 (one for all), C = T::context_dim; `what` names the function the user
+// called. A wrong scalar or a wrong static row count is a compile-time diagnostic, a
+// wrong run-time row or column count throws shape_error.
+template <class T, class Derived>
+auto context_view(const Eigen::MatrixBase<Derived>& c, Eigen::Index n, const char* what) {
+  using S = typename T::scalar_type;
+  constexpr int C = context_dim_of<T>() > 0 ? context_dim_of<T>() : 1;
+  using R = context_ref<S, C>;
+  if constexpr (context_dim_of<T>() == 0) {
+    (void)sizeof(diagnostic::flow_without_context_given_a_context<T>);
+    return R(Eigen::Matrix<S, C, Eigen::Dynamic>(C, 0));
+  } else if constexpr (!std::is_same_v<typename Derived::Scalar, S>) {
+    (void)sizeof(diagnostic::context_scalar_differs_from_the_flows<typename Derived::Scalar, S, T>);
+    return R(Eigen::Matrix<S, C, Eigen::Dynamic>(C, 0));
+  } else if constexpr (Derived::RowsAtCompileTime != Eigen::Dynamic && Derived::RowsAtCompileTime != C) {
+    (void)sizeof(diagnostic::context_rows_differ_from_the_flows_context_dim<int(Derived::RowsAtCompileTime), C, T>);
+    return R(Eigen::Matrix<S, C, Eigen::Dynamic>(C, 0));
+  } else {
+    if (c.rows() != C)
+      fail_shape(message(what, ": the context has ", c.rows(), " rows, the flow reads ", C,
+                         " context components (contexts are columns: C x N, or C x 1 for one context)"));
+    if (c.cols() != n && c.cols() != 1)
+      fail_shape(message(what, ": the context has ", c.cols(), " columns; it needs one per sample (", n,
+                         ") or one for all"));
+    return R(c.derived());
+  }
+}
+
 template <class T>
 auto prepared_on_heap(const T& t) {
   using P = decltype(flowtmpl::prepare(t));
@@ -69,11 +103,6 @@ template <class T>
 struct is_flow_distribution : std::false_type {};
 template <class Base, class B>
 struct is_flow_distribution<FlowDistribution<Base, B>> : std::true_type {};
-
-template <class T>
-struct is_inverse_of : std::false_type {};
-template <class B>
-struct is_inverse_of<InverseBijector<B>> : std::true_type {};
 
 // Whether Dist (a distribution, or a flow distribution through its base) can be sampled
 // at a temperature.

@@ -72,12 +72,12 @@ batch_result<typename B::scalar_type, B::dim> run_bijector(const B& b, const Eig
 
 }  // namespace detail
 
-template <Bijector B, class Derived, class Mode = unchecked_t>
+template <Bijector B, class Derived, detail::evaluation_mode Mode = unchecked_t>
 batch_result<typename B::scalar_type, B::dim> forward_and_log_det(const B& b, const Eigen::MatrixBase<Derived>& x,
                                                                   Mode mode = Mode{}) {
   return detail::run_bijector<direction::forward>(b, x, mode);
 }
-template <Bijector B, class Derived, class Mode = unchecked_t>
+template <Bijector B, class Derived, detail::evaluation_mode Mode = unchecked_t>
 batch_result<typename B::scalar_type, B::dim> inverse_and_log_det(const B& b, const Eigen::MatrixBase<Derived>& y,
                                                                   Mode mode = Mode{}) {
   return detail::run_bijector<direction::inverse>(b, y, mode);
@@ -107,15 +107,15 @@ batch_t<typename B::scalar_type, B::dim> run_values(const B& b, const Eigen::Mat
 
 }  // namespace detail
 
-template <Bijector B, class Derived, class Mode = unchecked_t>
+template <Bijector B, class Derived, detail::evaluation_mode Mode = unchecked_t>
 batch_t<typename B::scalar_type, B::dim> forward(const B& b, const Eigen::MatrixBase<Derived>& x, Mode mode = Mode{}) {
   return detail::run_values<direction::forward>(b, x, mode);
 }
-template <Bijector B, class Derived, class Mode = unchecked_t>
+template <Bijector B, class Derived, detail::evaluation_mode Mode = unchecked_t>
 batch_t<typename B::scalar_type, B::dim> inverse(const B& b, const Eigen::MatrixBase<Derived>& y, Mode mode = Mode{}) {
   return detail::run_values<direction::inverse>(b, y, mode);
 }
-template <Bijector B, class Derived, class Mode = unchecked_t>
+template <Bijector B, class Derived, detail::evaluation_mode Mode = unchecked_t>
 row_t<typename B::scalar_type> log_det(const B& b, const Eigen::MatrixBase<Derived>& x, Mode mode = Mode{}) {
   return forward_and_log_det(b, x, mode).log_det;
 }

@@ -49,7 +49,7 @@ template <class B>
 consteval bool uses_blocks() {
   if constexpr (is_chain<B>::value) {
     return []<class... Ls>(Chain<Ls...>*) { return (uses_blocks<Ls>() || ...); }(static_cast<B*>(nullptr));
-  } else if constexpr (is_inverse_of<B>::value) {
+  } else if constexpr (is_inverse_layer<B>::value) {
     return uses_blocks<typename B::base_type>();
   } else {
     using S = typename B::scalar_type;
@@ -72,7 +72,7 @@ void eval_block(const B& b, Eigen::Matrix<typename B::scalar_type, B::dim, Eigen
         ((eval_block<direction::inverse>(b.template get<B::size - 1 - I>(), V, ld, Ctx)), ...);
       }(std::make_index_sequence<B::size>{});
     }
-  } else if constexpr (is_inverse_of<B>::value) {
+  } else if constexpr (is_inverse_layer<B>::value) {
     eval_block<opposite(Dir)>(b.base, V, ld, Ctx);
   } else if constexpr (Dir == direction::forward && has_forward_block_v<B, D, S>) {
     if constexpr (context_dim_of<B>() > 0)

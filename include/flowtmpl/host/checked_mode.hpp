@@ -7,8 +7,11 @@
 // chain, dotted for nested chains, and its name, "layer 2 (Inverse<Exp>)"), the
 // sample, the component and the value: invalid parameters (a layer's validate()), a
 // non-finite input, an input outside a layer's domain (forward_domain() /
-// inverse_domain()), a non-finite output or log-det.
-//   detail::checked_sample(b, dir, x, sample)   one sample through b in direction dir
+// inverse_domain()), a non-finite output or log-det; for a conditional flow also a
+// non-finite context component.
+//   detail::checked_sample(b, dir, x, sample [, ctx])   one sample through b in
+//                                               direction dir (ctx: its context's values)
+//   detail::evaluation_mode<M>                  M is checked_t or unchecked_t
 //   detail::require_exceptions_for<Mode>()      checked mode needs exceptions: a
 //                                               compile-time error without them
 // The messages are built (on the heap) only when a check fails.
@@ -65,9 +68,10 @@ struct layer_path {
   }
 };
 
-template <Bijector L>
+// ctx: the sample's context (C values) for a conditional layer, else nullptr.
+template <class L>
 void checked_leaf(const L& layer, direction dir, vector_t<L>& v, typename L::scalar_type& ld, long sample,
-                  const layer_path& path) {
+                  const layer_path& path, const typename L::scalar_type* ctx) {
   using S = typename L::scalar_type;
   const bool forward_dir = dir == direction::forward;
   const char* dir_name = forward_dir ? "forward" : "inverse";
@@ -92,7 +96,15 @@ void checked_leaf(const L& layer, direction dir, vector_t<L>& v, typename L::sca
                             " is outside the domain ", dom.to_string(), " of its ", dir_name, " direction"),
                     path.label(L::name), sample, i, double(v[i]));
   }
-  const auto r = forward_dir ? flowtmpl::forward_and_log_det(layer, v) : flowtmpl::inverse_and_log_det(layer, v);
+  const auto r = [&] {
+    if constexpr (context_dim_of<L>() > 0) {
+      const context_t<L> c = Eigen::Map<const context_t<L>>(ctx);
+      return forward_dir ? flowtmpl::forward_and_log_det(layer, v, c) : flowtmpl::inverse_and_log_det(layer, v, c);
+    } else {
+      (void)ctx;
+      return forward_dir ? flowtmpl::forward_and_log_det(layer, v) : flowtmpl::inverse_and_log_det(layer, v);
+    }
+  }();
   for (int i = 0; i < L::dim; ++i)
     if (!std::isfinite(double(r.value[i])))
       fail_domain(message(path.label(L::name), ", sample ", sample, ", component ", i, ": the ", dir_name, " direction gave ",
@@ -106,13 +118,14 @@ void checked_leaf(const L& layer, direction dir, vector_t<L>& v, typename L::sca
   ld += r.log_det;
 }
 
-template <Bijector B>
-void checked_walk(const B& b, direction dir, vector_t<B>& v, typename B::scalar_type& ld, long sample, layer_path path) {
+template <class B>
+void checked_walk(const B& b, direction dir, vector_t<B>& v, typename B::scalar_type& ld, long sample, layer_path path,
+                  const typename B::scalar_type* ctx) {
   if constexpr (is_chain<B>::value) {
     auto step = [&](std::size_t i, const auto& layer) {
       layer_path p = path;
       if (p.depth < layer_path::max_depth) p.index[p.depth++] = int(i);
-      checked_walk(layer, dir, v, ld, sample, p);
+      checked_walk(layer, dir, v, ld, sample, p, ctx);
     };
     if (dir == direction::forward) {
       b.for_each_layer([&](auto idx, const auto& layer) { step(idx.value, layer); });
@@ -121,32 +134,40 @@ void checked_walk(const B& b, direction dir, vector_t<B>& v, typename B::scalar_
         ((step(B::size - 1 - I, b.template get<B::size - 1 - I>())), ...);
       }(std::make_index_sequence<B::size>{});
     }
-  } else if constexpr (is_inverse_of<B>::value) {
+  } else if constexpr (is_inverse_layer<B>::value) {
     layer_path p = path;
     ++p.inversions;
-    checked_walk(b.base, opposite(dir), v, ld, sample, p);
+    checked_walk(b.base, opposite(dir), v, ld, sample, p, ctx);
   } else {
-    checked_leaf(b, dir, v, ld, sample, path);
+    checked_leaf(b, dir, v, ld, sample, path, ctx);
   }
 }
 
-template <Bijector B>
-void check_input(const vector_t<B>& v, long sample) {
-  for (int i = 0; i < B::dim; ++i)
+template <class S>
+void check_finite(const char* what, const S* v, int size, long sample) {
+  for (int i = 0; i < size; ++i)
     if (!std::isfinite(double(v[i])))
-      fail_domain(message("input, sample ", sample, ", component ", i, ": value ", v[i], " is not finite"),
-                  "input", sample, i, double(v[i]));
+      fail_domain(message(what, ", sample ", sample, ", component ", i, ": value ", v[i], " is not finite"), what,
+                  sample, i, double(v[i]));
 }
 
-template <Bijector B>
-result_t<B> checked_sample(const B& b, direction dir, const vector_t<B>& x, long sample) {
-  check_input<B>(x, sample);
+// One sample through b (a Bijector, or a ConditionalBijector with ctx its context's C
+// values) in direction dir.
+template <class B>
+result_t<B> checked_sample(const B& b, direction dir, const vector_t<B>& x, long sample,
+                           const typename B::scalar_type* ctx = nullptr) {
+  check_finite("input", x.data(), B::dim, sample);
+  if constexpr (context_dim_of<B>() > 0) check_finite("context", ctx, context_dim_of<B>(), sample);
   vector_t<B> v = x;
   typename B::scalar_type ld(0);
-  checked_walk(b, dir, v, ld, sample, layer_path{});
+  checked_walk(b, dir, v, ld, sample, layer_path{}, ctx);
   return {v, ld};
 }
 #endif
+
+// flowtmpl::checked or flowtmpl::unchecked: the last argument of the host entry points.
+template <class M>
+concept evaluation_mode = std::is_same_v<M, checked_t> || std::is_same_v<M, unchecked_t>;
 
 template <class Mode>
 constexpr void require_exceptions_for() {

@@ -1,15 +1,21 @@
 // flowtmpl/host/conditional_entry_points.hpp: the host batch entry points of
 // conditional flows (flowtmpl/conditional.hpp). The context batch Ctx is C x N (one
-// context per sample) or C x 1 (one for all); a wrong row or column count throws
-// shape_error.
-//   forward(b, X, Ctx) / inverse(b, Y, Ctx)                       -> D x N
-//   forward_and_log_det(b, X, Ctx) / inverse_and_log_det(b, Y, Ctx) -> {values, log_det}
-//   log_prob(d, X, Ctx)                                           -> 1 x N
-//   sample(d, n, seed, Ctx) / sample_and_log_prob(d, n, seed, Ctx)
-// The transform runs layer by layer over blocks of 256 columns (host/block_path.hpp),
-// in parallel; sample j draws its base point from philox_stream(seed, j) and reads
-// context column j (or the one column). Checked mode is not available for them yet.
-// Each call copies the context once and each block its context columns.
+// context per sample) or C x 1 (one for all), C the flow's context_dim; a wrong scalar
+// or static row count is a compile-time diagnostic, a wrong run-time row or column
+// count a shape_error naming the function called (detail::context_view, host/batch.hpp).
+//   forward(b, X, Ctx [, mode]) / inverse(b, Y, Ctx [, mode])                -> D x N
+//   forward_and_log_det(b, X, Ctx [, mode]) / inverse_and_log_det(b, Y, Ctx [, mode])
+//   log_det(b, X, Ctx [, mode])                                              -> 1 x N
+//   log_prob(d, X, Ctx [, mode])                                             -> 1 x N
+//   sample(d, n, seed, Ctx [, T]) / sample_and_log_prob(d, n, seed, Ctx [, T])
+// mode is flowtmpl::unchecked (the default) or flowtmpl::checked (host/checked_mode.hpp:
+// sample by sample, the first problem throws domain_error naming the layer, the sample,
+// the component and the value; a non-finite context component is one). T is a
+// temperature, for a base that models TemperedDistribution.
+// Unchecked, the transform runs layer by layer over blocks of 256 columns
+// (host/block_path.hpp), in parallel; sample j draws its base point from
+// philox_stream(seed, j) and reads context column j (or the one column). Each block
+// copies its context columns.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +29,7 @@
 #include "../random.hpp"
 #include "batch.hpp"
 #include "block_path.hpp"
+#include "checked_mode.hpp"
 #include "parallel_loops.hpp"
 
 namespace flowtmpl {
@@ -35,71 +42,107 @@ Eigen::Matrix<S, C, Eigen::Dynamic> context_block(const CtxRef& ctx, Eigen::Inde
   if (ctx.cols() == 1) return ctx.col(0).replicate(1, count);
   return ctx.middleCols(first, count);
 }
-template <class B, class Derived>
-Eigen::Matrix<typename B::scalar_type, B::context_dim, Eigen::Dynamic> context_view(const Eigen::MatrixBase<Derived>& c,
-                                                                                    Eigen::Index n, const char* what) {
-  static_assert(std::is_same_v<typename Derived::Scalar, typename B::scalar_type>,
-                "flowtmpl: the context batch's scalar type differs from the flow's scalar_type");
-  if (c.rows() != B::context_dim)
-    fail_shape(message(what, ": the context has ", c.rows(), " rows, the flow reads ", B::context_dim,
-                       " context components (contexts are columns)"));
-  if (c.cols() != n && c.cols() != 1)
-    fail_shape(message(what, ": the context has ", c.cols(), " columns; it needs one per sample (", n,
-                       ") or one for all"));
-  return c;
+template <class CtxRef>
+Eigen::Index context_column(const CtxRef& ctx, Eigen::Index j) {
+  return ctx.cols() == 1 ? 0 : j;
 }
 
-template <direction Dir, class B, class DX, class DC>
+// The transform of a conditional flow over the columns of x in direction Dir; what
+// names the function the user called, Named the type the user called it on (a flow
+// distribution, for log_prob and sampling: the compile-time diagnostics name it).
+template <direction Dir, class Named = void, class B, class DX, class DC, class Mode>
 batch_result<typename B::scalar_type, B::dim> run_conditional(const B& b, const Eigen::MatrixBase<DX>& xin,
-                                                              const Eigen::MatrixBase<DC>& cin) {
+                                                              const Eigen::MatrixBase<DC>& cin, Mode, const char* what) {
+  require_exceptions_for<Mode>();
   using S = typename B::scalar_type;
+  using N = std::conditional_t<std::is_void_v<Named>, B, Named>;
   constexpr int C = B::context_dim;
-  const auto x = batch_view<B>(xin, Dir == direction::forward ? "forward" : "inverse");
+  const auto x = batch_view<N>(xin, what);
   const Eigen::Index n = x.cols();
-  const auto ctx = context_view<B>(cin, n, Dir == direction::forward ? "forward" : "inverse");
+  const auto ctx = context_view<N>(cin, n, what);
   batch_result<S, B::dim> out{batch_t<S, B::dim>(B::dim, n), row_t<S>(n)};
-  const auto p = prepared_on_heap(b);
-  const S c = detail::constant_part(*p);
-  for_each_block(n, [&](Eigen::Index first, Eigen::Index count) {
-    batch_t<S, B::dim> V = x.middleCols(first, count);
-    const Eigen::Matrix<S, C, Eigen::Dynamic> cb = context_block<S, C>(ctx, first, count);
-    row_t<S> ld = row_t<S>::Zero(count);
-    eval_block<Dir>(*p, V, ld, &cb);
-    out.values.middleCols(first, count) = V;
-    out.log_det.segment(first, count) = ld.array() + (Dir == direction::forward ? c : -c);
-  });
+  if constexpr (std::is_same_v<Mode, checked_t>) {
+#if FLOWTMPL_HAS_EXCEPTIONS
+    for (Eigen::Index j = 0; j < n; ++j) {
+      const context_t<B> c = ctx.col(context_column(ctx, j));
+      const auto r = checked_sample(b, Dir, vector_t<B>(x.col(j)), long(j), c.data());
+      out.values.col(j) = r.value;
+      out.log_det[j] = r.log_det;
+    }
+#endif
+  } else {
+    const auto p = prepared_on_heap(b);
+    const S c = detail::constant_part(*p);
+    for_each_block(n, [&](Eigen::Index first, Eigen::Index count) {
+      batch_t<S, B::dim> V = x.middleCols(first, count);
+      const Eigen::Matrix<S, C, Eigen::Dynamic> cb = context_block<S, C>(ctx, first, count);
+      row_t<S> ld = row_t<S>::Zero(count);
+      eval_block<Dir>(*p, V, ld, &cb);
+      out.values.middleCols(first, count) = V;
+      out.log_det.segment(first, count) = ld.array() + (Dir == direction::forward ? c : -c);
+    });
+  }
   return out;
+}
+
+// The conditional draw: base points from philox_stream(seed, j) (at temperature T when
+// given), then the transform forward with the context.
+template <class Dist, class DC, class... T>
+batch_result<typename Dist::scalar_type, Dist::dim> draw_conditional(const Dist& d, Eigen::Index n, std::uint64_t seed,
+                                                                     const Eigen::MatrixBase<DC>& context,
+                                                                     const char* what, const T&... temperature) {
+  using S = typename Dist::scalar_type;
+  if (n < 0) fail_shape(message(what, ": the number of samples is negative"));
+  (void)context_view<Dist>(context, n, what);  // before drawing anything
+  batch_t<S, Dist::dim> z(Dist::dim, n);
+  row_t<S> lz(n);
+  for_each_column(n, [&](Eigen::Index j) {
+    philox_stream rng(seed, std::uint64_t(j));
+    const vector_t<Dist> zj = d.base.sample(rng, temperature...);
+    z.col(j) = zj;
+    lz[j] = d.base.log_prob(zj, temperature...);
+  });
+  auto r = run_conditional<direction::forward, Dist>(d.transform, z, context, unchecked, what);
+  r.log_det = lz - r.log_det;
+  return r;
 }
 
 }  // namespace detail
 
-template <ConditionalBijector B, class DX, class DC>
+template <ConditionalBijector B, class DX, class DC, detail::evaluation_mode Mode = unchecked_t>
 batch_result<typename B::scalar_type, B::dim> forward_and_log_det(const B& b, const Eigen::MatrixBase<DX>& x,
-                                                                  const Eigen::MatrixBase<DC>& context) {
-  return detail::run_conditional<direction::forward>(b, x, context);
+                                                                  const Eigen::MatrixBase<DC>& context,
+                                                                  Mode mode = Mode{}) {
+  return detail::run_conditional<direction::forward>(b, x, context, mode, "forward_and_log_det");
 }
-template <ConditionalBijector B, class DX, class DC>
+template <ConditionalBijector B, class DX, class DC, detail::evaluation_mode Mode = unchecked_t>
 batch_result<typename B::scalar_type, B::dim> inverse_and_log_det(const B& b, const Eigen::MatrixBase<DX>& y,
-                                                                  const Eigen::MatrixBase<DC>& context) {
-  return detail::run_conditional<direction::inverse>(b, y, context);
+                                                                  const Eigen::MatrixBase<DC>& context,
+                                                                  Mode mode = Mode{}) {
+  return detail::run_conditional<direction::inverse>(b, y, context, mode, "inverse_and_log_det");
 }
-template <ConditionalBijector B, class DX, class DC>
+template <ConditionalBijector B, class DX, class DC, detail::evaluation_mode Mode = unchecked_t>
 batch_t<typename B::scalar_type, B::dim> forward(const B& b, const Eigen::MatrixBase<DX>& x,
-                                                 const Eigen::MatrixBase<DC>& context) {
-  return detail::run_conditional<direction::forward>(b, x, context).values;
+                                                 const Eigen::MatrixBase<DC>& context, Mode mode = Mode{}) {
+  return detail::run_conditional<direction::forward>(b, x, context, mode, "forward").values;
 }
-template <ConditionalBijector B, class DX, class DC>
+template <ConditionalBijector B, class DX, class DC, detail::evaluation_mode Mode = unchecked_t>
 batch_t<typename B::scalar_type, B::dim> inverse(const B& b, const Eigen::MatrixBase<DX>& y,
-                                                 const Eigen::MatrixBase<DC>& context) {
-  return detail::run_conditional<direction::inverse>(b, y, context).values;
+                                                 const Eigen::MatrixBase<DC>& context, Mode mode = Mode{}) {
+  return detail::run_conditional<direction::inverse>(b, y, context, mode, "inverse").values;
+}
+template <ConditionalBijector B, class DX, class DC, detail::evaluation_mode Mode = unchecked_t>
+row_t<typename B::scalar_type> log_det(const B& b, const Eigen::MatrixBase<DX>& x, const Eigen::MatrixBase<DC>& context,
+                                       Mode mode = Mode{}) {
+  return detail::run_conditional<direction::forward>(b, x, context, mode, "log_det").log_det;
 }
 
 // log p(x_j | c_j) for every column j.
-template <ConditionalDistribution Dist, class DX, class DC>
+template <ConditionalDistribution Dist, class DX, class DC, detail::evaluation_mode Mode = unchecked_t>
 row_t<typename Dist::scalar_type> log_prob(const Dist& d, const Eigen::MatrixBase<DX>& x,
-                                           const Eigen::MatrixBase<DC>& context) {
+                                           const Eigen::MatrixBase<DC>& context, Mode mode = Mode{}) {
   using S = typename Dist::scalar_type;
-  const auto r = inverse_and_log_det(d.transform, x, context);
+  const auto r = detail::run_conditional<direction::inverse, Dist>(d.transform, x, context, mode, "log_prob");
   row_t<S> lp(r.values.cols());
   detail::for_each_column(r.values.cols(), [&](Eigen::Index j) {
     lp[j] = d.base.log_prob(vector_t<Dist>(r.values.col(j))) + r.log_det[j];
@@ -113,24 +156,32 @@ template <ConditionalDistribution Dist, class DC>
 batch_result<typename Dist::scalar_type, Dist::dim> sample_and_log_prob(const Dist& d, Eigen::Index n,
                                                                         std::uint64_t seed,
                                                                         const Eigen::MatrixBase<DC>& context) {
-  using S = typename Dist::scalar_type;
-  if (n < 0) detail::fail_shape("sample: the number of samples is negative");
-  batch_t<S, Dist::dim> z(Dist::dim, n);
-  row_t<S> lz(n);
-  detail::for_each_column(n, [&](Eigen::Index j) {
-    philox_stream rng(seed, std::uint64_t(j));
-    const vector_t<Dist> zj = d.base.sample(rng);
-    z.col(j) = zj;
-    lz[j] = d.base.log_prob(zj);
-  });
-  auto r = forward_and_log_det(d.transform, z, context);
-  r.log_det = lz - r.log_det;
-  return r;
+  return detail::draw_conditional(d, n, seed, context, "sample_and_log_prob");
 }
 template <ConditionalDistribution Dist, class DC>
 batch_t<typename Dist::scalar_type, Dist::dim> sample(const Dist& d, Eigen::Index n, std::uint64_t seed,
                                                       const Eigen::MatrixBase<DC>& context) {
-  return sample_and_log_prob(d, n, seed, context).values;
+  return detail::draw_conditional(d, n, seed, context, "sample").values;
+}
+// At temperature T: the base's scale times T (log p is that of the tempered flow).
+template <ConditionalDistribution Dist, class DC>
+batch_result<typename Dist::scalar_type, Dist::dim> sample_and_log_prob(const Dist& d, Eigen::Index n,
+                                                                        std::uint64_t seed,
+                                                                        const Eigen::MatrixBase<DC>& context,
+                                                                        typename Dist::scalar_type temperature) {
+  static_assert(detail::can_temper<Dist>(),
+                "flowtmpl: sampling at a temperature needs a base distribution with a scale (StandardNormal, "
+                "DiagonalNormal: models of TemperedDistribution)");
+  return detail::draw_conditional(d, n, seed, context, "sample_and_log_prob", temperature);
+}
+template <ConditionalDistribution Dist, class DC>
+batch_t<typename Dist::scalar_type, Dist::dim> sample(const Dist& d, Eigen::Index n, std::uint64_t seed,
+                                                      const Eigen::MatrixBase<DC>& context,
+                                                      typename Dist::scalar_type temperature) {
+  static_assert(detail::can_temper<Dist>(),
+                "flowtmpl: sampling at a temperature needs a base distribution with a scale (StandardNormal, "
+                "DiagonalNormal: models of TemperedDistribution)");
+  return detail::draw_conditional(d, n, seed, context, "sample", temperature).values;
 }
 
 }  // namespace flowtmpl

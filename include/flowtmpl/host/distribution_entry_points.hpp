@@ -27,7 +27,7 @@
 
 namespace flowtmpl {
 
-template <Distribution Dist, class Derived, class Mode = unchecked_t>
+template <Distribution Dist, class Derived, detail::evaluation_mode Mode = unchecked_t>
 row_t<typename Dist::scalar_type> log_prob(const Dist& d, const Eigen::MatrixBase<Derived>& xin, Mode mode = Mode{}) {
   using S = typename Dist::scalar_type;
   if constexpr (detail::is_flow_distribution<Dist>::value) {

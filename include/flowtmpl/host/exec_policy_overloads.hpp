@@ -11,6 +11,7 @@
 #include "../exec.hpp"
 #include "bijector_entry_points.hpp"
 #include "conditional_entry_points.hpp"
+#include "context_diagnostics.hpp"
 #include "distribution_entry_points.hpp"
 
 namespace flowtmpl {

@@ -3,6 +3,10 @@
 //
 //   fit(flow, train, valid, options) -> fit_result   (valid may have 0 columns)
 //   fit(flow, train, options)                          without validation data
+//   fit(flow, conditional_data<F>(X, Ctx), conditional_data<F>(Xv, Cv), options)
+//   fit(flow, conditional_data<F>(X, Ctx), options)    a conditional flow: each sample
+//       with its context (training/conditional_data.hpp), in its minibatch and in the
+//       validation loss
 // Each epoch shuffles the training columns with philox_stream(seed, epoch) (a seeded
 // Fisher-Yates), then takes batches of options.batch_size: nll_and_gradient
 // (training/losses.hpp), optional global-norm clipping, one step of adam or sgd
@@ -20,8 +24,9 @@
 // before that step. A non-finite validation loss stops training after its epoch and
 // names the validation sample and layer the same way (the best epoch's parameters are
 // restored when there is one).
-// Memory: copies of train and valid, one batch, one gradient, three flat vectors of
-// the parameters (values, gradient, best) and the optimizer's state.
+// Memory: train and valid are read in place (an expression without a column-major
+// layout is evaluated once), one batch (and its contexts), one gradient, three flat
+// vectors of the parameters (values, gradient, best) and the optimizer's state.
 #pragma once
 
 #include <algorithm>
@@ -43,6 +48,7 @@
 #include "../errors.hpp"
 #include "../host/batch.hpp"
 #include "../host/checked_mode.hpp"
+#include "../host/conditional_entry_points.hpp"
 #include "../host/bijector_entry_points.hpp"
 #include "../host/distribution_entry_points.hpp"
 #include "../host/initialize.hpp"
@@ -50,6 +56,7 @@
 #include "../random.hpp"
 #include "losses.hpp"
 #include "optimizers.hpp"
+#include "conditional_data.hpp"
 #include "progress.hpp"
 
 namespace flowtmpl {
@@ -100,14 +107,14 @@ std::string parameter_name(const F& f, std::size_t index) {
   return out;
 }
 
-// Why sample x has a non-finite log density: the layer where checked mode stops.
+// Why sample x has a non-finite log density: the layer where checked mode stops (ctx:
+// the sample's context for a conditional flow, else nullptr).
 template <class F>
-std::string why_not_finite(const F& flow, const typename F::vec& x) {
+std::string why_not_finite(const F& flow, const typename F::vec& x, const typename F::scalar_type* ctx) {
 #if FLOWTMPL_HAS_EXCEPTIONS
-  if constexpr (Bijector<typename F::transform_type>) {
+  if constexpr (is_flow_distribution<F>::value) {
     try {
-      Eigen::Matrix<typename F::scalar_type, F::dim, 1> one = x;
-      (void)inverse_and_log_det(flow.transform, one, checked);
+      (void)checked_sample(flow.transform, direction::inverse, x, 0, ctx);
     } catch (const domain_error& e) {
       return e.what();
     } catch (const std::exception&) {
@@ -116,20 +123,29 @@ std::string why_not_finite(const F& flow, const typename F::vec& x) {
 #endif
   (void)flow;
   (void)x;
+  (void)ctx;
   return "every layer gave finite values; the base distribution's log density is not finite";
+}
+
+// The context's values of column j of a context batch (C x N or C x 1), or nullptr.
+template <class CR>
+const auto* context_of(const CR* ctx, Eigen::Index j) {
+  return ctx ? ctx->col(context_column(*ctx, j)).data() : nullptr;
 }
 
 }  // namespace detail
 
-// Maximum-likelihood training of flow on the columns of train (D x N); valid may have
-// 0 columns (no validation, no early stopping). See the top of this header.
-template <class F, class DT, class DV>
-fit_result fit(F& flow, const Eigen::MatrixBase<DT>& train_in, const Eigen::MatrixBase<DV>& valid_in,
-               const fit_options& opt = {}) {
+namespace detail {
+
+// fit's loop. train and valid: the samples (D x N refs); train_c and valid_c: their
+// context batches (C x N or C x 1) for a conditional flow, else nullptr.
+template <class F, class XR, class CR>
+fit_result fit_impl(F& flow, const XR& train, const CR* train_c, const XR& valid, const CR* valid_c,
+                    const fit_options& opt) {
   using S = typename F::scalar_type;
   constexpr std::size_t NP = parameter_count_v<F>;
-  const batch_t<S, F::dim> train = detail::batch_view<F>(train_in, "fit (training data)");
-  const batch_t<S, F::dim> valid = detail::batch_view<F>(valid_in, "fit (validation data)");
+  constexpr bool conditional = context_dim_of<F>() > 0;
+  constexpr int C = conditional ? context_dim_of<F>() : 1;
   const Eigen::Index n = train.cols();
   if (n < 1) detail::fail_shape("fit: the training data has no columns");
   if (opt.batch_size < 1) detail::fail_shape("fit: batch_size must be positive");
@@ -150,6 +166,7 @@ fit_result fit(F& flow, const Eigen::MatrixBase<DT>& train_in, const Eigen::Matr
   sgd<S> sgd_opt{opt.momentum, opt.nesterov, {}, false};
   F grad = make_gradient(flow);
   batch_t<S, F::dim> batch(F::dim, bs);
+  Eigen::Matrix<S, C, Eigen::Dynamic> batch_c(C, conditional ? bs : 0);
   Eigen::Matrix<S, 1, Eigen::Dynamic> lp;
   int since_best = 0;
   long step = 0;
@@ -168,9 +185,17 @@ fit_result fit(F& flow, const Eigen::MatrixBase<DT>& train_in, const Eigen::Matr
       const Eigen::Index count = std::min(bs, n - first);
       batch.resize(F::dim, count);
       for (Eigen::Index j = 0; j < count; ++j) batch.col(j) = train.col(order[std::size_t(first + j)]);
-      if (step == 0 && opt.initialize_actnorm) initialize(flow, batch);
-
-      const S loss = nll_and_gradient(flow, batch, grad, &lp);
+      S loss;
+      if constexpr (conditional) {
+        batch_c.resize(C, count);
+        for (Eigen::Index j = 0; j < count; ++j)
+          batch_c.col(j) = train_c->col(context_column(*train_c, order[std::size_t(first + j)]));
+        if (step == 0 && opt.initialize_actnorm) initialize(flow, batch, batch_c);
+        loss = nll_and_gradient(flow, batch, batch_c, grad, &lp);
+      } else {
+        if (step == 0 && opt.initialize_actnorm) initialize(flow, batch);
+        loss = nll_and_gradient(flow, batch, grad, &lp);
+      }
       auto stop_here = [&](std::string why) {
         res.stop = fit_stop::non_finite;
         res.message = detail::message("step ", step, " (epoch ", epoch + 1, "): ", why,
@@ -182,7 +207,8 @@ fit_result fit(F& flow, const Eigen::MatrixBase<DT>& train_in, const Eigen::Matr
         if (bad == count) bad = 0;
         stop_here(detail::message("the loss is not finite (", double(loss), "): sample ", order[std::size_t(first + bad)],
                                   " of the training data has log_prob ", double(lp[bad]), ": ",
-                                  detail::why_not_finite(flow, typename F::vec(batch.col(bad)))));
+                                  detail::why_not_finite(flow, typename F::vec(batch.col(bad)),
+                                                         conditional ? batch_c.col(bad).data() : nullptr)));
         break;
       }
       if constexpr (NP > 0) {
@@ -218,7 +244,11 @@ fit_result fit(F& flow, const Eigen::MatrixBase<DT>& train_in, const Eigen::Matr
     res.train_loss.push_back(epoch_loss / double(std::max(epoch_batches, 1L)));
     double vloss = std::numeric_limits<double>::quiet_NaN();
     if (valid.cols() > 0) {
-      const auto vlp = log_prob(flow, valid);
+      row_t<S> vlp;
+      if constexpr (conditional)
+        vlp = log_prob(flow, valid, *valid_c);
+      else
+        vlp = log_prob(flow, valid);
       vloss = -double(vlp.template cast<double>().mean());
       res.valid_loss.push_back(vloss);
       if (!std::isfinite(vloss)) {
@@ -229,7 +259,8 @@ fit_result fit(F& flow, const Eigen::MatrixBase<DT>& train_in, const Eigen::Matr
         res.message = detail::message("epoch ", epoch + 1, " (after step ", step, "): the validation loss is not finite (",
                                       vloss, "): sample ", bad, " of the validation data has log_prob ",
                                       double(vlp[bad]), ": ",
-                                      detail::why_not_finite(flow, typename F::vec(valid.col(bad))),
+                                      detail::why_not_finite(flow, typename F::vec(valid.col(bad)),
+                                                             context_of(valid_c, bad)),
                                       "; training stopped",
                                       res.best_epoch > 0 ? detail::message(", the parameters of epoch ", res.best_epoch,
                                                                            " (the best validation loss) are restored")
@@ -276,10 +307,47 @@ fit_result fit(F& flow, const Eigen::MatrixBase<DT>& train_in, const Eigen::Matr
   return res;
 }
 
+}  // namespace detail
+
+// Maximum-likelihood training of flow on the columns of train (D x N); valid may have
+// 0 columns (no validation, no early stopping). See the top of this header.
+template <class F, class DT, class DV>
+  requires(!ConditionalDistribution<F>)
+fit_result fit(F& flow, const Eigen::MatrixBase<DT>& train, const Eigen::MatrixBase<DV>& valid,
+               const fit_options& opt = {}) {
+  using S = typename F::scalar_type;
+  const auto t = detail::batch_view<F>(train, "fit (training data)");
+  const auto v = detail::batch_view<F>(valid, "fit (validation data)");
+  return detail::fit_impl(flow, t, static_cast<const batch_t<S, 1>*>(nullptr), v,
+                          static_cast<const batch_t<S, 1>*>(nullptr), opt);
+}
 // Without validation data.
 template <class F, class DT>
+  requires(!ConditionalDistribution<F>)
 fit_result fit(F& flow, const Eigen::MatrixBase<DT>& train, const fit_options& opt = {}) {
   const batch_t<typename F::scalar_type, F::dim> none(F::dim, 0);
   return fit(flow, train, none, opt);
+}
+
+// A conditional flow: the pairs (x, context) of train and valid (conditional_data<F>,
+// training/conditional_data.hpp); a minibatch takes each sample with its context, the
+// validation loss is the mean of -log p(x | c) over valid. valid may be empty.
+template <ConditionalDistribution F>
+fit_result fit(F& flow, const conditional_data<F>& train, const conditional_data<F>& valid,
+               const fit_options& opt = {}) {
+  return detail::fit_impl(flow, train.x(), &train.context(), valid.x(), &valid.context(), opt);
+}
+template <ConditionalDistribution F>
+fit_result fit(F& flow, const conditional_data<F>& train, const fit_options& opt = {}) {
+  const batch_t<typename F::scalar_type, F::dim> none_x(F::dim, 0);
+  const Eigen::Matrix<typename F::scalar_type, F::context_dim, Eigen::Dynamic> none_c(F::context_dim, 0);
+  const conditional_data<F> none(none_x, none_c);
+  return fit(flow, train, none, opt);
+}
+// A conditional flow's samples without their contexts: a compile-time error in words.
+template <ConditionalDistribution F, class DT, class... Rest>
+fit_result fit(F&, const Eigen::MatrixBase<DT>&, const Rest&...) {
+  (void)sizeof(diagnostic::conditional_flow_called_without_its_context<F>);
+  return {};
 }
 }  // namespace flowtmpl

@@ -6,6 +6,9 @@
 //       A flow with coupling layers (no context) is differentiated a block of 256
 //       samples at a time with matrix-matrix products (training/block_gradient.hpp),
 //       others sample by sample (log_prob_vjp per column).
+//   nll_and_gradient(flow, X, Ctx, grad [, log_probs])  a conditional flow: the mean of
+//       -log p(x_j | c_j), the context batch Ctx C x N (or C x 1 for all); sample by
+//       sample
 //   nll_and_gradient(exec::host, flow, ...)        the same, the policy first
 //   reverse_kl_and_gradient(flow, target, n, seed, grad) -> reverse_kl_result
 //       mean of log q(x) - log p~(x) over n reparameterised draws x = f(z(eps)), eps_j
@@ -34,6 +37,7 @@
 #include "../errors.hpp"
 #include "../exec.hpp"
 #include "../host/batch.hpp"
+#include "../host/conditional_entry_points.hpp"
 #include "../host/parallel_loops.hpp"
 #include "../parameters.hpp"
 #include "../random.hpp"
@@ -70,14 +74,16 @@ inline constexpr gradient_path gradient_path_of =
     block_gradient_ok<F>() ? gradient_path::blocks : gradient_path::per_sample;
 
 // The mean NLL's gradient, by blocks of host_block columns (in parallel, each block into
-// its own part, the parts summed in block order), each block by the given path.
-template <gradient_path Path, class F, class Derived>
-typename F::scalar_type nll_and_gradient_impl(const F& flow, const Eigen::MatrixBase<Derived>& Xin, F& grad,
-                                              Eigen::Matrix<typename F::scalar_type, 1, Eigen::Dynamic>* log_probs) {
+// its own part, the parts summed in block order), each block by the given path; ctx:
+// the checked context batch of a conditional flow (C x N or C x 1), else nullptr.
+template <gradient_path Path, class F, class Derived, class Ctx>
+typename F::scalar_type nll_and_gradient_impl(const F& flow, const Eigen::MatrixBase<Derived>& Xin, const Ctx* ctx,
+                                              F& grad, Eigen::Matrix<typename F::scalar_type, 1, Eigen::Dynamic>* log_probs,
+                                              const char* what) {
   using S = typename F::scalar_type;
-  const batch_t<S, F::dim> X = detail::batch_view<F>(Xin, "nll_and_gradient");
+  const auto X = detail::batch_view<F>(Xin, what);
   const Eigen::Index n = X.cols();
-  if (n < 1) detail::fail_shape("nll_and_gradient: the batch is empty");
+  if (n < 1) detail::fail_shape(message(what, ": the batch is empty"));
   const S w = S(-1) / S(n);
   const Eigen::Index blocks = (n + detail::host_block - 1) / detail::host_block;
   std::vector<F> parts(std::size_t(blocks), make_gradient(flow));
@@ -91,7 +97,12 @@ typename F::scalar_type nll_and_gradient_impl(const F& flow, const Eigen::Matrix
     } else {
       for (Eigen::Index j = first; j < first + count; ++j) {
         const typename F::vec x = X.col(j);
-        lp[j] = log_prob_vjp(flow, x, w, parts[std::size_t(b)]);
+        if constexpr (context_dim_of<F>() > 0) {
+          const context_t<F> c = ctx->col(context_column(*ctx, j));
+          lp[j] = log_prob_vjp_at(flow, x, c.data(), w, parts[std::size_t(b)], nullptr);
+        } else {
+          lp[j] = log_prob_vjp(flow, x, w, parts[std::size_t(b)]);
+        }
         acc += lp[j];
       }
     }
@@ -110,7 +121,8 @@ template <class F, class Derived>
 typename F::scalar_type nll_and_gradient_per_sample(const F& flow, const Eigen::MatrixBase<Derived>& X, F& grad,
                                                     Eigen::Matrix<typename F::scalar_type, 1, Eigen::Dynamic>* log_probs =
                                                         nullptr) {
-  return nll_and_gradient_impl<gradient_path::per_sample>(flow, X, grad, log_probs);
+  return nll_and_gradient_impl<gradient_path::per_sample>(flow, X, static_cast<const batch_t<typename F::scalar_type, 1>*>(nullptr),
+                                                          grad, log_probs, "nll_and_gradient");
 }
 
 }  // namespace detail
@@ -120,13 +132,39 @@ typename F::scalar_type nll_and_gradient_per_sample(const F& flow, const Eigen::
 // with coupling layers (no context) is differentiated a block of 256 samples at a time
 // with matrix-matrix products (detail::log_prob_vjp_block), others sample by sample.
 template <class F, class Derived>
+  requires(!ConditionalDistribution<F>)
 typename F::scalar_type nll_and_gradient(const F& flow, const Eigen::MatrixBase<Derived>& X, F& grad,
                                          Eigen::Matrix<typename F::scalar_type, 1, Eigen::Dynamic>* log_probs = nullptr) {
-  return detail::nll_and_gradient_impl<detail::gradient_path_of<F>>(flow, X, grad, log_probs);
+  return detail::nll_and_gradient_impl<detail::gradient_path_of<F>>(
+      flow, X, static_cast<const batch_t<typename F::scalar_type, 1>*>(nullptr), grad, log_probs, "nll_and_gradient");
+}
+// A conditional flow: the mean of -log p(x_j | c_j) over the columns of X, with the
+// context batch (C x N, or C x 1 for all).
+template <ConditionalDistribution F, class DX, class DC>
+typename F::scalar_type nll_and_gradient(const F& flow, const Eigen::MatrixBase<DX>& X,
+                                         const Eigen::MatrixBase<DC>& context, F& grad,
+                                         Eigen::Matrix<typename F::scalar_type, 1, Eigen::Dynamic>* log_probs = nullptr) {
+  const auto ctx = detail::context_view<F>(context, X.cols(), "nll_and_gradient");
+  return detail::nll_and_gradient_impl<detail::gradient_path_of<F>>(flow, X, &ctx, grad, log_probs,
+                                                                    "nll_and_gradient");
 }
 template <class F, class... A>
 typename F::scalar_type nll_and_gradient(exec::host_t, const F& flow, A&&... a) {
   return nll_and_gradient(flow, std::forward<A>(a)...);
+}
+// Without its context, or with one for a flow that reads none: compile-time errors in
+// words (diagnostics.hpp).
+template <ConditionalDistribution F, class DX>
+typename F::scalar_type nll_and_gradient(const F&, const Eigen::MatrixBase<DX>&, F&,
+                                         Eigen::Matrix<typename F::scalar_type, 1, Eigen::Dynamic>* = nullptr) {
+  (void)sizeof(diagnostic::conditional_flow_called_without_its_context<F>);
+  return 0;
+}
+template <Distribution F, class DX, class DC>
+typename F::scalar_type nll_and_gradient(const F&, const Eigen::MatrixBase<DX>&, const Eigen::MatrixBase<DC>&, F&,
+                                         Eigen::Matrix<typename F::scalar_type, 1, Eigen::Dynamic>* = nullptr) {
+  (void)sizeof(diagnostic::flow_without_context_given_a_context<F>);
+  return 0;
 }
 
 template <class S>

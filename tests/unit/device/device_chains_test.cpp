@@ -75,7 +75,7 @@ TEST_CASE("device parity: a conditional flow, a context per sample and one for a
     std::vector<F> parts(2, ft::make_gradient(f));
     for (Eigen::Index j = 0; j < N; ++j) {
       const Eigen::Matrix<float, 2, 1> c = Cs.col(j);
-      ft::log_prob_vjp(f, ft::vector_t<F>(X.col(j)), -1.0f / float(N), parts[std::size_t(j / 256)], c.data());
+      ft::log_prob_vjp(f, ft::vector_t<F>(X.col(j)), c, -1.0f / float(N), parts[std::size_t(j / 256)]);
     }
     ft::detail::sum_gradients(parts, ref_grad);
     F dg = ft::make_gradient(f);

@@ -1,11 +1,15 @@
-// Conditional flows through the host backend (flowtmpl/host.hpp): a context batch of C x
-// N (one context per sample) or C x 1 (one for all), against the per-sample members;
-// the shape errors; and the density p(x | c) integrating to one.
+// Conditional flows through the host backend (flowtmpl/host/conditional_entry_points.hpp,
+// initialize.hpp): a context batch of C x N (one context per sample) or C x 1 (one for
+// all), against the per-sample members; the shape errors, naming the function called;
+// checked mode with a context; sampling at a temperature; initialize with a context; and
+// the density p(x | c) integrating to one.
+#include <flowtmpl/bijectors/act_norm.hpp>
 #include <flowtmpl/bijectors/affine.hpp>
 #include <flowtmpl/bijectors/autoregressive.hpp>
 #include <flowtmpl/bijectors/coupling.hpp>
 #include <flowtmpl/bijectors/permute.hpp>
 #include <flowtmpl/conditional.hpp>
+#include <flowtmpl/distributions/diagonal_normal.hpp>
 #include <flowtmpl/distributions/standard_normal.hpp>
 #include <flowtmpl/host.hpp>
 #include <flowtmpl/parameters.hpp>
@@ -15,6 +19,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
 
@@ -175,6 +180,124 @@ TEST_CASE("a context batch of the wrong shape throws shape_error naming the cont
   // the right shapes do not throw; 0 samples with a shared context are fine
   CHECK_NOTHROW(flowtmpl::log_prob(d, X, Ctx));
   CHECK(flowtmpl::sample(d, 0, 1, Eigen::Matrix<double, 4, 1>::Zero()).cols() == 0);
+}
+
+TEST_CASE("a shape error names the function the user called", "[conditional][host]") {
+  const Dist d = drawn_flow();
+  const Eigen::Matrix<double, 3, Eigen::Dynamic> X = random_matrix(3, 10, 6, 1.0);
+  const Eigen::MatrixXd wrong_rows = random_matrix(2, 10, 7, 1.0);
+  const auto starts = [](const std::string& msg, const std::string& fn) { return msg.rfind(fn + ": ", 0) == 0; };
+  CHECK(starts(shape_error_of([&] { (void)flowtmpl::log_prob(d, X, wrong_rows); }), "log_prob"));
+  CHECK(starts(shape_error_of([&] { (void)flowtmpl::sample(d, 10, 1, wrong_rows); }), "sample"));
+  CHECK(starts(shape_error_of([&] { (void)flowtmpl::sample_and_log_prob(d, 10, 1, wrong_rows); }),
+               "sample_and_log_prob"));
+  CHECK(starts(shape_error_of([&] { (void)flowtmpl::forward(d.transform, X, wrong_rows); }), "forward"));
+  CHECK(starts(shape_error_of([&] { (void)flowtmpl::inverse(d.transform, X, wrong_rows); }), "inverse"));
+  CHECK(starts(shape_error_of([&] { (void)flowtmpl::log_det(d.transform, X, wrong_rows); }), "log_det"));
+  CHECK(starts(shape_error_of([&] { (void)flowtmpl::forward_and_log_det(d.transform, X, wrong_rows); }),
+               "forward_and_log_det"));
+  CHECK(starts(shape_error_of([&] { (void)flowtmpl::inverse_and_log_det(d.transform, X, wrong_rows); }),
+               "inverse_and_log_det"));
+  CHECK(starts(shape_error_of([&] { (void)flowtmpl::log_prob(d, X, wrong_rows, flowtmpl::checked); }), "log_prob"));
+  CHECK(starts(shape_error_of([&] { (void)flowtmpl::sample(d, 10, 1, wrong_rows, 0.5); }), "sample"));
+  CHECK(starts(shape_error_of([&] { (void)flowtmpl::sample(d, -1, 1, Eigen::Vector4d::Zero()); }), "sample"));
+}
+
+TEST_CASE("checked mode with a context: the same values, and the layer, sample and component of a problem",
+          "[conditional][host]") {
+  const Dist d = drawn_flow();
+  const Eigen::Index n = 40;
+  const Eigen::Matrix<double, 3, Eigen::Dynamic> X = random_matrix(3, n, 11, 2.0);
+  Eigen::Matrix<double, 4, Eigen::Dynamic> Ctx = random_matrix(4, n, 12, 2.0);
+  const auto lp = flowtmpl::log_prob(d, X, Ctx);
+  const auto lpc = flowtmpl::log_prob(d, X, Ctx, flowtmpl::checked);
+  int bad = 0;
+  for (Eigen::Index j = 0; j < n; ++j) bad += !close(lpc[j], lp[j], 1e-12);
+  CHECK(bad == 0);
+  const auto f = flowtmpl::forward_and_log_det(d.transform, X, Ctx);
+  const auto fc = flowtmpl::forward_and_log_det(d.transform, X, Ctx, flowtmpl::checked);
+  CHECK((fc.values - f.values).cwiseAbs().maxCoeff() < 1e-12);
+  CHECK((fc.log_det - f.log_det).cwiseAbs().maxCoeff() < 1e-12);
+  // a shared context in checked mode
+  const Eigen::Matrix<double, 4, 1> c1 = Ctx.col(3);
+  CHECK(close(flowtmpl::log_prob(d, X, c1, flowtmpl::checked)[7], d.log_prob(X.col(7), c1), 1e-12));
+  // a non-finite context component: named, with its sample and component
+  Ctx(2, 17) = std::numeric_limits<double>::quiet_NaN();
+  try {
+    (void)flowtmpl::log_prob(d, X, Ctx, flowtmpl::checked);
+    FAIL("no domain_error");
+  } catch (const flowtmpl::domain_error& e) {
+    INFO(e.what());
+    CHECK_THAT(std::string(e.what()), Catch::StartsWith("context, sample 17, component 2"));
+    CHECK(e.sample == 17);
+    CHECK(e.component == 2);
+    CHECK(e.layer == "context");
+  }
+  // a non-finite input in checked mode, as for a flow without context
+  Eigen::Matrix<double, 3, Eigen::Dynamic> Xbad = X;
+  Xbad(1, 5) = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_AS(flowtmpl::inverse(d.transform, Xbad, Ctx.leftCols(1).eval(), flowtmpl::checked),
+                  flowtmpl::domain_error);
+}
+
+TEST_CASE("sample at a temperature with a context: the tempered base, the same seeds", "[conditional][host]") {
+  using Tempered = flowtmpl::bind_t<
+      Conditional<2, flowtmpl::Flow<flowtmpl::DiagonalNormal, compose<Coupling<Affine, MLP<8>>, Permute<Reverse>,
+                                                                      Coupling<Affine, MLP<8>>>>>,
+      3, double>;
+  Tempered d;
+  flowtmpl::reset_parameters(d, 5, flowtmpl::init::uniform);
+  d.base.log_scale = {0.2, -0.3, 0.1};
+  const Eigen::Index n = 300;
+  const Eigen::Matrix<double, 2, Eigen::Dynamic> Ctx = random_matrix(2, n, 13, 1.5);
+  const double t = 0.6;
+  const auto s = flowtmpl::sample_and_log_prob(d, n, 9, Ctx, t);
+  const auto plain = flowtmpl::sample(d, n, 9, Ctx);
+  CHECK(flowtmpl::sample(d, n, 9, Ctx, t) == s.values);
+  int bad = 0;
+  for (Eigen::Index j = 0; j < n; ++j) {
+    // sample j: the base's draw at temperature t from philox_stream(seed, j), then the
+    // transform with context column j; log p is the tempered base's plus the log-det
+    flowtmpl::philox_stream rng(9, std::uint64_t(j));
+    const Eigen::Vector2d c = Ctx.col(j);
+    const Eigen::Vector3d x = d.sample(rng, c, t);
+    const auto inv = flowtmpl::inverse_and_log_det(d.transform, x, c);
+    const double lp = d.base.log_prob(inv.value, t) + inv.log_det;
+    bad += !((s.values.col(j) - x).cwiseAbs().maxCoeff() < 1e-12 && close(s.log_det[j], lp, 1e-10));
+  }
+  CHECK(bad == 0);
+  // a temperature below one draws closer to the base's mean: the spread shrinks
+  const double spread_t = (s.values.colwise() - s.values.rowwise().mean()).squaredNorm();
+  const double spread_1 = (plain.colwise() - plain.rowwise().mean()).squaredNorm();
+  CHECK(spread_t < spread_1);
+}
+
+TEST_CASE("initialize(flow, X, Ctx): ActNorm inside a conditional flow, from what reaches it", "[conditional][host]") {
+  using WithActNorm = flowtmpl::bind_t<
+      Conditional<2, flowtmpl::Flow<flowtmpl::StandardNormal,
+                                    compose<flowtmpl::ActNorm, Coupling<Affine, MLP<8>>, flowtmpl::ActNorm>>>,
+      3, double>;
+  WithActNorm d;
+  flowtmpl::reset_parameters(d, 7, flowtmpl::init::uniform);
+  const Eigen::Index n = 500;
+  Eigen::Matrix<double, 3, Eigen::Dynamic> X = random_matrix(3, n, 14, 1.0);
+  X.row(0).array() = 3.0 * X.row(0).array() + 5.0;
+  X.row(2).array() = 0.2 * X.row(2).array() - 1.0;
+  const Eigen::Matrix<double, 2, Eigen::Dynamic> Ctx = random_matrix(2, n, 15, 1.0);
+  flowtmpl::initialize(d, X, Ctx);
+  // the last ActNorm (the first on the data side) standardises X; the first one
+  // standardises what the coupling makes of it with each sample's context
+  const auto r = flowtmpl::inverse_and_log_det(d.transform, X, Ctx);
+  const Eigen::VectorXd mean = r.values.rowwise().mean();
+  // (ActNorm standardises with the unbiased variance, as nflows does)
+  const Eigen::VectorXd var =
+      (r.values.colwise() - r.values.rowwise().mean()).array().square().rowwise().sum() / double(n - 1);
+  INFO("means " << mean.transpose() << ", variances " << var.transpose());
+  CHECK(mean.cwiseAbs().maxCoeff() < 1e-9);
+  CHECK((var.array() - 1.0).abs().maxCoeff() < 1e-6);
+  // and the shapes are checked, naming initialize
+  CHECK_THAT(shape_error_of([&] { flowtmpl::initialize(d, X, Eigen::MatrixXd(3, n)); }),
+             Catch::StartsWith("initialize: the context has 3 rows"));
 }
 
 namespace {
