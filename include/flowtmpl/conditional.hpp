@@ -11,6 +11,11 @@
 //   sample(rng, c)); the host backend takes a C x N (or C x 1, shared) context batch:
 //   log_prob(d, X, Ctx), sample(d, n, seed, Ctx), forward(b, X, Ctx), ...
 //   with_context(b, c) (core.hpp) fixes c and gives a plain Bijector.
+//   Conditional<C, Spec, Embedding<RawC, Net>>
+//                            the same, the context first through a learnable network
+//                            (bijectors/embedded_context.hpp): the flow takes the raw
+//                            observation (RawC values) and its layers read the
+//                            network's C outputs; trained with the flow.
 //
 //   sinusoidal_embedding<C>(t)  the time embedding of trajectory and diffusion models:
 //                            components 2k and 2k+1 are sin(t w_k) and cos(t w_k) with
@@ -20,6 +25,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "bijectors/embedded_context.hpp"
 #include "bijectors/inverse.hpp"
 #include "chain.hpp"
 #include "core.hpp"
@@ -80,14 +86,49 @@ consteval auto bind_context_layer() {
 }
 }  // namespace detail
 
-template <int C, class Spec>
+struct no_embedding {};
+
+namespace detail {
+template <class Embed>
+struct is_embedding_spec : std::false_type {};
+template <int RawC, class Net>
+struct is_embedding_spec<Embedding<RawC, Net>> : std::true_type {};
+
+// Spec bound with context C, then (with an embedding) wrapped so that the context
+// passes through the embedding network first.
+template <class Spec, int D, class S, int C, class Embed>
+consteval auto bind_conditional() {
+  using Inner = typename decltype(bind_context_layer<Spec, D, S, C, 0>())::type;
+  if constexpr (!is_embedding_spec<Embed>::value) {
+    return std::type_identity<Inner>{};  // no embedding (or not one: Conditional says so)
+  } else {
+    using Net = typename Embed::template network<C, S>;
+    if constexpr (is_flow_spec<Spec>::value)
+      return std::type_identity<FlowDistribution<typename Inner::base_type,
+                                                 EmbeddedContextBijector<Net, typename Inner::transform_type>>>{};
+    else
+      return std::type_identity<EmbeddedContextBijector<Net, Inner>>{};
+  }
+}
+}  // namespace detail
+
+template <int C, class Spec, class Embed = no_embedding>
 struct Conditional : std::conditional_t<DistributionSpec<Spec>, distribution_spec, bijector_spec> {
   static_assert(C >= 1, "flowtmpl: Conditional<C, Spec>: the context needs at least one component");
+  static_assert(std::is_same_v<Embed, no_embedding> || detail::is_embedding_spec<Embed>::value,
+                "flowtmpl: Conditional<C, Spec, E>: the third argument must be an Embedding<RawC, Net> (the "
+                "network from the raw observation to the C context components)");
   template <int D>
   static constexpr bool accepts_dim = detail::spec_accepts_dim<Spec, D>();
   template <int D, class S>
-  using bind = typename decltype(detail::bind_context_layer<Spec, D, S, C, 0>())::type;
-  static constexpr int context_dim = C;
+  using bind = typename decltype(detail::bind_conditional<Spec, D, S, C, Embed>())::type;
+  // the context the bound flow takes: the raw observation's size with an embedding
+  static constexpr int context_dim = [] {
+    if constexpr (std::is_same_v<Embed, no_embedding>)
+      return C;
+    else
+      return Embed::raw_context_dim;
+  }();
 };
 
 template <int C, class S>

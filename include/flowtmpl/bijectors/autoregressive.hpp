@@ -136,11 +136,12 @@ struct AutoregressiveBijector
   // triangular), each one MADE backward pass on the same tape. The parameters then get
   // the parallel vjp of (-q, -gld).
   template <direction Dir>
-  FLOWTMPL_HOST_DEVICE vec apply_vjp(const vec& v, const S* ctx, const vec& g, S gld, AutoregressiveBijector& grad) const {
+  FLOWTMPL_HOST_DEVICE vec apply_vjp(const vec& v, const S* ctx, const vec& g, S gld, AutoregressiveBijector& grad,
+                                     S* gctx) const {
     if constexpr (Dir == parallel_direction) {
       typename made_type::tape tape;
       const auto theta = made.evaluate_taped(v, ctx, tape);
-      return parallel_vjp<Dir>(v, theta, tape, g, gld, &grad);
+      return parallel_vjp<Dir>(v, theta, tape, g, gld, &grad, gctx);
     } else {
       const vec out = apply<Dir>(v, ctx).value;
       typename made_type::tape tape;
@@ -154,27 +155,28 @@ struct AutoregressiveBijector
       }
       vec q = vec::Zero();
       for (int sweep = 0; sweep < D; ++sweep) {
-        const vec t = parallel_vjp<opposite(Dir)>(out, theta, tape, q, gld, nullptr);
+        const vec t = parallel_vjp<opposite(Dir)>(out, theta, tape, q, gld, nullptr, nullptr);
         const vec next = q + ((g - t).array() / diag.array()).matrix();
         if (next == q) break;
         q = next;
       }
-      parallel_vjp<opposite(Dir)>(out, theta, tape, vec(-q), -gld, &grad);
+      parallel_vjp<opposite(Dir)>(out, theta, tape, vec(-q), -gld, &grad, gctx);  // the context as a parameter
       return q;
     }
   }
 
   // The vjp of the parallel pass in direction Dir at input v, with theta and the
-  // tape from made.evaluate_taped(v); parameters into *grad unless it is nullptr.
+  // tape from made.evaluate_taped(v); parameters into *grad unless it is nullptr, the
+  // context's cotangent into gctx unless it is nullptr.
   template <direction Dir, class Theta, class Tape>
   FLOWTMPL_HOST_DEVICE vec parallel_vjp(const vec& v, const Theta& theta, const Tape& tape, const vec& g, S gld,
-                                        AutoregressiveBijector* grad) const {
+                                        AutoregressiveBijector* grad, S* gctx) const {
     Eigen::Matrix<S, D * P, 1> gtheta = Eigen::Matrix<S, D * P, 1>::Zero();
     vec gv;
     transformer_type* tg = grad ? &grad->transformer : nullptr;
     for (int i = 0; i < D; ++i)
       gv[i] = detail::transformer_vjp<Dir>(transformer, i, v[i], theta.data() + i * P, g[i], gld, gtheta.data() + i * P, tg);
-    gv += made.backward(tape, gtheta, grad ? &grad->made : nullptr, nullptr);
+    gv += made.backward(tape, gtheta, grad ? &grad->made : nullptr, gctx);
     return gv;
   }
 
@@ -247,6 +249,18 @@ struct AutoregressiveBijector
                       const Eigen::Matrix<S, D, Eigen::Dynamic>& X) { m.evaluate_block_taped(X, t); })
   {
     G += this->template network_vjp_block<Dir>(V, V, G, gld, grad, [](int i) { return i; });
+  }
+  // the same with the context block Ctx (C x n); its cotangents into *GC when given
+  using context_block = Eigen::Matrix<S, (C > 0 ? C : 1), Eigen::Dynamic>;
+  template <direction Dir>
+  void vjp_block(const Eigen::Matrix<S, D, Eigen::Dynamic>& V, const context_block& Ctx,
+                 Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld, AutoregressiveBijector& grad, context_block* GC) const
+    requires(Dir == parallel_direction && C > 0 &&
+             requires(const made_type& m, typename made_type::block_tape& t,
+                      const Eigen::Matrix<S, D, Eigen::Dynamic>& X,
+                      const context_block& K) { m.evaluate_block_taped(X, K, t); })
+  {
+    G += this->template network_vjp_block<Dir>(V, V, G, gld, grad, [](int i) { return i; }, &Ctx, GC);
   }
   using no_ctx = Eigen::Matrix<S, 1, Eigen::Dynamic>;
   // the parallel direction always; the sequential one once prepared (sorted units)

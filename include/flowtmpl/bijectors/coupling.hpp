@@ -190,7 +190,8 @@ struct CouplingBijector
   // log-det gld give the input's; the transformed part through the transformer, the
   // conditioning part directly and through the conditioner.
   template <direction Dir>
-  FLOWTMPL_HOST_DEVICE vec apply_vjp(const vec& v, const S* ctx, const vec& g, S gld, CouplingBijector& grad) const {
+  FLOWTMPL_HOST_DEVICE vec apply_vjp(const vec& v, const S* ctx, const vec& g, S gld, CouplingBijector& grad,
+                                     S* gctx) const {
     // local copies: a static member table is host memory to nvcc
     constexpr std::array<int, n_a> a_idx = a_index;
     constexpr std::array<int, n_b> b_idx = b_index;
@@ -205,7 +206,7 @@ struct CouplingBijector
       gv[j] = detail::transformer_vjp<Dir>(transformer, i, v[j], theta.data() + i * P, g[j], gld, gtheta.data() + i * P,
                                            &grad.transformer);
     }
-    const auto ga = conditioner.backward(tape, gtheta, &grad.conditioner, nullptr);
+    const auto ga = conditioner.backward(tape, gtheta, &grad.conditioner, gctx);
     for (int i = 0; i < n_a; ++i) gv[a_idx[i]] += ga[i];
     return gv;
   }
@@ -241,6 +242,19 @@ struct CouplingBijector
   {
     const auto ga =
         this->template network_vjp_block<Dir>(conditioning_rows(V), V, G, gld, grad, [](int i) { return b_index[i]; });
+    for (int i = 0; i < n_a; ++i) G.row(a_index[i]) += ga.row(i);
+  }
+  // the same with the context block Ctx (C x n); its cotangents into *GC when given
+  using context_block = Eigen::Matrix<S, (C > 0 ? C : 1), Eigen::Dynamic>;
+  template <direction Dir>
+  void vjp_block(const Eigen::Matrix<S, D, Eigen::Dynamic>& V, const context_block& Ctx,
+                 Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld, CouplingBijector& grad, context_block* GC) const
+    requires(C > 0 && requires(const conditioner_type& c, typename conditioner_type::block_tape& t,
+                               const Eigen::Matrix<S, n_a, Eigen::Dynamic>& A,
+                               const context_block& K) { c.evaluate_block_taped(A, K, t); })
+  {
+    const auto ga = this->template network_vjp_block<Dir>(conditioning_rows(V), V, G, gld, grad,
+                                                          [](int i) { return b_index[i]; }, &Ctx, GC);
     for (int i = 0; i < n_a; ++i) G.row(a_index[i]) += ga.row(i);
   }
 

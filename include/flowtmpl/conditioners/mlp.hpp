@@ -201,9 +201,9 @@ struct mlp_conditioner : parameter_walkers<mlp_conditioner<In, Out, C, S, Act, H
   }
 
   // ---- gradients for a block of samples (host: matrix-matrix products; training.hpp's
-  // nll_and_gradient). Without context only.
+  // nll_and_gradient). The context block (C x n) after the inputs when C > 0.
   struct block_tape {
-    Eigen::Matrix<S, In, Eigen::Dynamic> x;
+    Eigen::Matrix<S, In + C, Eigen::Dynamic> x;  // the inputs, then the context
     // pre[l]: hidden layer l's pre-activations (widths[l] x n), l = 1 .. layers - 1
     std::array<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>, layers> pre;
   };
@@ -212,8 +212,20 @@ struct mlp_conditioner : parameter_walkers<mlp_conditioner<In, Out, C, S, Act, H
     requires(C == 0)
   {
     t.x = X;
-    Eigen::Matrix<S, widths[1], Eigen::Dynamic> h(widths[1], X.cols());
-    h.noalias() = weight<0>() * X;
+    return block_taped_first(t);
+  }
+  template <class XB, class CB>
+  Eigen::Matrix<S, Out, Eigen::Dynamic> evaluate_block_taped(const XB& X, const CB& Ctx, block_tape& t) const
+    requires(C > 0)
+  {
+    t.x.resize(In + C, X.cols());
+    t.x.template topRows<In>() = X;
+    t.x.template bottomRows<C>() = Ctx;
+    return block_taped_first(t);
+  }
+  Eigen::Matrix<S, Out, Eigen::Dynamic> block_taped_first(block_tape& t) const {
+    Eigen::Matrix<S, widths[1], Eigen::Dynamic> h(widths[1], t.x.cols());
+    h.noalias() = weight<0>() * t.x;
     h.colwise() += bias<0>();
     return block_taped_from_layer<1>(h, t);
   }
@@ -231,30 +243,39 @@ struct mlp_conditioner : parameter_walkers<mlp_conditioner<In, Out, C, S, Act, H
     }
   }
   // G: the outputs' cotangents (Out x n). Adds the parameters' cotangents, summed over
-  // the block, into grad; returns the inputs' (In x n).
+  // the block, into grad, and the context's (C x n) into *GC when given; returns the
+  // inputs' (In x n).
+  using context_block = Eigen::Matrix<S, (C > 0 ? C : 1), Eigen::Dynamic>;
   template <class GB>
-  Eigen::Matrix<S, In, Eigen::Dynamic> backward_block(const block_tape& t, const GB& G, mlp_conditioner& grad) const
-    requires(C == 0)
-  {
-    return backward_block_layer<layers - 1>(t, Eigen::Matrix<S, Out, Eigen::Dynamic>(G), grad);
+  Eigen::Matrix<S, In, Eigen::Dynamic> backward_block(const block_tape& t, const GB& G, mlp_conditioner& grad,
+                                                      context_block* GC = nullptr) const {
+    return backward_block_layer<layers - 1>(t, Eigen::Matrix<S, Out, Eigen::Dynamic>(G), grad, GC);
   }
   template <int L, class G>
-  Eigen::Matrix<S, In, Eigen::Dynamic> backward_block_layer(const block_tape& t, const G& g, mlp_conditioner& grad) const {
+  Eigen::Matrix<S, In, Eigen::Dynamic> backward_block_layer(const block_tape& t, const G& g, mlp_conditioner& grad,
+                                                            context_block* GC) const {
     Eigen::Map<weight_t<L>> gw(grad.values.data() + offsets[L]);
     Eigen::Map<bias_t<L>> gb(grad.values.data() + offsets[L] + std::size_t(widths[L + 1]) * widths[L]);
     gb += g.rowwise().sum();
     if constexpr (L == 0) {
       gw.noalias() += g * t.x.transpose();
-      Eigen::Matrix<S, In, Eigen::Dynamic> gx(In, g.cols());
-      gx.noalias() = weight<0>().transpose() * g;
-      return gx;
+      // the inputs' and the context's cotangents: one product over the whole first layer
+      Eigen::Matrix<S, In + C, Eigen::Dynamic> gin(In + C, g.cols());
+      gin.noalias() = weight<0>().transpose() * g;
+      if constexpr (C > 0) {
+        if (GC) *GC += gin.template bottomRows<C>();
+        return gin.template topRows<In>();
+      } else {
+        (void)GC;
+        return gin;
+      }
     } else {
       const Eigen::Matrix<S, widths[L], Eigen::Dynamic> a = Act::apply(t.pre[L].array()).matrix();
       gw.noalias() += g * a.transpose();
       Eigen::Matrix<S, widths[L], Eigen::Dynamic> ga(widths[L], g.cols());
       ga.noalias() = weight<L>().transpose() * g;
       ga.array() *= Act::derivative(t.pre[L].array());
-      return backward_block_layer<L - 1>(t, ga, grad);
+      return backward_block_layer<L - 1>(t, ga, grad, GC);
     }
   }
 

@@ -2,8 +2,9 @@
 // conditioner (Coupling, the autoregressive layers). Derived provides
 //   template <direction Dir> value_and_log_det<vec, S> apply(const vec& v, const S* ctx)
 //   template <direction Dir> vec apply_vjp(const vec& v, const S* ctx, const vec& g,
-//                                          S gld, Derived& grad)
-// (ctx: C context values, nullptr when C = 0) and gets forward, inverse, log_det, the
+//                                          S gld, Derived& grad, S* gctx)
+// (ctx: C context values, nullptr when C = 0; gctx: where the context's cotangent is
+// added, or nullptr) and gets forward, inverse, log_det, the
 // fused forms and the vector-Jacobian products (flowtmpl/differentiable.hpp), without a
 // context when C = 0 (a Bijector) and with one when C > 0 (a ConditionalBijector), and
 // the transformer's domain where it has one. Derived also
@@ -94,24 +95,43 @@ struct conditioned_ops : parameter_walkers<Derived> {
   FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& z, const vec& gx, S gld, Derived& grad) const
     requires(C == 0)
   {
-    return self().template apply_vjp<direction::forward>(z, nullptr, gx, gld, grad);
+    return self().template apply_vjp<direction::forward>(z, nullptr, gx, gld, grad, nullptr);
   }
   FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& x, const vec& gz, S gld, Derived& grad) const
     requires(C == 0)
   {
-    return self().template apply_vjp<direction::inverse>(x, nullptr, gz, gld, grad);
+    return self().template apply_vjp<direction::inverse>(x, nullptr, gz, gld, grad, nullptr);
   }
   template <class Ctx>
   FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& z, const Eigen::MatrixBase<Ctx>& c, const vec& gx, S gld, Derived& grad) const
     requires(C > 0)
   {
-    return self().template apply_vjp<direction::forward>(z, checked_context<S, C, Derived>(c, "forward_vjp").data(), gx, gld, grad);
+    return self().template apply_vjp<direction::forward>(z, checked_context<S, C, Derived>(c, "forward_vjp").data(), gx, gld,
+                                                         grad, nullptr);
   }
   template <class Ctx>
   FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& x, const Eigen::MatrixBase<Ctx>& c, const vec& gz, S gld, Derived& grad) const
     requires(C > 0)
   {
-    return self().template apply_vjp<direction::inverse>(x, checked_context<S, C, Derived>(c, "inverse_vjp").data(), gz, gld, grad);
+    return self().template apply_vjp<direction::inverse>(x, checked_context<S, C, Derived>(c, "inverse_vjp").data(), gz, gld,
+                                                         grad, nullptr);
+  }
+  // the same, adding the context's cotangent into gc
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE vec forward_vjp(const vec& z, const Eigen::MatrixBase<Ctx>& c, const vec& gx, S gld, Derived& grad,
+                                       ctx_vec& gc) const
+    requires(C > 0)
+  {
+    return self().template apply_vjp<direction::forward>(z, checked_context<S, C, Derived>(c, "forward_vjp").data(), gx, gld,
+                                                         grad, gc.data());
+  }
+  template <class Ctx>
+  FLOWTMPL_HOST_DEVICE vec inverse_vjp(const vec& x, const Eigen::MatrixBase<Ctx>& c, const vec& gz, S gld, Derived& grad,
+                                       ctx_vec& gc) const
+    requires(C > 0)
+  {
+    return self().template apply_vjp<direction::inverse>(x, checked_context<S, C, Derived>(c, "inverse_vjp").data(), gz, gld,
+                                                         grad, gc.data());
   }
 
   // The common part of the gradient of a block of samples (host; the layer's vjp_block):
@@ -119,15 +139,24 @@ struct conditioned_ops : parameter_walkers<Derived> {
   // every column and every transformed feature i, at row j = row_of(i) of V and G, the
   // transformer's vjp in direction Dir, G(j, col) replaced by the input's cotangent; the
   // parameters' cotangents go into grad (the transformer's directly, the network's
-  // through its backward pass over the block). Returns the cotangents of In.
+  // through its backward pass over the block). Returns the cotangents of In. With a
+  // context (C > 0): Ctx the context block (C x n), and its cotangents added into *GC
+  // when GC is not null.
+  using context_block = Eigen::Matrix<S, (C > 0 ? C : 1), Eigen::Dynamic>;
   template <direction Dir, class InBlock, class RowOf>
   auto network_vjp_block(const InBlock& In, const Eigen::Matrix<S, D, Eigen::Dynamic>& V,
-                         Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld, Derived& grad, RowOf row_of) const {
+                         Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld, Derived& grad, RowOf row_of,
+                         const context_block* Ctx = nullptr, context_block* GC = nullptr) const {
     constexpr int F = Transformer::features, P = Transformer::params_per_feature;
     const auto& net = self().network();
     const Eigen::Index n = V.cols();
     typename std::remove_cvref_t<decltype(net)>::block_tape tape;
-    const auto theta = net.evaluate_block_taped(In, tape);
+    const auto theta = [&] {
+      if constexpr (C > 0)
+        return net.evaluate_block_taped(In, *Ctx, tape);
+      else
+        return net.evaluate_block_taped(In, tape);
+    }();
     Eigen::Matrix<S, F * P, Eigen::Dynamic> gtheta = Eigen::Matrix<S, F * P, Eigen::Dynamic>::Zero(F * P, n);
     for (Eigen::Index col = 0; col < n; ++col) {
       const S* th = theta.data() + col * theta.rows();
@@ -138,7 +167,13 @@ struct conditioned_ops : parameter_walkers<Derived> {
                                          &grad.transformer);
       }
     }
-    return net.backward_block(tape, gtheta, grad.network());
+    if constexpr (C > 0) {
+      return net.backward_block(tape, gtheta, grad.network(), GC);
+    } else {
+      (void)Ctx;
+      (void)GC;
+      return net.backward_block(tape, gtheta, grad.network());
+    }
   }
 
   static constexpr interval<S> forward_domain()

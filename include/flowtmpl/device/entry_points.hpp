@@ -3,8 +3,10 @@
 //   forward / inverse(exec::device, df, x[, ctx])             -> device_batch
 //   forward_and_log_det / inverse_and_log_det(...)            -> device_result
 //   log_prob(exec::device, df, x[, ctx])                      -> device_vector<S> (N)
-//   sample(exec::device, df, n, seed[, T][, order][, ctx])    -> device_batch
-//   sample_and_log_prob(exec::device, df, n, seed[, T][, order][, ctx]) -> device_result
+//   sample(exec::device, df, n, seed[, ctx][, T][, order])    -> device_batch
+//   sample_and_log_prob(exec::device, df, n, seed[, ctx][, T][, order]) -> device_result
+// ctx (a device_batch of C rows and N columns, or 1 shared) is there exactly when the
+// flow reads a context.
 // Outputs of forward / inverse take the input's layout; samples take `order`
 // (default_device_layout). Shapes are checked on the host before the launch
 // (shape_error). Each call allocates its outputs in device memory.
@@ -19,6 +21,7 @@
 #include "../direction.hpp"
 
 #include "../concepts.hpp"
+#include "../diagnostics.hpp"
 #include "../errors.hpp"
 #include "../exec.hpp"
 #include "../host/batch.hpp"
@@ -70,80 +73,197 @@ device_result<typename T::scalar_type> run_device_sample(const device_flow<T>& d
   return out;
 }
 
-}  // namespace detail
-
-// ---- entry points ------------------------------------------------------------------
-
 template <class T>
-device_batch<typename T::scalar_type> forward(exec::device_t, const device_flow<T>& b,
-                                              const device_batch<typename T::scalar_type>& x,
-                                              const device_batch<typename T::scalar_type>* ctx = nullptr) {
-  return detail::run_device_bijector<direction::forward, detail::log_det_output::skipped>(b, x, ctx).values;
-}
-template <class T>
-device_batch<typename T::scalar_type> inverse(exec::device_t, const device_flow<T>& b,
-                                              const device_batch<typename T::scalar_type>& y,
-                                              const device_batch<typename T::scalar_type>* ctx = nullptr) {
-  return detail::run_device_bijector<direction::inverse, detail::log_det_output::skipped>(b, y, ctx).values;
-}
-template <class T>
-device_result<typename T::scalar_type> forward_and_log_det(exec::device_t, const device_flow<T>& b,
-                                                           const device_batch<typename T::scalar_type>& x,
-                                                           const device_batch<typename T::scalar_type>* ctx = nullptr) {
-  return detail::run_device_bijector<direction::forward, detail::log_det_output::computed>(b, x, ctx);
-}
-template <class T>
-device_result<typename T::scalar_type> inverse_and_log_det(exec::device_t, const device_flow<T>& b,
-                                                           const device_batch<typename T::scalar_type>& y,
-                                                           const device_batch<typename T::scalar_type>* ctx = nullptr) {
-  return detail::run_device_bijector<direction::inverse, detail::log_det_output::computed>(b, y, ctx);
-}
-
-template <class T>
-thrust::device_vector<typename T::scalar_type> log_prob(exec::device_t, const device_flow<T>& d,
-                                                        const device_batch<typename T::scalar_type>& x,
-                                                        const device_batch<typename T::scalar_type>* ctx = nullptr) {
+thrust::device_vector<typename T::scalar_type> run_device_log_prob(const device_flow<T>& d,
+                                                                   const device_batch<typename T::scalar_type>& x,
+                                                                   const device_batch<typename T::scalar_type>* ctx) {
   static_assert(Distribution<T> || ConditionalDistribution<T>,
                 "flowtmpl: device log_prob takes a distribution (a bijector has forward_and_log_det instead)");
   using S = typename T::scalar_type;
   using P = typename device_flow<T>::prepared_type;
-  detail::check_batch<T>(x, "log_prob");
-  const auto c = detail::context_of<T>(ctx, x.count(), "log_prob");
+  check_batch<T>(x, "log_prob");
+  const auto c = context_of<T>(ctx, x.count(), "log_prob");
   thrust::device_vector<S> out(std::size_t(x.count()));
-  detail::launch(x.count(), detail::log_prob_kernel<P>{d.prepared_pointer(), x.span(),
-                                                       thrust::raw_pointer_cast(out.data()), d.constant_part(), c});
+  launch(x.count(), log_prob_kernel<P>{d.prepared_pointer(), x.span(), thrust::raw_pointer_cast(out.data()),
+                                       d.constant_part(), c});
   return out;
+}
+
+}  // namespace detail
+
+// ---- entry points ------------------------------------------------------------------
+// A flow that reads a context takes it as a device_batch after the input (after the seed
+// for sampling); one that reads none takes none. Calling either the other way is a
+// compile-time error in words (diagnostics.hpp), as on the host.
+
+namespace detail {
+template <class T, class R, class Run>
+R without_context(Run run) {
+  if constexpr (has_context<T>) {
+    (void)sizeof(diagnostic::conditional_flow_called_without_its_context<T>);
+    return R{};
+  } else {
+    return run();
+  }
+}
+template <class T, class R, class Run>
+R with_context(Run run) {
+  if constexpr (!has_context<T>) {
+    (void)sizeof(diagnostic::flow_without_context_given_a_context<T>);
+    return R{};
+  } else {
+    return run();
+  }
+}
+}  // namespace detail
+
+template <class T>
+device_batch<typename T::scalar_type> forward(exec::device_t, const device_flow<T>& b,
+                                              const device_batch<typename T::scalar_type>& x) {
+  return detail::without_context<T, device_batch<typename T::scalar_type>>([&] {
+    return detail::run_device_bijector<direction::forward, detail::log_det_output::skipped>(b, x, nullptr).values;
+  });
+}
+template <class T>
+device_batch<typename T::scalar_type> forward(exec::device_t, const device_flow<T>& b,
+                                              const device_batch<typename T::scalar_type>& x,
+                                              const device_batch<typename T::scalar_type>& ctx) {
+  return detail::with_context<T, device_batch<typename T::scalar_type>>([&] {
+    return detail::run_device_bijector<direction::forward, detail::log_det_output::skipped>(b, x, &ctx).values;
+  });
+}
+template <class T>
+device_batch<typename T::scalar_type> inverse(exec::device_t, const device_flow<T>& b,
+                                              const device_batch<typename T::scalar_type>& y) {
+  return detail::without_context<T, device_batch<typename T::scalar_type>>([&] {
+    return detail::run_device_bijector<direction::inverse, detail::log_det_output::skipped>(b, y, nullptr).values;
+  });
+}
+template <class T>
+device_batch<typename T::scalar_type> inverse(exec::device_t, const device_flow<T>& b,
+                                              const device_batch<typename T::scalar_type>& y,
+                                              const device_batch<typename T::scalar_type>& ctx) {
+  return detail::with_context<T, device_batch<typename T::scalar_type>>([&] {
+    return detail::run_device_bijector<direction::inverse, detail::log_det_output::skipped>(b, y, &ctx).values;
+  });
+}
+template <class T>
+device_result<typename T::scalar_type> forward_and_log_det(exec::device_t, const device_flow<T>& b,
+                                                           const device_batch<typename T::scalar_type>& x) {
+  return detail::without_context<T, device_result<typename T::scalar_type>>([&] {
+    return detail::run_device_bijector<direction::forward, detail::log_det_output::computed>(b, x, nullptr);
+  });
+}
+template <class T>
+device_result<typename T::scalar_type> forward_and_log_det(exec::device_t, const device_flow<T>& b,
+                                                           const device_batch<typename T::scalar_type>& x,
+                                                           const device_batch<typename T::scalar_type>& ctx) {
+  return detail::with_context<T, device_result<typename T::scalar_type>>([&] {
+    return detail::run_device_bijector<direction::forward, detail::log_det_output::computed>(b, x, &ctx);
+  });
+}
+template <class T>
+device_result<typename T::scalar_type> inverse_and_log_det(exec::device_t, const device_flow<T>& b,
+                                                           const device_batch<typename T::scalar_type>& y) {
+  return detail::without_context<T, device_result<typename T::scalar_type>>([&] {
+    return detail::run_device_bijector<direction::inverse, detail::log_det_output::computed>(b, y, nullptr);
+  });
+}
+template <class T>
+device_result<typename T::scalar_type> inverse_and_log_det(exec::device_t, const device_flow<T>& b,
+                                                           const device_batch<typename T::scalar_type>& y,
+                                                           const device_batch<typename T::scalar_type>& ctx) {
+  return detail::with_context<T, device_result<typename T::scalar_type>>([&] {
+    return detail::run_device_bijector<direction::inverse, detail::log_det_output::computed>(b, y, &ctx);
+  });
+}
+
+template <class T>
+thrust::device_vector<typename T::scalar_type> log_prob(exec::device_t, const device_flow<T>& d,
+                                                        const device_batch<typename T::scalar_type>& x) {
+  return detail::without_context<T, thrust::device_vector<typename T::scalar_type>>(
+      [&] { return detail::run_device_log_prob(d, x, nullptr); });
+}
+template <class T>
+thrust::device_vector<typename T::scalar_type> log_prob(exec::device_t, const device_flow<T>& d,
+                                                        const device_batch<typename T::scalar_type>& x,
+                                                        const device_batch<typename T::scalar_type>& ctx) {
+  return detail::with_context<T, thrust::device_vector<typename T::scalar_type>>(
+      [&] { return detail::run_device_log_prob(d, x, &ctx); });
 }
 
 template <class T>
 device_batch<typename T::scalar_type> sample(exec::device_t, const device_flow<T>& d, std::int64_t n,
-                                             std::uint64_t seed, layout order = default_device_layout,
-                                             const device_batch<typename T::scalar_type>* ctx = nullptr) {
-  return detail::run_device_sample<detail::log_prob_output::skipped, detail::sample_temperature::none>(
-      d, n, seed, typename T::scalar_type(1), order, ctx).values;
+                                             std::uint64_t seed, layout order = default_device_layout) {
+  return detail::without_context<T, device_batch<typename T::scalar_type>>([&] {
+    return detail::run_device_sample<detail::log_prob_output::skipped, detail::sample_temperature::none>(
+               d, n, seed, typename T::scalar_type(1), order, nullptr).values;
+  });
 }
 template <class T>
 device_batch<typename T::scalar_type> sample(exec::device_t, const device_flow<T>& d, std::int64_t n,
                                              std::uint64_t seed, typename T::scalar_type temperature,
-                                             layout order = default_device_layout,
-                                             const device_batch<typename T::scalar_type>* ctx = nullptr) {
-  return detail::run_device_sample<detail::log_prob_output::skipped, detail::sample_temperature::given>(
-      d, n, seed, temperature, order, ctx).values;
+                                             layout order = default_device_layout) {
+  return detail::without_context<T, device_batch<typename T::scalar_type>>([&] {
+    return detail::run_device_sample<detail::log_prob_output::skipped, detail::sample_temperature::given>(
+               d, n, seed, temperature, order, nullptr).values;
+  });
+}
+template <class T>
+device_batch<typename T::scalar_type> sample(exec::device_t, const device_flow<T>& d, std::int64_t n,
+                                             std::uint64_t seed, const device_batch<typename T::scalar_type>& ctx,
+                                             layout order = default_device_layout) {
+  return detail::with_context<T, device_batch<typename T::scalar_type>>([&] {
+    return detail::run_device_sample<detail::log_prob_output::skipped, detail::sample_temperature::none>(
+               d, n, seed, typename T::scalar_type(1), order, &ctx).values;
+  });
+}
+template <class T>
+device_batch<typename T::scalar_type> sample(exec::device_t, const device_flow<T>& d, std::int64_t n,
+                                             std::uint64_t seed, const device_batch<typename T::scalar_type>& ctx,
+                                             typename T::scalar_type temperature, layout order = default_device_layout) {
+  return detail::with_context<T, device_batch<typename T::scalar_type>>([&] {
+    return detail::run_device_sample<detail::log_prob_output::skipped, detail::sample_temperature::given>(
+               d, n, seed, temperature, order, &ctx).values;
+  });
 }
 template <class T>
 device_result<typename T::scalar_type> sample_and_log_prob(exec::device_t, const device_flow<T>& d, std::int64_t n,
-                                                           std::uint64_t seed, layout order = default_device_layout,
-                                                           const device_batch<typename T::scalar_type>* ctx = nullptr) {
-  return detail::run_device_sample<detail::log_prob_output::computed, detail::sample_temperature::none>(
-      d, n, seed, typename T::scalar_type(1), order, ctx);
+                                                           std::uint64_t seed, layout order = default_device_layout) {
+  return detail::without_context<T, device_result<typename T::scalar_type>>([&] {
+    return detail::run_device_sample<detail::log_prob_output::computed, detail::sample_temperature::none>(
+        d, n, seed, typename T::scalar_type(1), order, nullptr);
+  });
 }
 template <class T>
 device_result<typename T::scalar_type> sample_and_log_prob(exec::device_t, const device_flow<T>& d, std::int64_t n,
                                                            std::uint64_t seed, typename T::scalar_type temperature,
-                                                           layout order = default_device_layout,
-                                                           const device_batch<typename T::scalar_type>* ctx = nullptr) {
-  return detail::run_device_sample<detail::log_prob_output::computed, detail::sample_temperature::given>(
-      d, n, seed, temperature, order, ctx);
+                                                           layout order = default_device_layout) {
+  return detail::without_context<T, device_result<typename T::scalar_type>>([&] {
+    return detail::run_device_sample<detail::log_prob_output::computed, detail::sample_temperature::given>(
+        d, n, seed, temperature, order, nullptr);
+  });
+}
+template <class T>
+device_result<typename T::scalar_type> sample_and_log_prob(exec::device_t, const device_flow<T>& d, std::int64_t n,
+                                                           std::uint64_t seed,
+                                                           const device_batch<typename T::scalar_type>& ctx,
+                                                           layout order = default_device_layout) {
+  return detail::with_context<T, device_result<typename T::scalar_type>>([&] {
+    return detail::run_device_sample<detail::log_prob_output::computed, detail::sample_temperature::none>(
+        d, n, seed, typename T::scalar_type(1), order, &ctx);
+  });
+}
+template <class T>
+device_result<typename T::scalar_type> sample_and_log_prob(exec::device_t, const device_flow<T>& d, std::int64_t n,
+                                                           std::uint64_t seed,
+                                                           const device_batch<typename T::scalar_type>& ctx,
+                                                           typename T::scalar_type temperature,
+                                                           layout order = default_device_layout) {
+  return detail::with_context<T, device_result<typename T::scalar_type>>([&] {
+    return detail::run_device_sample<detail::log_prob_output::computed, detail::sample_temperature::given>(
+        d, n, seed, temperature, order, &ctx);
+  });
 }
 
 }  // namespace flowtmpl

@@ -1,7 +1,8 @@
 // flowtmpl/device/gradient.hpp: the gradient of the mean negative log-likelihood on
 // the device.
-//   nll_and_gradient(exec::device, df, x, grad[, log_probs][, options][, ctx]) -> S
-// as nll_and_gradient(flow, X, grad) on the host. log_prob_vjp runs per sample; the
+//   nll_and_gradient(exec::device, df, x[, ctx], grad[, log_probs][, options]) -> S
+// as nll_and_gradient(flow, X[, Ctx], grad) on the host (ctx exactly when the flow reads
+// a context). log_prob_vjp runs per sample; the
 // batch is reduced in a fixed order: samples are grouped into slots of
 // options.samples_per_slot consecutive samples (256 by default, the host's block),
 // each slot accumulated in sample order by one thread into its own gradient, then the
@@ -27,6 +28,7 @@
 #include "../config.hpp"
 #include "../detail/eigen.hpp"
 
+#include "../diagnostics.hpp"
 #include "../differentiable.hpp"
 #include "../errors.hpp"
 #include "../exec.hpp"
@@ -124,16 +126,16 @@ struct device_gradient_options {
 // Mean negative log-likelihood of the batch and its gradient into grad (overwritten),
 // as nll_and_gradient(flow, X, grad) on the host; per-sample log densities to
 // *log_probs when given.
+namespace detail {
 template <class F>
-typename F::scalar_type nll_and_gradient(exec::device_t, const device_flow<F>& df,
-                                         const device_batch<typename F::scalar_type>& x, F& grad,
-                                         thrust::device_vector<typename F::scalar_type>* log_probs = nullptr,
-                                         const device_gradient_options& options = {},
-                                         const device_batch<typename F::scalar_type>* ctx = nullptr) {
+typename F::scalar_type run_device_nll(const device_flow<F>& df, const device_batch<typename F::scalar_type>& x, F& grad,
+                                       thrust::device_vector<typename F::scalar_type>* log_probs,
+                                       const device_gradient_options& options,
+                                       const device_batch<typename F::scalar_type>* ctx) {
   using S = typename F::scalar_type;
-  detail::check_batch<F>(x, "nll_and_gradient");
+  check_batch<F>(x, "nll_and_gradient");
   const std::int64_t n = x.count();
-  if (n < 1) detail::fail_shape("device nll_and_gradient: the batch is empty");
+  if (n < 1) fail_shape("device nll_and_gradient: the batch is empty");
   if (options.samples_per_slot < 1) detail::fail_shape("device nll_and_gradient: samples_per_slot must be at least 1");
   const auto c = detail::context_of<F>(ctx, n, "nll_and_gradient");
   const std::int64_t per = options.samples_per_slot;
@@ -171,6 +173,34 @@ typename F::scalar_type nll_and_gradient(exec::device_t, const device_flow<F>& d
   for (S s : hs) total += s;
   if (log_probs) *log_probs = std::move(lp);
   return -total / S(n);
+}
+}  // namespace detail
+
+template <class F>
+typename F::scalar_type nll_and_gradient(exec::device_t, const device_flow<F>& df,
+                                         const device_batch<typename F::scalar_type>& x, F& grad,
+                                         thrust::device_vector<typename F::scalar_type>* log_probs = nullptr,
+                                         const device_gradient_options& options = {}) {
+  if constexpr (detail::has_context<F>) {
+    (void)sizeof(diagnostic::conditional_flow_called_without_its_context<F>);
+    return typename F::scalar_type(0);
+  } else {
+    return detail::run_device_nll(df, x, grad, log_probs, options, nullptr);
+  }
+}
+// A conditional flow: the context (C x N, or C x 1 shared) after the data.
+template <class F>
+typename F::scalar_type nll_and_gradient(exec::device_t, const device_flow<F>& df,
+                                         const device_batch<typename F::scalar_type>& x,
+                                         const device_batch<typename F::scalar_type>& ctx, F& grad,
+                                         thrust::device_vector<typename F::scalar_type>* log_probs = nullptr,
+                                         const device_gradient_options& options = {}) {
+  if constexpr (!detail::has_context<F>) {
+    (void)sizeof(diagnostic::flow_without_context_given_a_context<F>);
+    return typename F::scalar_type(0);
+  } else {
+    return detail::run_device_nll(df, x, grad, log_probs, options, &ctx);
+  }
 }
 
 }  // namespace flowtmpl

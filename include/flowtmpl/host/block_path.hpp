@@ -20,6 +20,7 @@
 #include "../direction.hpp"
 #include "../detail/eigen.hpp"
 
+#include "../bijectors/embedded_context.hpp"
 #include "../chain.hpp"
 #include "../core.hpp"
 #include "batch.hpp"
@@ -51,6 +52,8 @@ consteval bool uses_blocks() {
     return []<class... Ls>(Chain<Ls...>*) { return (uses_blocks<Ls>() || ...); }(static_cast<B*>(nullptr));
   } else if constexpr (is_inverse_layer<B>::value) {
     return uses_blocks<typename B::base_type>();
+  } else if constexpr (is_embedded_context<B>::value) {
+    return true;
   } else {
     using S = typename B::scalar_type;
     return has_forward_block_v<B, B::dim, S> || has_inverse_block_v<B, B::dim, S> || context_dim_of<B>() > 0;
@@ -74,6 +77,9 @@ void eval_block(const B& b, Eigen::Matrix<typename B::scalar_type, B::dim, Eigen
     }
   } else if constexpr (is_inverse_layer<B>::value) {
     eval_block<opposite(Dir)>(b.base, V, ld, Ctx);
+  } else if constexpr (is_embedded_context<B>::value) {
+    const Eigen::Matrix<S, B::embedded_dim, Eigen::Dynamic> E = b.embed_block(*Ctx);
+    eval_block<Dir>(b.inner, V, ld, &E);
   } else if constexpr (Dir == direction::forward && has_forward_block_v<B, D, S>) {
     if constexpr (context_dim_of<B>() > 0)
       b.forward_block(V, ld, *Ctx);

@@ -29,6 +29,7 @@
 #include "../detail/eigen.hpp"
 #include "../detail/interval.hpp"
 
+#include "../bijectors/embedded_context.hpp"
 #include "../chain.hpp"
 #include "../core.hpp"
 #include "../errors.hpp"
@@ -138,6 +139,15 @@ void checked_walk(const B& b, direction dir, vector_t<B>& v, typename B::scalar_
     layer_path p = path;
     ++p.inversions;
     checked_walk(b.base, opposite(dir), v, ld, sample, p, ctx);
+  } else if constexpr (is_embedded_context<B>::value) {
+    // the layers read the embedding's output: it must be finite
+    const auto e = b.embed_values(ctx);
+    for (int i = 0; i < B::embedded_dim; ++i)
+      if (!std::isfinite(double(e[i])))
+        fail_domain(message(path.label(B::name), ", sample ", sample, ", component ", i,
+                            ": the embedding network gave ", e[i], " for the context"),
+                    path.label(B::name), sample, i, double(e[i]));
+    checked_walk(b.inner, dir, v, ld, sample, path, e.data());
   } else {
     checked_leaf(b, dir, v, ld, sample, path, ctx);
   }

@@ -15,6 +15,7 @@
 
 #include "../detail/eigen.hpp"
 
+#include "../bijectors/embedded_context.hpp"
 #include "../chain.hpp"
 #include "../core.hpp"
 #include "batch.hpp"
@@ -40,6 +41,9 @@ void init_walk(B& b, bool normalizing, M& batch, const Ctx* ctx) {
     }
   } else if constexpr (is_inverse_layer<B>::value) {
     init_walk(b.base, !normalizing, batch, ctx);
+  } else if constexpr (is_embedded_context<B>::value) {
+    const Eigen::Matrix<typename B::scalar_type, B::embedded_dim, Eigen::Dynamic> E = b.embed_block(*ctx);
+    init_walk(b.inner, normalizing, batch, &E);
   } else if constexpr (context_dim_of<B>() > 0) {
     // a layer that reads the context has no data-dependent initialisation of its own
     batch = normalizing ? flowtmpl::inverse(b, batch, *ctx) : flowtmpl::forward(b, batch, *ctx);

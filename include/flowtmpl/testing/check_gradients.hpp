@@ -49,6 +49,8 @@ bool parameters_valid(const B& b) {
     return ok;
   } else if constexpr (flowtmpl::detail::is_inverse_layer<B>::value) {
     return parameters_valid(b.base);
+  } else if constexpr (flowtmpl::detail::is_embedded_context<B>::value) {
+    return parameters_valid(b.inner);
   } else if constexpr (requires { b.validate(); }) {
     return b.validate() == nullptr;
   } else {

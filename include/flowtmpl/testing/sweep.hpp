@@ -92,6 +92,8 @@ constexpr interval<typename B::scalar_type> domain_of() {
     return domain_of<opposite(Dir), typename B::base_type>();
   } else if constexpr (flowtmpl::detail::is_context_bound<B>::value) {
     return domain_of<Dir, std::remove_cvref_t<decltype(std::declval<const B&>().bijector)>>();
+  } else if constexpr (flowtmpl::detail::is_embedded_context<B>::value) {
+    return domain_of<Dir, typename B::inner_type>();
   } else if constexpr (Dir == direction::forward && requires { B::forward_domain(); }) {
     return B::forward_domain();
   } else if constexpr (Dir == direction::inverse && requires { B::inverse_domain(); }) {

@@ -7,8 +7,9 @@
 //       samples at a time with matrix-matrix products (training/block_gradient.hpp),
 //       others sample by sample (log_prob_vjp per column).
 //   nll_and_gradient(flow, X, Ctx, grad [, log_probs])  a conditional flow: the mean of
-//       -log p(x_j | c_j), the context batch Ctx C x N (or C x 1 for all); sample by
-//       sample
+//       -log p(x_j | c_j), the context batch Ctx C x N (or C x 1 for all); by blocks
+//       as the unconditional one where its layers allow (the context block with the
+//       samples, through the embedding network where there is one)
 //   nll_and_gradient(exec::host, flow, ...)        the same, the policy first
 //   reverse_kl_and_gradient(flow, target, n, seed, grad) -> reverse_kl_result
 //       mean of log q(x) - log p~(x) over n reparameterised draws x = f(z(eps)), eps_j
@@ -92,7 +93,12 @@ typename F::scalar_type nll_and_gradient_impl(const F& flow, const Eigen::Matrix
   detail::for_each_numbered_block(n, [&](Eigen::Index b, Eigen::Index first, Eigen::Index count) {
     S acc(0);
     if constexpr (Path == gradient_path::blocks) {
-      log_prob_vjp_block(flow, X.middleCols(first, count), w, parts[std::size_t(b)], lp.data() + first);
+      if constexpr (context_dim_of<F>() > 0) {
+        const context_block_of<F> cb = context_block<S, context_dim_of<F>()>(*ctx, first, count);
+        log_prob_vjp_block(flow, X.middleCols(first, count), w, parts[std::size_t(b)], lp.data() + first, &cb);
+      } else {
+        log_prob_vjp_block(flow, X.middleCols(first, count), w, parts[std::size_t(b)], lp.data() + first);
+      }
       for (Eigen::Index j = first; j < first + count; ++j) acc += lp[j];
     } else {
       for (Eigen::Index j = first; j < first + count; ++j) {
@@ -124,13 +130,21 @@ typename F::scalar_type nll_and_gradient_per_sample(const F& flow, const Eigen::
   return nll_and_gradient_impl<gradient_path::per_sample>(flow, X, static_cast<const batch_t<typename F::scalar_type, 1>*>(nullptr),
                                                           grad, log_probs, "nll_and_gradient");
 }
+template <class F, class DX, class DC>
+typename F::scalar_type nll_and_gradient_per_sample(const F& flow, const Eigen::MatrixBase<DX>& X,
+                                                    const Eigen::MatrixBase<DC>& context, F& grad,
+                                                    Eigen::Matrix<typename F::scalar_type, 1, Eigen::Dynamic>* log_probs =
+                                                        nullptr) {
+  const auto ctx = context_view<F>(context, X.cols(), "nll_and_gradient");
+  return nll_and_gradient_impl<gradient_path::per_sample>(flow, X, &ctx, grad, log_probs, "nll_and_gradient");
+}
 
 }  // namespace detail
 
 // Mean negative log-likelihood of the columns of X, and its gradient into grad
 // (overwritten). Per-sample log densities go to *log_probs when given (1 x N). A flow
-// with coupling layers (no context) is differentiated a block of 256 samples at a time
-// with matrix-matrix products (detail::log_prob_vjp_block), others sample by sample.
+// with coupling or autoregressive layers is differentiated a block of 256 samples at a
+// time with matrix-matrix products (detail::log_prob_vjp_block), others sample by sample.
 template <class F, class Derived>
   requires(!ConditionalDistribution<F>)
 typename F::scalar_type nll_and_gradient(const F& flow, const Eigen::MatrixBase<Derived>& X, F& grad,

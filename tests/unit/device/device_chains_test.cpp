@@ -1,5 +1,5 @@
 // Host / device parity for the RealNVP, Glow-style, NSF and MAF chains (D = 8, the
-// benchmarks' architectures), a conditional flow, the same samples for the same seed,
+// benchmarks' architectures), a conditional flow (with and without an embedding), the same samples for the same seed,
 // and the device entry points' checks.
 #include "support/device.hpp"
 
@@ -34,10 +34,18 @@ TEMPLATE_TEST_CASE("device parity: the RealNVP, Glow-style, NSF and MAF chains",
   check_gradient(f, X);
 }
 
-TEST_CASE("device parity: a conditional flow, a context per sample and one for all", "[device]") {
-  using C = ft::Conditional<2, ft::compose<ft::Coupling<ft::Spline<4>, ft::MLP<16>>, ft::Permute<ft::Reverse>,
-                                           ft::MaskedAutoregressive<ft::Affine, ft::MADE<16>>>>;
-  using F = ft::bind_t<ft::Flow<ft::StandardNormal, C>, 3, float>;
+namespace {
+using ConditionalLayers = ft::compose<ft::Coupling<ft::Spline<4>, ft::MLP<16>>, ft::Permute<ft::Reverse>,
+                                      ft::MaskedAutoregressive<ft::Affine, ft::MADE<16>>>;
+// a context of 2 read by the layers, or 2 raw values through an embedding to 3
+using Plain = ft::Conditional<2, ft::Flow<ft::StandardNormal, ConditionalLayers>>;
+using Embedded = ft::Conditional<3, ft::Flow<ft::StandardNormal, ConditionalLayers>, ft::Embedding<2, ft::MLP<8>>>;
+}  // namespace
+
+TEMPLATE_TEST_CASE("device parity: a conditional flow, a context per sample and one for all", "[device]", Plain,
+                   Embedded) {
+  using F = ft::bind_t<TestType, 3, float>;
+  static_assert(F::context_dim == 2);
   F f;
   ft::reset_parameters(f, 12, ft::init::uniform);
   const auto X = inputs<float, 3>(N, 13);
@@ -57,10 +65,10 @@ TEST_CASE("device parity: a conditional flow, a context per sample and one for a
       ref[j] = p.log_prob(X.col(j), Cs.col(j));
       ref1[j] = p.log_prob(X.col(j), c1);
     }
-    check_close(true, ft::to_host(ft::log_prob(ft::exec::device, df, dX, &dC)), ft::log_prob(f, X, Cs), ref);
-    check_close(true, ft::to_host(ft::log_prob(ft::exec::device, df, dX, &dc1)), ft::log_prob(f, X, c1), ref1);
+    check_close(true, ft::to_host(ft::log_prob(ft::exec::device, df, dX, dC)), ft::log_prob(f, X, Cs), ref);
+    check_close(true, ft::to_host(ft::log_prob(ft::exec::device, df, dX, dc1)), ft::log_prob(f, X, c1), ref1);
     const auto hs = ft::sample_and_log_prob(f, N, 15, Cs);
-    const auto ds = ft::sample_and_log_prob(ft::exec::device, df, N, 15, order, &dC);
+    const auto ds = ft::sample_and_log_prob(ft::exec::device, df, N, 15, dC, order);
     ft::batch_result<float, 3> rs{ft::batch_t<float, 3>(3, N), ft::row_t<float>(N)};
     for (Eigen::Index j = 0; j < N; ++j) {
       ft::philox_stream rng(15, std::uint64_t(j));
@@ -79,7 +87,7 @@ TEST_CASE("device parity: a conditional flow, a context per sample and one for a
     }
     ft::detail::sum_gradients(parts, ref_grad);
     F dg = ft::make_gradient(f);
-    ft::nll_and_gradient(ft::exec::device, df, dX, dg, nullptr, {}, &dC);
+    ft::nll_and_gradient(ft::exec::device, df, dX, dC, dg);
     CHECK(gradient_rel_error(ref_grad, dg) <= 1e-5);
   }
 }

@@ -176,25 +176,38 @@ struct made_backward : made_sequential_block<D, M, C, S, Act, Arch, Order, Hidde
     Eigen::Map<col_t<l.out>>(w + std::size_t(l.out) * l.in) += g;
   }
 
-  // ---- a block of samples (host: training.hpp), feedforward without context ---------
+  // ---- a block of samples (host: training.hpp), feedforward --------------------------
+  // G: the outputs' cotangents; the parameters' into grad, the context's (C x n) into
+  // *GC when given; returns the inputs'.
+  using context_block = Eigen::Matrix<S, (C > 0 ? C : 1), Eigen::Dynamic>;
   template <class GB>
-  Eigen::Matrix<S, D, Eigen::Dynamic> backward_block(const block_tape& t, const GB& G, layout_type& grad) const
-    requires(C == 0 && !residual)
+  Eigen::Matrix<S, D, Eigen::Dynamic> backward_block(const block_tape& t, const GB& G, layout_type& grad,
+                                                     context_block* GC = nullptr) const
+    requires(!residual)
   {
     constexpr int last = n_linear - 1;
     accumulate_block<last>(grad, G, Act::apply(t.pre[n_hidden - 1].array()).matrix());
     Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> gh(lin<last>.in, G.cols());
     gh.noalias() = this->template weight<last>().transpose() * G;
-    return backward_block_layer<last - 1>(t, gh, grad);
+    return backward_block_layer<(last - 1 == 1 && C > 0) ? 0 : last - 1>(t, gh, grad, GC);
   }
-  // gh: the cotangent of act(pre) of linear I's output
+  // gh: the cotangent of act(pre) of linear I's output (linear 1 reads the context
+  // when C > 0: the sweep goes from linear 2 to linear 0)
   template <int I>
   Eigen::Matrix<S, D, Eigen::Dynamic> backward_block_layer(const block_tape& t,
                                                           Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>& gh,
-                                                          layout_type& grad) const {
+                                                          layout_type& grad, context_block* GC) const {
     gh.array() *= Act::derivative(t.pre[out_buffer(I)].array());
     if constexpr (I == 0) {
       accumulate_block<0>(grad, gh, t.x);
+      if constexpr (C > 0) {
+        // the initial layer's output is W0 x + b0 + act(W1 c + b1)
+        const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> gc = (gh.array() * Act::derivative(t.cpre.array())).matrix();
+        accumulate_block<1>(grad, gc, t.c);
+        if (GC) GC->noalias() += this->template weight<1>().transpose() * gc;
+      } else {
+        (void)GC;
+      }
       Eigen::Matrix<S, D, Eigen::Dynamic> gx(D, gh.cols());
       gx.noalias() = this->template weight<0>().transpose() * gh;
       return gx;
@@ -202,7 +215,7 @@ struct made_backward : made_sequential_block<D, M, C, S, Act, Arch, Order, Hidde
       accumulate_block<I>(grad, gh, Act::apply(t.pre[in_buffer_of(I)].array()).matrix());
       Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> gin(lin<I>.in, gh.cols());
       gin.noalias() = this->template weight<I>().transpose() * gh;
-      return backward_block_layer<I - 1>(t, gin, grad);
+      return backward_block_layer<(I - 1 == 1 && C > 0) ? 0 : I - 1>(t, gin, grad, GC);
     }
   }
   template <int I, class G, class H>

@@ -51,9 +51,11 @@ struct made_network : made_layout<D, M, C, S, Act, Arch, Order, Hidden...> {
     std::array<S, (C > 0 ? H0 : 1)> cpre;
     std::array<S, tape_offsets[n_hidden]> pre;
   };
-  // the tape of a block of samples (feedforward without context: evaluate_block_taped)
+  // the tape of a block of samples (feedforward: evaluate_block_taped)
   struct block_tape {
     Eigen::Matrix<S, D, Eigen::Dynamic> x;
+    Eigen::Matrix<S, (C > 0 ? C : 1), Eigen::Dynamic> c;               // the context block
+    Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> cpre;             // its linear's output
     std::array<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>, n_hidden> pre;  // per hidden buffer
   };
 
@@ -98,6 +100,14 @@ struct made_network : made_layout<D, M, C, S, Act, Arch, Order, Hidden...> {
     t.x = X;
     return run<block_t>(t.x, static_cast<const in_vec*>(nullptr), &t);
   }
+  template <class XB, class CB>
+  Eigen::Matrix<S, D * M, Eigen::Dynamic> evaluate_block_taped(const XB& X, const CB& Ctx, block_tape& t) const
+    requires(C > 0 && !residual)
+  {
+    t.x = X;
+    t.c = Ctx;
+    return run<block_t>(t.x, &t.c, &t);
+  }
 
   // ---- the evaluation, for one sample (N = 1 columns) or a block -------------------
   // Works on any matrix type with H0 rows; Mat<R> makes the R-row buffer type. Tp: a
@@ -114,7 +124,10 @@ struct made_network : made_layout<D, M, C, S, Act, Arch, Order, Hidden...> {
       Mat<H0> c(int(H0), X.cols());
       c.noalias() = product(this->template weight<ctx0>(), (*Ctx));
       c.colwise() += this->template bias<ctx0>();
-      if constexpr (!std::is_same_v<Tp, std::nullptr_t>) Eigen::Map<col_t<H0>>(tp->cpre.data()) = c;
+      if constexpr (std::is_same_v<Tp, block_tape*>)
+        tp->cpre = c;
+      else if constexpr (!std::is_same_v<Tp, std::nullptr_t>)
+        Eigen::Map<col_t<H0>>(tp->cpre.data()) = c;
       t.array() += Act::apply(c.array());
     }
     record<0>(tp, t);

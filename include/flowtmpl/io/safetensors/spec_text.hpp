@@ -177,6 +177,12 @@ void describe_layer(std::string& s) {
     s += "Inverse<";
     describe_layer<typename T::base_type>(s);
     s += '>';
+  } else if constexpr (is_embedded_context<T>::value) {
+    s += "EmbeddedContext<";
+    describe_conditioner<typename T::embedding_type>(s);
+    s += ", ";
+    describe_layer<typename T::inner_type>(s);
+    s += '>';
   } else if constexpr (is_context_bound<T>::value) {
     s += "WithContext<";
     describe_layer<std::remove_cvref_t<decltype(std::declval<T&>().bijector)>>(s);
