@@ -63,7 +63,7 @@ struct standardizer {
   Eigen::MatrixXf undo(const Eigen::MatrixXf& z) const {
     return ((z.array().colwise() * sd.array()).colwise() + mean.array()).matrix();
   }
-  double log_scale() const { return sd.cast<double>().array().log().sum(); }
+  double log_scale() const { return sd.template cast<double>().array().log().sum(); }
 };
 
 struct result {
@@ -111,16 +111,16 @@ result run_task(const std::string& dir, const std::string& task, int epochs, boo
   out.best_epoch = best_epoch;
   out.seconds_per_epoch = r.seconds / double(out.epochs);
   // log q(theta | x) = log q_z(z_theta | z_x) - sum log sd_theta
-  out.held_out_nll_last = -log_prob(q, zt.apply(theta_t), zx.apply(x_t)).cast<double>().mean() + zt.log_scale();
+  out.held_out_nll_last = -log_prob(q, zt.apply(theta_t), zx.apply(x_t)).template cast<double>().mean() + zt.log_scale();
   q = best;
   const auto lp = log_prob(q, zt.apply(theta_t), zx.apply(x_t));
-  out.held_out_nll = -lp.cast<double>().mean() + zt.log_scale();
+  out.held_out_nll = -lp.template cast<double>().mean() + zt.log_scale();
   if (gaussian_linear) {
     const Eigen::MatrixXf obs = read_f32(dir + "/" + task + "_observations_x.f32", C);
     for (Eigen::Index o = 0; o < obs.cols(); ++o) {
       const Eigen::VectorXf c = zx.apply(obs.col(o));
-      const Eigen::MatrixXd d = zt.undo(sample(q, 10000, 100 + std::uint64_t(o), c)).cast<double>();
-      const Eigen::VectorXd m = d.rowwise().mean(), m0 = obs.col(o).cast<double>() / 2;
+      const Eigen::MatrixXd d = zt.undo(sample(q, 10000, 100 + std::uint64_t(o), c)).template cast<double>();
+      const Eigen::VectorXd m = d.rowwise().mean(), m0 = obs.col(o).template cast<double>() / 2;
       const Eigen::MatrixXd centred = d.colwise() - m;
       const Eigen::MatrixXd S = centred * centred.transpose() / double(d.cols() - 1);
       const double k = double(D), var0 = 0.05;
