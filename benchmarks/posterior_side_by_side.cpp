@@ -14,6 +14,9 @@
 // observation; and the training time per epoch.
 //
 //   posterior_side_by_side --data-dir DIR [--out FILE] [--epochs N] [--threads T]
+//                          [--init identity|uniform]
+// --init: the flow's start, init::identity_start (the default: every step the identity)
+// or init::uniform (every layer as PyTorch's Linear, as zuko starts).
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -73,7 +76,7 @@ struct result {
 };
 
 template <int D, int C>
-result run_task(const std::string& dir, const std::string& task, int epochs, bool gaussian_linear) {
+result run_task(const std::string& dir, const std::string& task, int epochs, bool gaussian_linear, init start) {
   using Posterior = bind_t<PosteriorSpec<C>, D, float>;
   const auto read = [&](const std::string& split, const char* what, int rows) {
     return read_f32(dir + "/" + task + "_" + split + "_" + what + ".f32", rows);
@@ -86,7 +89,7 @@ result run_task(const std::string& dir, const std::string& task, int epochs, boo
   const Eigen::MatrixXf t_valid = zt.apply(theta_v), c_valid = zx.apply(x_v);
 
   Posterior q;
-  reset_parameters(q, 1);
+  reset_parameters(q, 1, start);
   const conditional_data<Posterior> train(t_train, c_train), valid(t_valid, c_valid);
   fit_options opt;
   opt.epochs = epochs;
@@ -139,6 +142,7 @@ result run_task(const std::string& dir, const std::string& task, int epochs, boo
 int main(int argc, char** argv) {
   std::string dir, out;
   int epochs = 50, threads = 1;
+  init start = init::identity_start;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--data-dir" && i + 1 < argc)
@@ -149,8 +153,11 @@ int main(int argc, char** argv) {
       epochs = std::atoi(argv[++i]);
     else if (a == "--threads" && i + 1 < argc)
       threads = std::atoi(argv[++i]);
+    else if (a == "--init" && i + 1 < argc && (std::string(argv[i + 1]) == "identity" || std::string(argv[i + 1]) == "uniform"))
+      start = std::string(argv[++i]) == "uniform" ? init::uniform : init::identity_start;
     else {
-      std::fprintf(stderr, "usage: posterior_side_by_side --data-dir DIR [--out FILE] [--epochs N] [--threads T]\n");
+      std::fprintf(stderr, "usage: posterior_side_by_side --data-dir DIR [--out FILE] [--epochs N] [--threads T] "
+                           "[--init identity|uniform]\n");
       return 2;
     }
   }
@@ -163,8 +170,8 @@ int main(int argc, char** argv) {
   omp_set_num_threads(threads);
 #endif
   try {
-    const result a = run_task<10, 10>(dir, "gaussian_linear", epochs, true);
-    const result b = run_task<2, 2>(dir, "two_moons", epochs, false);
+    const result a = run_task<10, 10>(dir, "gaussian_linear", epochs, true, start);
+    const result b = run_task<2, 2>(dir, "two_moons", epochs, false, start);
     std::printf("task             held-out NLL (best epoch, last)   s/epoch  epochs  KL per observation\n");
     std::printf("gaussian_linear  %12.4f (%3d) %9.4f  %8.3f  %6d ", a.held_out_nll, a.best_epoch, a.held_out_nll_last,
                 a.seconds_per_epoch, a.epochs);
