@@ -14,7 +14,9 @@
 //   b.inverse_vjp(y, gx, gld, grad) -> vector_t<B>
 //       the same for (x, ild) = (f^-1(y), log|det df^-1/dy|(y)).
 // A conditional layer takes the context after the input, forward_vjp(x, c, gy, gld,
-// grad [, gc]), and adds the context's cotangent into gc (a context_t) when given.
+// grad), and has the same with a last argument gc (a context_t&) into which it adds
+// the context's cotangent (both forms are required: a chain asks for the second where
+// an embedding network or a caller needs the context's gradient).
 // Chains, inverses, with_context bindings, embedded contexts and flow distributions are
 // differentiated here from their layers:
 //
@@ -52,6 +54,7 @@
 #include "direction.hpp"
 #include "detail/eigen.hpp"
 
+#include "bijectors/embedded_context.hpp"
 #include "bijectors/inverse.hpp"
 #include "chain.hpp"
 #include "core.hpp"
@@ -69,11 +72,14 @@ concept leaf_vjp = requires(const B& b, const vector_t<B>& v, typename B::scalar
   { b.forward_vjp(v, v, g, grad) } -> std::same_as<vector_t<B>>;
   { b.inverse_vjp(v, v, g, grad) } -> std::same_as<vector_t<B>>;
 };
+// a conditional layer: both forms, without and with the context's cotangent gc
 template <class B>
 concept leaf_vjp_ctx = requires(const B& b, const vector_t<B>& v, const ctx_arg_t<B>& c, typename B::scalar_type g,
-                                B& grad) {
+                                B& grad, ctx_arg_t<B>& gc) {
   { b.forward_vjp(v, c, v, g, grad) } -> std::same_as<vector_t<B>>;
   { b.inverse_vjp(v, c, v, g, grad) } -> std::same_as<vector_t<B>>;
+  { b.forward_vjp(v, c, v, g, grad, gc) } -> std::same_as<vector_t<B>>;
+  { b.inverse_vjp(v, c, v, g, grad, gc) } -> std::same_as<vector_t<B>>;
 };
 
 template <class B>
@@ -213,7 +219,9 @@ FLOWTMPL_HOST_DEVICE vector_t<B> backward(const B& b, const tape_t<B, Dir>& tape
   } else if constexpr (detail::is_inverse_layer<B>::value) {
     return backward<opposite(Dir)>(b.base, tape, ctx, g, gld, grad.base, gctx);
   } else if constexpr (ConditionalBijector<B>) {
-    static_assert(detail::leaf_vjp_ctx<B>, "flowtmpl: this conditional layer has no forward_vjp / inverse_vjp members");
+    static_assert(detail::leaf_vjp_ctx<B>,
+                  "flowtmpl: this conditional layer has no forward_vjp / inverse_vjp members (both forms: (x, c, gy, gld, "
+                  "grad) and (x, c, gy, gld, grad, gc), gc the context's cotangent)");
     const context_t<B> c = Eigen::Map<const context_t<B>>(ctx);
     if (gctx) {
       context_t<B> gc = context_t<B>::Zero();

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "../bijectors/embedded_context.hpp"
 #include "../core.hpp"
 #include "../differentiable.hpp"
 #include "../errors.hpp"

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "../chain.hpp"
+#include "../bijectors/embedded_context.hpp"
 #include "../core.hpp"
 #include "../detail/interval.hpp"
 #include "../direction.hpp"
