@@ -147,4 +147,19 @@ struct layer_has_no_vector_jacobian_product {
 
 }  // namespace diagnostic
 
+namespace detail {
+// The body of an entry point's overload that exists only to say that the flow was
+// called without its context, or with one it does not read (host and device).
+template <class Flow, class Result>
+Result without_its_context() {
+  (void)sizeof(diagnostic::conditional_flow_called_without_its_context<Flow>);
+  return Result{};
+}
+template <class Flow, class Result>
+Result with_a_context_it_does_not_read() {
+  (void)sizeof(diagnostic::flow_without_context_given_a_context<Flow>);
+  return Result{};
+}
+}  // namespace detail
+
 }  // namespace flowtmpl

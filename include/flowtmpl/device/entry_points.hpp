@@ -96,31 +96,10 @@ thrust::device_vector<typename T::scalar_type> run_device_log_prob(const device_
 // for sampling); one that reads none takes none. Calling either the other way is a
 // compile-time error in words (diagnostics.hpp), as on the host.
 
-namespace detail {
-template <class T, class R, class Run>
-R without_context(Run run) {
-  if constexpr (has_context<T>) {
-    (void)sizeof(diagnostic::conditional_flow_called_without_its_context<T>);
-    return R{};
-  } else {
-    return run();
-  }
-}
-template <class T, class R, class Run>
-R with_context(Run run) {
-  if constexpr (!has_context<T>) {
-    (void)sizeof(diagnostic::flow_without_context_given_a_context<T>);
-    return R{};
-  } else {
-    return run();
-  }
-}
-}  // namespace detail
-
 template <class T>
 device_batch<typename T::scalar_type> forward(exec::device_t, const device_flow<T>& b,
                                               const device_batch<typename T::scalar_type>& x) {
-  return detail::without_context<T, device_batch<typename T::scalar_type>>([&] {
+  return detail::run_without_context<T, device_batch<typename T::scalar_type>>([&] {
     return detail::run_device_bijector<direction::forward, detail::log_det_output::skipped>(b, x, nullptr).values;
   });
 }
@@ -128,14 +107,14 @@ template <class T>
 device_batch<typename T::scalar_type> forward(exec::device_t, const device_flow<T>& b,
                                               const device_batch<typename T::scalar_type>& x,
                                               const device_batch<typename T::scalar_type>& ctx) {
-  return detail::with_context<T, device_batch<typename T::scalar_type>>([&] {
+  return detail::run_with_context<T, device_batch<typename T::scalar_type>>([&] {
     return detail::run_device_bijector<direction::forward, detail::log_det_output::skipped>(b, x, &ctx).values;
   });
 }
 template <class T>
 device_batch<typename T::scalar_type> inverse(exec::device_t, const device_flow<T>& b,
                                               const device_batch<typename T::scalar_type>& y) {
-  return detail::without_context<T, device_batch<typename T::scalar_type>>([&] {
+  return detail::run_without_context<T, device_batch<typename T::scalar_type>>([&] {
     return detail::run_device_bijector<direction::inverse, detail::log_det_output::skipped>(b, y, nullptr).values;
   });
 }
@@ -143,14 +122,14 @@ template <class T>
 device_batch<typename T::scalar_type> inverse(exec::device_t, const device_flow<T>& b,
                                               const device_batch<typename T::scalar_type>& y,
                                               const device_batch<typename T::scalar_type>& ctx) {
-  return detail::with_context<T, device_batch<typename T::scalar_type>>([&] {
+  return detail::run_with_context<T, device_batch<typename T::scalar_type>>([&] {
     return detail::run_device_bijector<direction::inverse, detail::log_det_output::skipped>(b, y, &ctx).values;
   });
 }
 template <class T>
 device_result<typename T::scalar_type> forward_and_log_det(exec::device_t, const device_flow<T>& b,
                                                            const device_batch<typename T::scalar_type>& x) {
-  return detail::without_context<T, device_result<typename T::scalar_type>>([&] {
+  return detail::run_without_context<T, device_result<typename T::scalar_type>>([&] {
     return detail::run_device_bijector<direction::forward, detail::log_det_output::computed>(b, x, nullptr);
   });
 }
@@ -158,14 +137,14 @@ template <class T>
 device_result<typename T::scalar_type> forward_and_log_det(exec::device_t, const device_flow<T>& b,
                                                            const device_batch<typename T::scalar_type>& x,
                                                            const device_batch<typename T::scalar_type>& ctx) {
-  return detail::with_context<T, device_result<typename T::scalar_type>>([&] {
+  return detail::run_with_context<T, device_result<typename T::scalar_type>>([&] {
     return detail::run_device_bijector<direction::forward, detail::log_det_output::computed>(b, x, &ctx);
   });
 }
 template <class T>
 device_result<typename T::scalar_type> inverse_and_log_det(exec::device_t, const device_flow<T>& b,
                                                            const device_batch<typename T::scalar_type>& y) {
-  return detail::without_context<T, device_result<typename T::scalar_type>>([&] {
+  return detail::run_without_context<T, device_result<typename T::scalar_type>>([&] {
     return detail::run_device_bijector<direction::inverse, detail::log_det_output::computed>(b, y, nullptr);
   });
 }
@@ -173,7 +152,7 @@ template <class T>
 device_result<typename T::scalar_type> inverse_and_log_det(exec::device_t, const device_flow<T>& b,
                                                            const device_batch<typename T::scalar_type>& y,
                                                            const device_batch<typename T::scalar_type>& ctx) {
-  return detail::with_context<T, device_result<typename T::scalar_type>>([&] {
+  return detail::run_with_context<T, device_result<typename T::scalar_type>>([&] {
     return detail::run_device_bijector<direction::inverse, detail::log_det_output::computed>(b, y, &ctx);
   });
 }
@@ -181,21 +160,21 @@ device_result<typename T::scalar_type> inverse_and_log_det(exec::device_t, const
 template <class T>
 thrust::device_vector<typename T::scalar_type> log_prob(exec::device_t, const device_flow<T>& d,
                                                         const device_batch<typename T::scalar_type>& x) {
-  return detail::without_context<T, thrust::device_vector<typename T::scalar_type>>(
+  return detail::run_without_context<T, thrust::device_vector<typename T::scalar_type>>(
       [&] { return detail::run_device_log_prob(d, x, nullptr); });
 }
 template <class T>
 thrust::device_vector<typename T::scalar_type> log_prob(exec::device_t, const device_flow<T>& d,
                                                         const device_batch<typename T::scalar_type>& x,
                                                         const device_batch<typename T::scalar_type>& ctx) {
-  return detail::with_context<T, thrust::device_vector<typename T::scalar_type>>(
+  return detail::run_with_context<T, thrust::device_vector<typename T::scalar_type>>(
       [&] { return detail::run_device_log_prob(d, x, &ctx); });
 }
 
 template <class T>
 device_batch<typename T::scalar_type> sample(exec::device_t, const device_flow<T>& d, std::int64_t n,
                                              std::uint64_t seed, layout order = default_device_layout) {
-  return detail::without_context<T, device_batch<typename T::scalar_type>>([&] {
+  return detail::run_without_context<T, device_batch<typename T::scalar_type>>([&] {
     return detail::run_device_sample<detail::log_prob_output::skipped, detail::sample_temperature::none>(
                d, n, seed, typename T::scalar_type(1), order, nullptr).values;
   });
@@ -204,7 +183,7 @@ template <class T>
 device_batch<typename T::scalar_type> sample(exec::device_t, const device_flow<T>& d, std::int64_t n,
                                              std::uint64_t seed, typename T::scalar_type temperature,
                                              layout order = default_device_layout) {
-  return detail::without_context<T, device_batch<typename T::scalar_type>>([&] {
+  return detail::run_without_context<T, device_batch<typename T::scalar_type>>([&] {
     return detail::run_device_sample<detail::log_prob_output::skipped, detail::sample_temperature::given>(
                d, n, seed, temperature, order, nullptr).values;
   });
@@ -213,7 +192,7 @@ template <class T>
 device_batch<typename T::scalar_type> sample(exec::device_t, const device_flow<T>& d, std::int64_t n,
                                              std::uint64_t seed, const device_batch<typename T::scalar_type>& ctx,
                                              layout order = default_device_layout) {
-  return detail::with_context<T, device_batch<typename T::scalar_type>>([&] {
+  return detail::run_with_context<T, device_batch<typename T::scalar_type>>([&] {
     return detail::run_device_sample<detail::log_prob_output::skipped, detail::sample_temperature::none>(
                d, n, seed, typename T::scalar_type(1), order, &ctx).values;
   });
@@ -222,7 +201,7 @@ template <class T>
 device_batch<typename T::scalar_type> sample(exec::device_t, const device_flow<T>& d, std::int64_t n,
                                              std::uint64_t seed, const device_batch<typename T::scalar_type>& ctx,
                                              typename T::scalar_type temperature, layout order = default_device_layout) {
-  return detail::with_context<T, device_batch<typename T::scalar_type>>([&] {
+  return detail::run_with_context<T, device_batch<typename T::scalar_type>>([&] {
     return detail::run_device_sample<detail::log_prob_output::skipped, detail::sample_temperature::given>(
                d, n, seed, temperature, order, &ctx).values;
   });
@@ -230,7 +209,7 @@ device_batch<typename T::scalar_type> sample(exec::device_t, const device_flow<T
 template <class T>
 device_result<typename T::scalar_type> sample_and_log_prob(exec::device_t, const device_flow<T>& d, std::int64_t n,
                                                            std::uint64_t seed, layout order = default_device_layout) {
-  return detail::without_context<T, device_result<typename T::scalar_type>>([&] {
+  return detail::run_without_context<T, device_result<typename T::scalar_type>>([&] {
     return detail::run_device_sample<detail::log_prob_output::computed, detail::sample_temperature::none>(
         d, n, seed, typename T::scalar_type(1), order, nullptr);
   });
@@ -239,7 +218,7 @@ template <class T>
 device_result<typename T::scalar_type> sample_and_log_prob(exec::device_t, const device_flow<T>& d, std::int64_t n,
                                                            std::uint64_t seed, typename T::scalar_type temperature,
                                                            layout order = default_device_layout) {
-  return detail::without_context<T, device_result<typename T::scalar_type>>([&] {
+  return detail::run_without_context<T, device_result<typename T::scalar_type>>([&] {
     return detail::run_device_sample<detail::log_prob_output::computed, detail::sample_temperature::given>(
         d, n, seed, temperature, order, nullptr);
   });
@@ -249,7 +228,7 @@ device_result<typename T::scalar_type> sample_and_log_prob(exec::device_t, const
                                                            std::uint64_t seed,
                                                            const device_batch<typename T::scalar_type>& ctx,
                                                            layout order = default_device_layout) {
-  return detail::with_context<T, device_result<typename T::scalar_type>>([&] {
+  return detail::run_with_context<T, device_result<typename T::scalar_type>>([&] {
     return detail::run_device_sample<detail::log_prob_output::computed, detail::sample_temperature::none>(
         d, n, seed, typename T::scalar_type(1), order, &ctx);
   });
@@ -260,7 +239,7 @@ device_result<typename T::scalar_type> sample_and_log_prob(exec::device_t, const
                                                            const device_batch<typename T::scalar_type>& ctx,
                                                            typename T::scalar_type temperature,
                                                            layout order = default_device_layout) {
-  return detail::with_context<T, device_result<typename T::scalar_type>>([&] {
+  return detail::run_with_context<T, device_result<typename T::scalar_type>>([&] {
     return detail::run_device_sample<detail::log_prob_output::computed, detail::sample_temperature::given>(
         d, n, seed, temperature, order, &ctx);
   });

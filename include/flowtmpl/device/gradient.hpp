@@ -181,12 +181,8 @@ typename F::scalar_type nll_and_gradient(exec::device_t, const device_flow<F>& d
                                          const device_batch<typename F::scalar_type>& x, F& grad,
                                          thrust::device_vector<typename F::scalar_type>* log_probs = nullptr,
                                          const device_gradient_options& options = {}) {
-  if constexpr (detail::has_context<F>) {
-    (void)sizeof(diagnostic::conditional_flow_called_without_its_context<F>);
-    return typename F::scalar_type(0);
-  } else {
-    return detail::run_device_nll(df, x, grad, log_probs, options, nullptr);
-  }
+  return detail::run_without_context<F, typename F::scalar_type>(
+      [&] { return detail::run_device_nll(df, x, grad, log_probs, options, nullptr); });
 }
 // A conditional flow: the context (C x N, or C x 1 shared) after the data.
 template <class F>
@@ -195,12 +191,8 @@ typename F::scalar_type nll_and_gradient(exec::device_t, const device_flow<F>& d
                                          const device_batch<typename F::scalar_type>& ctx, F& grad,
                                          thrust::device_vector<typename F::scalar_type>* log_probs = nullptr,
                                          const device_gradient_options& options = {}) {
-  if constexpr (!detail::has_context<F>) {
-    (void)sizeof(diagnostic::flow_without_context_given_a_context<F>);
-    return typename F::scalar_type(0);
-  } else {
-    return detail::run_device_nll(df, x, grad, log_probs, options, &ctx);
-  }
+  return detail::run_with_context<F, typename F::scalar_type>(
+      [&] { return detail::run_device_nll(df, x, grad, log_probs, options, &ctx); });
 }
 
 }  // namespace flowtmpl

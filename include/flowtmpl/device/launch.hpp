@@ -3,6 +3,8 @@
 //   context_of<T>(ctx, n, what)     the context span of a call: a flow with a context
 //       needs a device_batch of T::context_dim rows and n samples or 1 (shared); a flow
 //       without one takes none (shape_error otherwise)
+//   run_without_context<T, R>(run) / run_with_context<T, R>(run)   run() where T reads no
+//       context / reads one; otherwise the compile-time diagnostic that says so
 //   launch(n, f)                    f(j) for j in [0, n): one thrust::for_each over a
 //       counting iterator on the device system (nothing when n is 0)
 // Needs thrust with THRUST_DEVICE_SYSTEM chosen (flowtmpl/device.hpp).
@@ -14,6 +16,7 @@
 #include <thrust/for_each.h>
 #include <thrust/iterator/counting_iterator.h>
 
+#include "../diagnostics.hpp"
 #include "../errors.hpp"
 #include "device_batch.hpp"
 #include "kernels.hpp"
@@ -52,5 +55,21 @@ void launch(std::int64_t n, const F& f) {
                               thrust::counting_iterator<std::int64_t>(n), f);
 }
 
+// run() where T reads no context, the diagnostic where it does
+template <class T, class R, class Run>
+R run_without_context(Run run) {
+  if constexpr (has_context<T>)
+    return without_its_context<T, R>();
+  else
+    return run();
+}
+// run() where T reads a context, the diagnostic where it does not
+template <class T, class R, class Run>
+R run_with_context(Run run) {
+  if constexpr (!has_context<T>)
+    return with_a_context_it_does_not_read<T, R>();
+  else
+    return run();
+}
 }  // namespace detail
 }  // namespace flowtmpl

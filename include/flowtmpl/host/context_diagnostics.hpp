@@ -17,19 +17,6 @@
 
 namespace flowtmpl {
 
-namespace detail {
-template <class Flow, class Result>
-Result without_its_context() {
-  (void)sizeof(diagnostic::conditional_flow_called_without_its_context<Flow>);
-  return Result{};
-}
-template <class Flow, class Result>
-Result with_a_context_it_does_not_read() {
-  (void)sizeof(diagnostic::flow_without_context_given_a_context<Flow>);
-  return Result{};
-}
-}  // namespace detail
-
 // ---- a conditional flow without its context -----------------------------------------------
 template <ConditionalBijector B, class DX, detail::evaluation_mode Mode = unchecked_t>
 batch_t<typename B::scalar_type, B::dim> forward(const B&, const Eigen::MatrixBase<DX>&, Mode = Mode{}) {
