@@ -27,6 +27,8 @@
 #include "transformers/additive.hpp"
 #include "transformers/affine.hpp"
 #include "transformers/spline.hpp"
+#include "transformers/zuko_affine.hpp"
+#include "transformers/zuko_spline.hpp"
 #include "conditioners/mlp.hpp"
 #include "conditioners/made.hpp"
 #include "bijectors/coupling.hpp"

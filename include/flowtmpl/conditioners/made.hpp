@@ -11,10 +11,15 @@
 //                                  per block t += L1(act(L0(act(t)) [+ Wcb c + bcb]));
 //                                  output layer on t
 //   MADE<...>::with<act::tanh>     another activation (nflows: relu)
+//   MADE<h1, ..., hn>::with_degrees<hidden_degrees<d...>, ...>
+//                                  the hidden degrees listed, one list per hidden layer
+//                                  (each in [0, D-1]; 0 reads the context only), for a
+//                                  model trained with nflows's random_mask = True or
+//                                  zuko's MaskedMLP; feedforward only
 //
 // Degrees (made/layout.hpp): inputs 1..D in natural order; hidden unit u of every hidden
 // layer has degree u mod max(1, D-1) + min(1, D-1) (sequential, nflows's random_mask =
-// False); output i*M + j (parameter j of feature i, feature-major) has degree i + 1. A
+// False), or the type's list (with_degrees); output i*M + j (parameter j of feature i, feature-major) has degree i + 1. A
 // hidden weight (o, i) is allowed when deg_out(o) >= deg_in(i), an output weight when >,
 // so output i depends on inputs < i only, and output 0 is constant. Context weights have
 // no mask. The stored weights are the masked ones: reset_parameters and apply_masks()
@@ -42,17 +47,35 @@
 //   conditioner.hpp       masks, initialisation, names, parameter walks, sorted_copy()
 #pragma once
 
+#include <array>
+
 #include "activations.hpp"
 #include "made/conditioner.hpp"
 
 namespace flowtmpl {
 
-template <class Act, int... Hidden>
-struct MADEWith {
+// The degrees of one hidden layer's units, in unit order (MADE<...>::with_degrees).
+template <int... G>
+struct hidden_degrees {
+  static constexpr int size = int(sizeof...(G));
+  static constexpr std::array<int, sizeof...(G)> values{G...};
+};
+
+template <class Act, class Degrees, int... Hidden>
+struct MADEWithDegrees {
   static_assert(act::Activation<Act>, "flowtmpl: MADEWith<Act, ...>: Act must be an activation");
   template <int D, int M, int C, class S>
   using conditioner = detail::made_conditioner<D, M, C, S, Act, detail::made_architecture::feedforward,
-                                              detail::made_unit_order::natural, Hidden...>;
+                                              detail::made_unit_order::natural, Degrees, Hidden...>;
+};
+
+template <class Act, int... Hidden>
+struct MADEWith : MADEWithDegrees<Act, detail::made_sequential_degrees, Hidden...> {
+  // the same network with the hidden degrees the type lists, one hidden_degrees<...> per
+  // hidden layer (nflows's random_mask = True draws them; zuko's MaskedMLP derives them
+  // from its adjacency)
+  template <class... Layers>
+  using with_degrees = MADEWithDegrees<Act, detail::made_stored_degrees<Layers...>, Hidden...>;
 };
 template <int... Hidden>
 struct MADE : MADEWith<act::relu, Hidden...> {
@@ -65,7 +88,8 @@ struct ResidualMADEWith {
   static_assert(H > 0 && Blocks >= 1, "flowtmpl: ResidualMADE<H, Blocks>: H > 0 and at least one block");
   template <int D, int M, int C, class S>
   using conditioner = detail::made_conditioner<D, M, C, S, Act, detail::made_architecture::residual,
-                                              detail::made_unit_order::natural, H, Blocks>;
+                                              detail::made_unit_order::natural, detail::made_sequential_degrees, H,
+                                              Blocks>;
 };
 template <int H, int Blocks = 2>
 struct ResidualMADE : ResidualMADEWith<act::relu, H, Blocks> {

@@ -181,10 +181,14 @@ struct conditioned_ops : parameter_walkers<Derived> {
   {
     return Transformer::domain();
   }
+  // the transformer's image where it maps its domain elsewhere (IntervalSpline)
   static constexpr interval<S> inverse_domain()
     requires requires { Transformer::domain(); }
   {
-    return Transformer::domain();
+    if constexpr (requires { Transformer::image(); })
+      return Transformer::image();
+    else
+      return Transformer::domain();
   }
 
   // ---- parameters -------------------------------------------------------------------

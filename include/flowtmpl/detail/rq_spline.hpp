@@ -8,8 +8,9 @@
 //            [bottom, top]
 //   interior derivatives d_k = min_d + softplus_beta(ud_k), k = 1 .. K-1; the end
 //            derivatives either come from ud too (bounded spline, K+1 values) or are
-//            exactly 1 (linear tails, K-1 values), so the spline joins the identity
-//            tails with a continuous slope.
+//            fixed (linear tails, K-1 values): exactly 1 by default, so the spline joins
+//            the identity tails with a continuous slope, or nflows's value
+//            (spline_end_slopes).
 //   softplus_beta(u) = log1p(exp(beta u)) / beta, and u itself when beta u > 20 (as
 //            torch computes it); beta = 1, or log 2 / (1 - min_d) with identity_init, so
 //            that all-zero parameters give d_k = 1 and the identity.
@@ -34,8 +35,22 @@
 
 #include "../direction.hpp"
 #include "../config.hpp"
+#include "torch_softmax.hpp"
 
 namespace flowtmpl {
+// How the softmax of the knots is rounded: fast (libm's exp, a quotient by the sum; the
+// knots agree with nflows's to a few ulp) or as_torch_cpu (torch's CPU kernel to the
+// bit, detail/torch_softmax.hpp: nflows's knots exactly, in double; slower without FMA
+// instructions).
+enum class spline_knots { fast, as_torch_cpu };
+
+// The derivatives at the two ends of a spline with linear tails: one (exactly 1, so the
+// slope is continuous at +-B) or as_nflows (nflows's: min_d + softplus_beta(log(e^(1 -
+// min_d) - 1)), which is 1 without identity_init and 1.2949913110606213 with it at
+// min_d = 1e-3, a kink at +-B; what an nflows model trained with enable_identity_init
+// has). Bounded and interval splines train their end derivatives and ignore it.
+enum class spline_end_slopes { one, as_nflows };
+
 // The settings of a spline (nflows's defaults). A structural type: Spline<8, 3.0,
 // spline_options{.min_derivative = 1e-2}> takes it as a template argument.
 struct spline_options {
@@ -43,13 +58,15 @@ struct spline_options {
   double min_bin_height = 1e-3;
   double min_derivative = 1e-3;
   bool identity_init = false;
+  spline_knots knots = spline_knots::fast;
+  spline_end_slopes end_slopes = spline_end_slopes::one;
 };
 }  // namespace flowtmpl
 
 namespace flowtmpl::detail {
 
-// The derivatives at the spline's two ends: linear_tails, exactly 1 (Spline: the
-// identity outside [-B, B] joins with a continuous slope; ud holds the K - 1 interior
+// The derivatives at the spline's two ends: linear_tails, fixed (Spline: the identity
+// outside [-B, B]; 1 unless spline_end_slopes::as_nflows; ud holds the K - 1 interior
 // derivatives), or trained, from ud like the interior ones (BoundedSpline: ud holds all
 // K + 1).
 enum class rq_ends { linear_tails, trained };
@@ -82,23 +99,27 @@ FLOWTMPL_HOST_DEVICE inline S torch_softplus_derivative(S u, S beta) {
 
 // cumulative knots from unnormalised sizes: out[0] = lo, out[K] = hi, as nflows.
 template <class S, int K>
-FLOWTMPL_HOST_DEVICE inline void rq_cumulative(const S* u, S min_size, S lo, S hi, S* out) {
+FLOWTMPL_HOST_DEVICE inline void rq_cumulative(const S* u, S min_size, S lo, S hi, S* out,
+                                               spline_knots rounding = spline_knots::fast) {
   using std::exp;
-  S m = u[0];
-  for (int k = 1; k < K; ++k) m = u[k] > m ? u[k] : m;
-  S e[K];
-  for (int k = 0; k < K; ++k) e[k] = exp(u[k] - m);
-  // The softmax's sum in the order torch's CPU kernel adds (4 interleaved partial sums,
-  // then those left to right), so that the knots agree with nflows's to the last bit
-  // (tests/unit/*/*_nflows_test.cpp); any order is as accurate.
-  S lane[4] = {S(0), S(0), S(0), S(0)};
-  for (int k = 0; k < K; ++k) lane[k % 4] += e[k];
-  const S sum = ((lane[0] + lane[1]) + lane[2]) + lane[3];
+  S sigma[K];
+  if (rounding == spline_knots::as_torch_cpu) {
+    torch_cpu_softmax<S, K>(u, sigma);
+  } else {
+    S m = u[0];
+    for (int k = 1; k < K; ++k) m = u[k] > m ? u[k] : m;
+    S e[K];
+    for (int k = 0; k < K; ++k) e[k] = exp(u[k] - m);
+    S lane[4] = {S(0), S(0), S(0), S(0)};
+    for (int k = 0; k < K; ++k) lane[k % 4] += e[k];
+    const S sum = ((lane[0] + lane[1]) + lane[2]) + lane[3];
+    for (int k = 0; k < K; ++k) sigma[k] = e[k] / sum;
+  }
   const S mix = S(1) - min_size * S(K);
   S acc = S(0);
   out[0] = lo;
   for (int k = 0; k < K - 1; ++k) {
-    acc += min_size + mix * (e[k] / sum);
+    acc += min_size + mix * sigma[k];
     out[k + 1] = (hi - lo) * acc + lo;
   }
   out[K] = hi;
@@ -109,6 +130,16 @@ FLOWTMPL_HOST_DEVICE inline void rq_cumulative(const S* u, S min_size, S lo, S h
 template <class S>
 FLOWTMPL_HOST_DEVICE inline S rq_softplus_beta(const spline_options& st) {
   return st.identity_init ? S(0.69314718055994530942 / (1.0 - st.min_derivative)) : S(1);
+}
+
+// The derivative at both ends of a spline with linear tails (spline_end_slopes).
+template <class S>
+FLOWTMPL_HOST_DEVICE inline S rq_end_derivative(const spline_options& st) {
+  using std::exp;
+  using std::log;
+  if (st.end_slopes == spline_end_slopes::one) return S(1);
+  const S raw = S(log(exp(1.0 - st.min_derivative) - 1.0));  // nflows's padding constant
+  return S(st.min_derivative) + torch_softplus(raw, rq_softplus_beta<S>(st));
 }
 
 // The number of interior knots <= v: the bin of v, for left <= v <= right.
@@ -124,7 +155,7 @@ FLOWTMPL_HOST_DEVICE inline int rq_bin(const S* knots, S v) {
 template <class S, int K, rq_ends Ends>
 FLOWTMPL_HOST_DEVICE inline S rq_knot_derivative(const S* ud, int k, const spline_options& st) {
   if constexpr (Ends == rq_ends::linear_tails) {
-    if (k == 0 || k == K) return S(1);
+    if (k == 0 || k == K) return rq_end_derivative<S>(st);
     return S(st.min_derivative) + torch_softplus(ud[k - 1], rq_softplus_beta<S>(st));
   } else {
     return S(st.min_derivative) + torch_softplus(ud[k], rq_softplus_beta<S>(st));
@@ -138,8 +169,8 @@ FLOWTMPL_HOST_DEVICE inline S rq_knot_derivative(const S* ud, int k, const splin
 template <class S, int K, rq_ends Ends, direction Dir>
 FLOWTMPL_HOST_DEVICE inline void rq_make_knots_for(const S* uw, const S* uh, const S* ud, S left, S right, S bottom,
                                                    S top, const spline_options& st, S v, rq_knots<S, K>& kn) {
-  rq_cumulative<S, K>(uw, S(st.min_bin_width), left, right, kn.x);
-  rq_cumulative<S, K>(uh, S(st.min_bin_height), bottom, top, kn.y);
+  rq_cumulative<S, K>(uw, S(st.min_bin_width), left, right, kn.x, st.knots);
+  rq_cumulative<S, K>(uh, S(st.min_bin_height), bottom, top, kn.y, st.knots);
   const int k = rq_bin<S, K>(Dir == direction::forward ? kn.x : kn.y, v);
   kn.d[k] = rq_knot_derivative<S, K, Ends>(ud, k, st);
   kn.d[k + 1] = rq_knot_derivative<S, K, Ends>(ud, k + 1, st);
@@ -150,13 +181,13 @@ FLOWTMPL_HOST_DEVICE inline void rq_make_knots_for(const S* uw, const S* uh, con
 template <class S, int K, rq_ends Ends>
 FLOWTMPL_HOST_DEVICE inline void rq_make_knots(const S* uw, const S* uh, const S* ud, S left, S right, S bottom,
                                                S top, const spline_options& st, rq_knots<S, K>& kn) {
-  rq_cumulative<S, K>(uw, S(st.min_bin_width), left, right, kn.x);
-  rq_cumulative<S, K>(uh, S(st.min_bin_height), bottom, top, kn.y);
+  rq_cumulative<S, K>(uw, S(st.min_bin_width), left, right, kn.x, st.knots);
+  rq_cumulative<S, K>(uh, S(st.min_bin_height), bottom, top, kn.y, st.knots);
   const S beta = rq_softplus_beta<S>(st);
   const S min_d = S(st.min_derivative);
   if constexpr (Ends == rq_ends::linear_tails) {
-    kn.d[0] = S(1);
-    kn.d[K] = S(1);
+    kn.d[0] = rq_end_derivative<S>(st);
+    kn.d[K] = kn.d[0];
     for (int k = 1; k < K; ++k) kn.d[k] = min_d + torch_softplus(ud[k - 1], beta);
   } else {
     for (int k = 0; k <= K; ++k) kn.d[k] = min_d + torch_softplus(ud[k], beta);

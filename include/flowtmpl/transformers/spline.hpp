@@ -17,11 +17,21 @@
 //   bottom = Lo, right = top = Hi); K + 1 derivatives are trained, so the end slopes are
 //   free. Raw parameters per feature: 3K + 1. Domain [Lo, Hi] in both directions;
 //   outside it the result is NaN (checked mode reports the input first).
+// IntervalSpline<K, Left, Right, Bottom, Top, Options = spline_options{}>: K bins mapping
+//   [Left, Right] onto [Bottom, Top] (nflows's rational_quadratic_spline with those four
+//   bounds), K + 1 trained derivatives, 3K + 1 raw parameters per feature. Domain
+//   [Left, Right] forward, [Bottom, Top] inverse; NaN outside. identity_parameters give
+//   the identity only when the intervals are equal (BoundedSpline); otherwise the
+//   spline nearest to it, the affine map between the intervals.
 // Options: minimum bin width and height (fractions of the interval; K times either
 //   must be below 1), minimum derivative, identity_init (nflows's enable_identity_init:
 //   derivatives min_d + softplus(u log 2 / (1 - min_d)) / (log 2 / (1 - min_d)), so that
 //   all-zero parameters give the identity). Unlike nflows, the end derivatives of
-//   Spline are exactly 1 with identity_init too (nflows makes them 1.295, a kink at +-B).
+//   Spline are exactly 1 with identity_init too (nflows makes them 1.295, a kink at +-B)
+//   unless end_slopes = spline_end_slopes::as_nflows, which gives nflows's value (the
+//   identity parameters are then the identity away from the two end bins only); knots
+//   = spline_knots::as_torch_cpu rounds the knots as torch does (nflows's to the bit; no
+//   row form then, see apply_row).
 // Cost per feature and call: K exps for each of widths and heights, 2 softplus (the
 //   derivatives at the ends of the bin: rq_make_knots_for; gradients use all K - 1),
 //   K - 1 comparisons per search, one log (forward) or one sqrt and one log (inverse);
@@ -122,8 +132,9 @@ void rq_tails_row(V&& v, const Theta& theta, Eigen::Index first, S B, const spli
   }
   const S beta = rq_softplus_beta<S>(st);
   const S min_d = S(st.min_derivative);
-  const A d0 = (bin == S(0)).select(S(1), min_d + rq_softplus_row<S>(u0, beta));
-  const A d1 = (bin == S(K - 1)).select(S(1), min_d + rq_softplus_row<S>(u1, beta));
+  const S end = rq_end_derivative<S>(st);
+  const A d0 = (bin == S(0)).select(end, min_d + rq_softplus_row<S>(u0, beta));
+  const A d1 = (bin == S(K - 1)).select(end, min_d + rq_softplus_row<S>(u1, beta));
   const A w = x1 - x0, h = y1 - y0, s = h / w;
   A out, l;
   if constexpr (Dir == direction::forward) {
@@ -201,7 +212,10 @@ struct spline_transformer {
   // Feature i of a block of samples at once (host: the block path of couplings and MADE
   // layers): v (1 x n) in place, its raw parameters in rows first .. first + 3K - 2 of
   // theta, the log-dets added to ld (rq_tails_row).
+  // (With spline_knots::as_torch_cpu there is no row form: the block path then takes
+  // the per-sample formulas column by column, whose knots are torch's.)
   template <direction Dir, class V, class Theta, class L>
+    requires(O.knots == spline_knots::fast)
   void apply_row(int, V&& v, const Theta& theta, Eigen::Index first, L&& ld) const {
     rq_tails_row<S, K, Dir>(v, theta, first, S(B), O, ld);
   }
@@ -229,49 +243,52 @@ struct spline_transformer {
   }
 };
 
-template <int N, class S, int K, double Lo, double Hi, spline_options O>
-struct bounded_spline_transformer {
-  static_assert(K >= 1, "flowtmpl: BoundedSpline<K>: at least one bin");
-  static_assert(Lo < Hi, "flowtmpl: BoundedSpline<K, Lo, Hi>: Lo must be below Hi");
+template <int N, class S, int K, double Left, double Right, double Bottom, double Top, spline_options O>
+struct interval_spline_transformer {
+  static_assert(K >= 1, "flowtmpl: IntervalSpline<K> / BoundedSpline<K>: at least one bin");
+  static_assert(Left < Right && Bottom < Top,
+                "flowtmpl: IntervalSpline<K, Left, Right, Bottom, Top> / BoundedSpline<K, Lo, Hi>: each interval's "
+                "lower end must be below its upper end");
   static_assert(valid_spline_options<K, O>(),
-                "flowtmpl: BoundedSpline: the minimum bin width, height and derivative must be positive, and K times "
-                "the minimum width (and height) below 1");
+                "flowtmpl: IntervalSpline / BoundedSpline: the minimum bin width, height and derivative must be "
+                "positive, and K times the minimum width (and height) below 1");
   using scalar_type = S;
   static constexpr int features = N;
   static constexpr int bins = K;
   static constexpr int params_per_feature = 3 * K + 1;
   static constexpr bool volume_preserving = false;
-  static constexpr const char* name = "BoundedSpline";
+  static constexpr const char* name = "IntervalSpline";
   static constexpr spline_options options = O;
 
-  static constexpr interval<S> domain() { return {S(Lo), S(Hi), true, true}; }
+  static constexpr interval<S> domain() { return {S(Left), S(Right), true, true}; }
+  static constexpr interval<S> image() { return {S(Bottom), S(Top), true, true}; }
   FLOWTMPL_HOST_DEVICE static void knots(const S* p, rq_knots<S, K>& kn) {
-    rq_make_knots<S, K, rq_ends::trained>(p, p + K, p + 2 * K, S(Lo), S(Hi), S(Lo), S(Hi), O, kn);
+    rq_make_knots<S, K, rq_ends::trained>(p, p + K, p + 2 * K, S(Left), S(Right), S(Bottom), S(Top), O, kn);
   }
   FLOWTMPL_HOST_DEVICE S forward(int, S x, const S* p, S& ld) const {
-    if (!(x >= S(Lo) && x <= S(Hi))) {
+    if (!(x >= S(Left) && x <= S(Right))) {
       ld = std::numeric_limits<S>::quiet_NaN();
       return std::numeric_limits<S>::quiet_NaN();
     }
     rq_knots<S, K> kn;
-    rq_make_knots_for<S, K, rq_ends::trained, direction::forward>(p, p + K, p + 2 * K, S(Lo), S(Hi), S(Lo), S(Hi), O, x,
-                                                                  kn);
+    rq_make_knots_for<S, K, rq_ends::trained, direction::forward>(p, p + K, p + 2 * K, S(Left), S(Right), S(Bottom),
+                                                                  S(Top), O, x, kn);
     return rq_forward(kn, x, ld);
   }
   FLOWTMPL_HOST_DEVICE S inverse(int, S y, const S* p, S& ld) const {
-    if (!(y >= S(Lo) && y <= S(Hi))) {
+    if (!(y >= S(Bottom) && y <= S(Top))) {
       ld = std::numeric_limits<S>::quiet_NaN();
       return std::numeric_limits<S>::quiet_NaN();
     }
     rq_knots<S, K> kn;
-    rq_make_knots_for<S, K, rq_ends::trained, direction::inverse>(p, p + K, p + 2 * K, S(Lo), S(Hi), S(Lo), S(Hi), O, y,
-                                                                  kn);
+    rq_make_knots_for<S, K, rq_ends::trained, direction::inverse>(p, p + K, p + 2 * K, S(Left), S(Right), S(Bottom),
+                                                                  S(Top), O, y, kn);
     return rq_inverse(kn, y, ld);
   }
   // forward's y and ld, their derivatives in x and in every raw parameter (the formulas
-  // in detail/rq_spline.hpp); outside [Lo, Hi] all NaN, as forward.
+  // in detail/rq_spline.hpp); outside [Left, Right] all NaN, as forward.
   FLOWTMPL_HOST_DEVICE transformer_derivatives<S> derivatives(int, S x, const S* p, S* dy_dp, S* dld_dp) const {
-    if (!(x >= S(Lo) && x <= S(Hi))) {
+    if (!(x >= S(Left) && x <= S(Right))) {
       const S nan = std::numeric_limits<S>::quiet_NaN();
       for (int q = 0; q < params_per_feature; ++q) {
         dy_dp[q] = nan;
@@ -283,15 +300,29 @@ struct bounded_spline_transformer {
     knots(p, kn);
     transformer_derivatives<S> r;
     r.value = rq_forward(kn, x, r.log_det);
-    rq_forward_derivatives<S, K, rq_ends::trained>(kn, p, S(Lo), S(Hi), S(Lo), S(Hi), O, x, r.dvalue_dx,
+    rq_forward_derivatives<S, K, rq_ends::trained>(kn, p, S(Left), S(Right), S(Bottom), S(Top), O, x, r.dvalue_dx,
                                                    r.dlog_det_dx, dy_dp, dld_dp);
     return r;
   }
+  // the identity only where the two intervals are one: elsewhere the spline closest to
+  // it, the affine map of [Left, Right] onto [Bottom, Top] (equal bins, all derivatives
+  // the intervals' ratio where min_d + softplus reaches it; its raw value is clamped
+  // above min_d otherwise)
   static void identity_parameters(S* p) {
     for (int k = 0; k < 2 * K; ++k) p[k] = S(0);
-    for (int k = 2 * K; k < 3 * K + 1; ++k)
-      p[k] = S(identity_derivative_raw<O>());
+    const double ratio = (Top - Bottom) / (Right - Left);
+    const double target = ratio - O.min_derivative > 1e-6 ? ratio - O.min_derivative : 1e-6;
+    const double beta = O.identity_init ? 0.69314718055994530942 / (1.0 - O.min_derivative) : 1.0;
+    const double raw = Left == Bottom && Right == Top ? identity_derivative_raw<O>()
+                                                      : std::log(std::expm1(beta * target)) / beta;
+    for (int k = 2 * K; k < 3 * K + 1; ++k) p[k] = S(raw);
   }
+};
+
+// BoundedSpline<K, Lo, Hi>: the interval spline of [Lo, Hi] onto itself.
+template <int N, class S, int K, double Lo, double Hi, spline_options O>
+struct bounded_spline_transformer : interval_spline_transformer<N, S, K, Lo, Hi, Lo, Hi, O> {
+  static constexpr const char* name = "BoundedSpline";
 };
 }  // namespace detail
 
@@ -305,6 +336,12 @@ template <int K, double Lo = 0.0, double Hi = 1.0, spline_options O = spline_opt
 struct BoundedSpline {
   template <int N, class S>
   using transformer = detail::bounded_spline_transformer<N, S, K, Lo, Hi, O>;
+};
+
+template <int K, double Left, double Right, double Bottom, double Top, spline_options O = spline_options{}>
+struct IntervalSpline {
+  template <int N, class S>
+  using transformer = detail::interval_spline_transformer<N, S, K, Left, Right, Bottom, Top, O>;
 };
 
 }  // namespace flowtmpl

@@ -43,3 +43,16 @@ TEMPLATE_TEST_CASE("InverseAutoregressive<Affine, ResidualMADE<8, 1>> passes the
   check_autoregressive_dims<InverseAutoregressive<T, ResidualMADE<8, 1>>, TestType>(
       "InverseAutoregressive<Affine, ResidualMADE<8, 1>>");
 }
+
+// hidden degrees listed by the type (nflows's random masks, zuko's MaskedMLP), units of
+// degree 0 among them: the prepared form's sorted units and the sequential pass follow
+// the listed degrees
+TEMPLATE_TEST_CASE("Masked- and InverseAutoregressive<Affine, MADE<6, 6>::with_degrees<...>> pass the conformance kit",
+                   "[autoregressive][kit]", float, double) {
+  using listed = MADE<6, 6>::with_degrees<flowtmpl::hidden_degrees<3, 0, 2, 1, 1, 2>,
+                                          flowtmpl::hidden_degrees<3, 1, 1, 0, 2, 3>>;
+  flowtmpl_test::check_autoregressive_layer<MaskedAutoregressive<T, listed>, 4, TestType>(
+      "MaskedAutoregressive<Affine, MADE<6, 6>::with_degrees<...>>", 16, {});
+  flowtmpl_test::check_autoregressive_layer<InverseAutoregressive<T, listed>, 5, TestType>(
+      "InverseAutoregressive<Affine, MADE<6, 6>::with_degrees<...>>", 17, {});
+}

@@ -7,6 +7,8 @@
 #include <flowtmpl/bijectors/coupling.hpp>
 #include <flowtmpl/testing.hpp>
 #include <flowtmpl/transformers/spline.hpp>
+#include <flowtmpl/transformers/zuko_affine.hpp>
+#include <flowtmpl/transformers/zuko_spline.hpp>
 
 #include "support/common.hpp"
 
@@ -109,4 +111,28 @@ TEMPLATE_TEST_CASE("Coupling<BoundedSpline<6>> passes the conformance kit", "[co
   kit_bounded<ft::Coupling<T, ft::MLP<8, 8>, ft::mask::half>, 3, S>(32);
   kit_bounded<ft::Coupling<T, ft::MLP<8>::with<act_elu>, ft::mask::even>, 5, S>(33);
   kit_bounded<ft::Coupling<T, ft::MLP<8>::with<act_silu>, ft::mask::bits<1, 0, 0, 1, 1>>, 5, S>(34);
+}
+
+TEMPLATE_TEST_CASE("Coupling<ZukoSpline<8, 3>> and Coupling<ZukoAffine> pass the conformance kit",
+                   "[coupling][kit][spline][zuko]", float, double) {
+  using S = TestType;
+  kit_spline<ft::Coupling<ft::ZukoSpline<8, 3.0>, ft::MLP<8>, ft::mask::half>, 2, S>(41);
+  kit_spline<ft::Coupling<ft::ZukoSpline<8, 3.0>, ft::MLP<8>::with<act_tanh>, ft::mask::even>, 5, S>(42);
+  kit_spline<ft::Coupling<ft::ZukoAffine<>, ft::MLP<8>, ft::mask::odd>, 3, S>(43);
+}
+
+TEMPLATE_TEST_CASE("Coupling<IntervalSpline<6, -1, 2, 0, 3>> passes the conformance kit", "[coupling][kit][spline]",
+                   float, double) {
+  using S = TestType;
+  using T = ft::IntervalSpline<6, -1.0, 2.0, 0.0, 3.0>;
+  using B = ft::bind_t<ft::Coupling<T, ft::MLP<8>, ft::mask::half>, 3, S>;
+  B b;
+  b.reset_parameters(51, ft::init::uniform);
+  static_assert(B::forward_domain().lo == S(-1) && B::inverse_domain().lo == S(0) && B::inverse_domain().hi == S(3));
+  ft::testing::options<S> opt;
+  opt.points = 40;
+  opt.seed = 51;
+  opt.sweep = cycled_rows<S>(3, {S(-1), S(2), S(0), S(0.5), std::nextafter(S(2), S(0)), S(1e-30)});
+  opt.inverse_sweep = cycled_rows<S>(3, {S(0), S(3), S(1), S(0.5), std::nextafter(S(3), S(0)), S(1e-30)});
+  run_kit(b, opt, "domain [-1, 2] -> [0, 3]");
 }

@@ -440,3 +440,13 @@ TEST_CASE("MADE gradients in float agree with double", "[gradients][made]") {
   check_float<ft::ResidualMADE<8, 2>, 5, 3, 2>(602);
   check_float<ft::ResidualMADE<8, 2>::with<ft::act::elu>, 3, 2, 0>(603);
 }
+
+TEST_CASE("MADE::with_degrees gradients (listed degrees, some 0: units that read the context only)",
+          "[gradients][made]") {
+  using listed = ft::MADE<6, 5>::with_degrees<ft::hidden_degrees<2, 0, 1, 3, 1, 2>, ft::hidden_degrees<0, 3, 1, 2, 2>>;
+  check_config<listed, 4, 2, 2>(600);
+  check_config<listed, 4, 3, 0>(601);
+  using listed_tanh = ft::MADE<6, 5>::with<ft::act::tanh>::with_degrees<ft::hidden_degrees<2, 0, 1, 3, 4, 2>,
+                                                                       ft::hidden_degrees<0, 3, 4, 2, 2>>;
+  check_config<listed_tanh, 5, 2, 2>(602);
+}

@@ -365,6 +365,31 @@ TEST_CASE("safetensors: spec_text", "[io]") {
         "Coupling<BoundedSpline[K=3,lo=0,hi=1,P=10,min_w=0.001,min_h=0.001,min_d=0.001,id_init=0], MLP<4,5>[2->20](act=relu), "
         "mask=1010>> dim=4 scalar=float");
 
+  // the transformers of issue 17: a new spline option shows only when not at its default
+  using Zuko = ft::bind_t<ft::compose<ft::Coupling<ft::ZukoSpline<8>, ft::MLP<4>>, ft::Coupling<ft::ZukoAffine<>, ft::MLP<4>>,
+                                      ft::Coupling<ft::IntervalSpline<2, -1.0, 2.0, 0.5, 4.0>, ft::MLP<4>>>,
+                          2, double>;
+  CHECK(ft::spec_text<Zuko>() ==
+        "Chain<Coupling<ZukoSpline[K=8,B=5,slope=0.001,P=23], MLP<4>[1->23](act=relu), mask=01>, "
+        "Coupling<ZukoAffine[slope=0.001,P=2], MLP<4>[1->2](act=relu), mask=01>, "
+        "Coupling<IntervalSpline[K=2,lo=-1,hi=2,bottom=0.5,top=4,P=7,min_w=0.001,min_h=0.001,min_d=0.001,id_init=0], "
+        "MLP<4>[1->7](act=relu), mask=01>> dim=2 scalar=double");
+  using Nflows = ft::bind_t<ft::Coupling<ft::Spline<4, 3.0,
+                                                    ft::spline_options{.identity_init = true,
+                                                                       .knots = ft::spline_knots::as_torch_cpu,
+                                                                       .end_slopes = ft::spline_end_slopes::as_nflows}>,
+                                         ft::MLP<4>>,
+                            2, double>;
+  CHECK(ft::spec_text<Nflows>() ==
+        "Coupling<Spline[K=4,B=3,P=11,min_w=0.001,min_h=0.001,min_d=0.001,id_init=1,torch_knots=1,nflows_ends=1], "
+        "MLP<4>[1->11](act=relu), mask=01> dim=2 scalar=double");
+
+  // a MADE with listed hidden degrees gives them
+  using Listed = ft::bind_t<ft::MaskedAutoregressive<ft::Affine, ft::MADE<3>::with_degrees<ft::hidden_degrees<1, 2, 0>>>,
+                            3, double>;
+  CHECK(ft::spec_text<Listed>() ==
+        "MaskedAutoregressive<BoundedAffine[B=3,P=2], MADE<3>[3->6](act=relu, degrees=1.2.0)> dim=3 scalar=double");
+
   // different architectures, different texts
   using D3 = std::tuple<
       Big, BigF, ft::bind_t<ft::Flow<ft::DiagonalNormal, ft::compose<ft::ActNorm, ft::LUConv, ft::Coupling<ft::Spline<4>, ft::MLP<16>>, ft::MaskedAutoregressive<ft::Affine, ft::MADE<8>>>>, 3, double>,
@@ -382,7 +407,17 @@ TEST_CASE("safetensors: spec_text", "[io]") {
       ft::bind_t<ft::Flow<ft::DiagonalNormal, ft::compose<ft::LUConv, ft::ActNorm, ft::Coupling<ft::Spline<4>, ft::MLP<8>>, ft::MaskedAutoregressive<ft::Affine, ft::MADE<8>>>>, 3, double>,
       ft::bind_t<ft::Flow<ft::DiagonalNormal, ft::compose<ft::ActNorm, ft::Inverse<ft::LUConv>, ft::Coupling<ft::Spline<4>, ft::MLP<8>>, ft::MaskedAutoregressive<ft::Affine, ft::MADE<8>>>>, 3, double>,
       ft::bind_t<ft::compose<ft::Permute<ft::Random<1>>>, 8, double>, ft::bind_t<ft::compose<ft::Permute<ft::Random<2>>>, 8, double>,
-      ft::bind_t<ft::compose<ft::Permute<ft::Reverse>>, 8, double>>;
+      ft::bind_t<ft::compose<ft::Permute<ft::Reverse>>, 8, double>,
+      ft::bind_t<ft::compose<ft::Coupling<ft::ZukoSpline<8>, ft::MLP<4>>>, 2, double>,
+      ft::bind_t<ft::compose<ft::Coupling<ft::ZukoSpline<8, 3.0>, ft::MLP<4>>>, 2, double>,
+      ft::bind_t<ft::compose<ft::Coupling<ft::ZukoSpline<8, 5.0, 1e-2>, ft::MLP<4>>>, 2, double>,
+      ft::bind_t<ft::compose<ft::Coupling<ft::BoundedSpline<2, -1.0, 2.0>, ft::MLP<4>>>, 2, double>,
+      ft::bind_t<ft::compose<ft::Coupling<ft::IntervalSpline<2, -1.0, 2.0, 0.5, 4.0>, ft::MLP<4>>>, 2, double>,
+      ft::bind_t<ft::compose<ft::Coupling<ft::Spline<4, 3.0, ft::spline_options{.knots = ft::spline_knots::as_torch_cpu}>, ft::MLP<4>>>, 2, double>,
+      ft::bind_t<ft::compose<ft::Coupling<ft::Spline<4>, ft::MLP<4>>>, 2, double>,
+      ft::bind_t<ft::MaskedAutoregressive<ft::Affine, ft::MADE<3>>, 3, double>,
+      ft::bind_t<ft::MaskedAutoregressive<ft::Affine, ft::MADE<3>::with_degrees<ft::hidden_degrees<1, 2, 1>>>, 3, double>,
+      ft::bind_t<ft::MaskedAutoregressive<ft::Affine, ft::MADE<3>::with_degrees<ft::hidden_degrees<1, 2, 2>>>, 3, double>>;
   std::vector<std::string> texts;
   [&]<class... T>(std::tuple<T...>*) { (texts.push_back(ft::spec_text<T>()), ...); }(static_cast<D3*>(nullptr));
   for (std::size_t i = 0; i < texts.size(); ++i)

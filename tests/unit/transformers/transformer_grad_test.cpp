@@ -14,6 +14,8 @@
 #include <flowtmpl/transformers/additive.hpp>
 #include <flowtmpl/transformers/affine.hpp>
 #include <flowtmpl/transformers/spline.hpp>
+#include <flowtmpl/transformers/zuko_affine.hpp>
+#include <flowtmpl/transformers/zuko_spline.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -44,6 +46,13 @@ using options_spline = ft::Spline<6, 2.0,
                                                      .identity_init = true}>;
 using options_bounded_spline =
     ft::BoundedSpline<3, 0.0, 1.0, ft::spline_options{.min_derivative = 1e-2, .identity_init = true}>;
+
+using interval_spline = ft::IntervalSpline<5, -1.0, 2.0, 0.5, 4.0>;
+using nflows_identity_spline =
+    ft::Spline<5, 2.5,
+               ft::spline_options{.identity_init = true,
+                                  .knots = ft::spline_knots::as_torch_cpu,
+                                  .end_slopes = ft::spline_end_slopes::as_nflows}>;
 
 template <class T>
 constexpr bool is_spline = requires { T::bins; };
@@ -288,6 +297,10 @@ steps_cap<T> caps(const double* p, double v, bool on_y) {
     (void)v;
     (void)on_y;
   }
+  // zuko's soft clipping u / (1 + |u / c|) has a kink at u = 0 (its second derivative
+  // jumps): no step crosses it
+  if constexpr (requires { T::slope; })
+    for (int k = 0; k < P; ++k) c.parameter[k] = std::min(c.parameter[k], std::abs(p[k]) / 2);
   return c;
 }
 
@@ -578,6 +591,27 @@ TEST_CASE("transformer derivatives: BoundedSpline<8, -1, 2> and BoundedSpline<3,
   check_float<ft::BoundedSpline<8, -1.0, 2.0>>(82);
   check_all<options_bounded_spline>(83, 12, 6);
   check_float<options_bounded_spline>(84);
+}
+
+TEST_CASE("transformer derivatives: IntervalSpline<5, -1, 2, 0.5, 4>; Spline with nflows's identity init, end "
+          "slopes and knots",
+          "[gradients][transformers][spline]") {
+  check_all<interval_spline>(85, 12, 6);
+  check_float<interval_spline>(86);
+  check_all<nflows_identity_spline>(87, 12, 6);
+  check_float<nflows_identity_spline>(88);
+}
+
+TEST_CASE("transformer derivatives: ZukoSpline<8> and ZukoSpline<6, 2>", "[gradients][transformers][spline][zuko]") {
+  check_all<ft::ZukoSpline<8>>(91, 12, 6);
+  check_float<ft::ZukoSpline<8>>(92);
+  check_all<ft::ZukoSpline<6, 2.0>>(93, 12, 6);
+  check_float<ft::ZukoSpline<6, 2.0>>(94);
+}
+
+TEST_CASE("transformer derivatives: ZukoAffine", "[gradients][transformers][zuko]") {
+  check_all<ft::ZukoAffine<>>(95, 10, 6);
+  check_float<ft::ZukoAffine<>>(96);
 }
 
 // The learnable bound's c ds/dc = c (tanh z - z sech^2 z): the series below |z| = 1/2

@@ -18,11 +18,11 @@
 
 namespace flowtmpl::detail {
 
-template <int D, int M, int C, class S, class Act, made_architecture Arch, made_unit_order Order, int... Hidden>
-struct made_backward : made_sequential_block<D, M, C, S, Act, Arch, Order, Hidden...> {
-  using Base = made_sequential_block<D, M, C, S, Act, Arch, Order, Hidden...>;
+template <int D, int M, int C, class S, class Act, made_architecture Arch, made_unit_order Order, class Degrees, int... Hidden>
+struct made_backward : made_sequential_block<D, M, C, S, Act, Arch, Order, Degrees, Hidden...> {
+  using Base = made_sequential_block<D, M, C, S, Act, Arch, Order, Degrees, Hidden...>;
   // where the parameter cotangents go: the values of a network of this type
-  using layout_type = made_layout<D, M, C, S, Act, Arch, Order, Hidden...>;
+  using layout_type = made_layout<D, M, C, S, Act, Arch, Order, Degrees, Hidden...>;
   using typename Base::in_vec;
   using typename Base::out_vec;
   using typename Base::tape;
@@ -246,15 +246,16 @@ struct made_backward : made_sequential_block<D, M, C, S, Act, Arch, Order, Hidde
   static constexpr std::array<int, lin<I>.in> mask_degrees = [] {
     std::array<int, lin<I>.in> d{};
     for (int i = 0; i < lin<I>.in; ++i)
-      d[i] = degree(lin<I>.in_units, (by_degree && lin<I>.in_units == made_units::hidden)
-                                         ? tables.order[clamp_buffer(in_buffer_of(I))][i]
-                                         : i);
+      d[i] = degree(lin<I>.in_units,
+                    (by_degree && lin<I>.in_units == made_units::hidden) ? tables.order[clamp_buffer(in_buffer_of(I))][i]
+                                                                          : i,
+                    clamp_buffer(in_buffer_of(I)));
     return d;
   }();
   static constexpr int mask_limit(int li, int o) {
     const made_linear& l = linears[li];
     const int u = (by_degree && l.out_units == made_units::hidden) ? tables.order[clamp_buffer(out_buffer(li))][o] : o;
-    return degree(l.out_units, u) - (l.out_units == made_units::outputs ? 1 : 0);
+    return degree(l.out_units, u, clamp_buffer(out_buffer(li))) - (l.out_units == made_units::outputs ? 1 : 0);
   }
   template <int I>
   static constexpr made_row_groups<lin<I>.out, D + 1> mask_rows = [] {

@@ -17,10 +17,10 @@
 
 namespace flowtmpl::detail {
 
-template <int D, int M, int C, class S, class Act, made_architecture Arch, made_unit_order Order, int... Hidden>
-struct made_conditioner : made_backward<D, M, C, S, Act, Arch, Order, Hidden...>,
-                          parameter_walkers<made_conditioner<D, M, C, S, Act, Arch, Order, Hidden...>> {
-  using Base = made_backward<D, M, C, S, Act, Arch, Order, Hidden...>;
+template <int D, int M, int C, class S, class Act, made_architecture Arch, made_unit_order Order, class Degrees, int... Hidden>
+struct made_conditioner : made_backward<D, M, C, S, Act, Arch, Order, Degrees, Hidden...>,
+                          parameter_walkers<made_conditioner<D, M, C, S, Act, Arch, Order, Degrees, Hidden...>> {
+  using Base = made_backward<D, M, C, S, Act, Arch, Order, Degrees, Hidden...>;
   using Base::allowed;
   using Base::bias_data;
   using Base::by_degree;
@@ -35,7 +35,7 @@ struct made_conditioner : made_backward<D, M, C, S, Act, Arch, Order, Hidden...>
   // The same network with the hidden units of every layer in ascending degree: the same
   // function, with a faster sequential pass (what an autoregressive layer's prepare()
   // uses).
-  using sorted_type = made_conditioner<D, M, C, S, Act, Arch, made_unit_order::by_degree, Hidden...>;
+  using sorted_type = made_conditioner<D, M, C, S, Act, Arch, made_unit_order::by_degree, Degrees, Hidden...>;
   sorted_type sorted_copy() const
     requires(!by_degree)
   {

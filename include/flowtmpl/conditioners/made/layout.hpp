@@ -6,7 +6,8 @@
 // parameters (`values`) and the views of one linear map's weight and bias in them.
 //
 // Degrees: inputs 1..D in natural order; hidden unit u of every hidden layer has degree
-// u mod max(1, D-1) + min(1, D-1) (sequential, nflows's random_mask = False); output
+// u mod max(1, D-1) + min(1, D-1) (sequential, nflows's random_mask = False), or the
+// type's list for its layer (made_stored_degrees: any degrees in [0, D-1]); output
 // i*M + j (parameter j of feature i, feature-major) has degree i + 1. A hidden weight
 // (o, i) is allowed when deg_out(o) >= deg_in(i), an output weight when >, so output
 // i depends on inputs < i only, and output 0 is constant. Context weights have no mask.
@@ -60,6 +61,61 @@ enum class made_units {
 // degree of hidden unit u for D inputs (nflows, sequential)
 constexpr int made_hidden_degree(int u, int D) { return u % (D - 1 > 1 ? D - 1 : 1) + (D - 1 < 1 ? D - 1 : 1); }
 
+// Where a MADE's hidden degrees come from (the Degrees argument of the parts below):
+// made_sequential_degrees, nflows's sequential assignment (made_hidden_degree, the same
+// in every layer); made_stored_degrees<hidden_degrees<...>, ...>, one list per hidden
+// layer fixed by the type (MADE<...>::with_degrees: nflows's random_mask = True, zuko's
+// MaskedMLP). Either way the masks, the tables of the sequential pass and the sorted
+// copy are derived from the degrees at compile time.
+struct made_sequential_degrees {
+  static constexpr bool stored = false;
+  template <int D>
+  static constexpr int degree(int, int u) {
+    return made_hidden_degree(u, D);
+  }
+  template <int... Widths>
+  static constexpr bool fits() {
+    return true;
+  }
+  template <int D>
+  static constexpr bool in_range() {
+    return true;
+  }
+};
+template <class... Layers>
+struct made_stored_degrees {
+  static constexpr bool stored = true;
+  static constexpr int layers = int(sizeof...(Layers));
+  // one list per hidden layer, as long as the layer is wide
+  template <int... Widths>
+  static constexpr bool fits() {
+    if constexpr (sizeof...(Widths) != sizeof...(Layers))
+      return false;
+    else
+      return ((Widths == Layers::size) && ...);
+  }
+  // degree of unit u of hidden layer `layer`
+  template <int D>
+  static constexpr int degree(int layer, int u) {
+    int r = -1, l = 0;
+    ((l++ == layer ? (r = Layers::values[std::size_t(u)], 0) : 0), ...);
+    return r;
+  }
+  // every degree in [0, D - 1]: an input-free unit (0, reading the context only) up to
+  // the last one any output may read
+  template <int D>
+  static constexpr bool in_range() {
+    bool ok = true;
+    ((ok = ok && [] {
+        for (int v : Layers::values)
+          if (v < 0 || v > D - 1) return false;
+        return true;
+      }()),
+     ...);
+    return ok;
+  }
+};
+
 // One linear map of a MADE: out x in weights (then out biases) at offset in the flat
 // parameter array, the units it reads and writes, whether it has a mask (every map but
 // the context layers), and its residual block (-1 for none).
@@ -80,11 +136,20 @@ struct made_row_groups {
   int begin[Groups + 1];
 };
 
-template <int D, int M, int C, class S, class Act, made_architecture Arch, made_unit_order Order, int... Hidden>
+template <int D, int M, int C, class S, class Act, made_architecture Arch, made_unit_order Order, class Degrees, int... Hidden>
 struct made_layout {
   static_assert(D >= 1, "flowtmpl: MADE needs at least one feature");
   static_assert(M >= 1, "flowtmpl: MADE needs at least one output per feature");
   static_assert(sizeof...(Hidden) >= 1 && ((Hidden > 0) && ...), "flowtmpl: MADE: hidden widths must be positive");
+  static_assert(!Degrees::stored || Arch == made_architecture::feedforward,
+                "flowtmpl: MADE<...>::with_degrees: stored degrees are for the feedforward MADE only");
+  static_assert(!Degrees::stored || Degrees::template fits<Hidden...>(),
+                "flowtmpl: MADE<h1, ..., hn>::with_degrees<hidden_degrees<...>, ...>: one hidden_degrees list per "
+                "hidden layer, each with as many degrees as its layer has units");
+  static_assert(!Degrees::stored || Degrees::template in_range<D>(),
+                "flowtmpl: MADE<...>::with_degrees: every hidden degree must lie in [0, D - 1] for the D features "
+                "the layer binds to");
+  using degrees_type = Degrees;
   using scalar_type = S;
   using activation_type = Act;
   static constexpr int inputs = D;
@@ -184,7 +249,7 @@ struct made_layout {
       int n = 0;
       for (int g = 0; g <= D; ++g) {
         for (int u = 0; u < buffer_width(b); ++u)
-          if (made_hidden_degree(u, D) == g) t.order[b][n++] = u;
+          if (Degrees::template degree<D>(b, u) == g) t.order[b][n++] = u;
         t.end[b][g] = n;
       }
     }
@@ -221,9 +286,11 @@ struct made_layout {
   static constexpr int block_linear(int b) { return (C > 0 ? 2 : 1) + b * (C > 0 ? 3 : 2); }
 
   // ---- degrees and masks ------------------------------------------------------------
-  static constexpr int degree(made_units units, int unit) {
-    return units == made_units::inputs ? unit + 1
-                                       : (units == made_units::hidden ? made_hidden_degree(unit, D) : unit / M + 1);
+  // the degree of a unit (a hidden unit of hidden buffer `buffer`)
+  static constexpr int degree(made_units units, int unit, int buffer = 0) {
+    return units == made_units::inputs
+               ? unit + 1
+               : (units == made_units::hidden ? Degrees::template degree<D>(buffer, unit) : unit / M + 1);
   }
   // whether weight (o, i) of linear map li may be non-zero (in sorted order if by_degree)
   static constexpr bool allowed(int li, int o, int i) {
@@ -234,7 +301,8 @@ struct made_layout {
       if (l.out_units == made_units::hidden) uo = tables.order[clamp_buffer(out_buffer(li))][o];
       if (l.in_units == made_units::hidden) ui = tables.order[clamp_buffer(in_buffer_of(li))][i];
     }
-    const int dout = degree(l.out_units, uo), din = degree(l.in_units, ui);
+    const int dout = degree(l.out_units, uo, clamp_buffer(out_buffer(li)));
+    const int din = degree(l.in_units, ui, clamp_buffer(in_buffer_of(li)));
     return l.out_units == made_units::outputs ? dout > din : dout >= din;
   }
 };

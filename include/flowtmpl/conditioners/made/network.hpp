@@ -22,9 +22,9 @@
 
 namespace flowtmpl::detail {
 
-template <int D, int M, int C, class S, class Act, made_architecture Arch, made_unit_order Order, int... Hidden>
-struct made_network : made_layout<D, M, C, S, Act, Arch, Order, Hidden...> {
-  using Base = made_layout<D, M, C, S, Act, Arch, Order, Hidden...>;
+template <int D, int M, int C, class S, class Act, made_architecture Arch, made_unit_order Order, class Degrees, int... Hidden>
+struct made_network : made_layout<D, M, C, S, Act, Arch, Order, Degrees, Hidden...> {
+  using Base = made_layout<D, M, C, S, Act, Arch, Order, Degrees, Hidden...>;
   using typename Base::in_vec;
   using typename Base::out_vec;
   using Base::buffer_width;

@@ -18,9 +18,9 @@
 
 namespace flowtmpl::detail {
 
-template <int D, int M, int C, class S, class Act, made_architecture Arch, made_unit_order Order, int... Hidden>
-struct made_sequential : made_network<D, M, C, S, Act, Arch, Order, Hidden...> {
-  using Base = made_network<D, M, C, S, Act, Arch, Order, Hidden...>;
+template <int D, int M, int C, class S, class Act, made_architecture Arch, made_unit_order Order, class Degrees, int... Hidden>
+struct made_sequential : made_network<D, M, C, S, Act, Arch, Order, Degrees, Hidden...> {
+  using Base = made_network<D, M, C, S, Act, Arch, Order, Degrees, Hidden...>;
   using Base::bias_data;
   using Base::by_degree;
   using Base::H0;
@@ -64,14 +64,13 @@ struct made_sequential : made_network<D, M, C, S, Act, Arch, Order, Hidden...> {
   // The M raw parameters of feature k, given st.x[0 .. k-1] final: call for k = 0, 1,
   // ..., D-1 in this order, setting st.x[k] between the calls.
   FLOWTMPL_HOST_DEVICE void sequential_step(sequential_state& st, int k, S* theta) const {
-    // hidden units of degree k become final now (for D = 1 all have degree 0)
-    if (D == 1 || k >= 1) {
-      const int g = D == 1 ? 0 : k;
-      if constexpr (residual)
-        step_residual(st, g);
-      else
-        step_feedforward(st, g);
-    }
+    // hidden units of degree k become final now (at k = 0 those of degree 0, which read
+    // no input: stored degrees may have them; for D = 1 all have degree 0)
+    const int g = D == 1 ? 0 : k;
+    if constexpr (residual)
+      step_residual(st, g);
+    else
+      step_feedforward(st, g);
     // outputs of feature k (degree k + 1) read the hidden units of degree <= k
     constexpr int last = n_linear - 1;
     constexpr int lb = n_hidden - 1;

@@ -14,9 +14,9 @@
 
 namespace flowtmpl::detail {
 
-template <int D, int M, int C, class S, class Act, made_architecture Arch, made_unit_order Order, int... Hidden>
-struct made_sequential_block : made_sequential<D, M, C, S, Act, Arch, Order, Hidden...> {
-  using Base = made_sequential<D, M, C, S, Act, Arch, Order, Hidden...>;
+template <int D, int M, int C, class S, class Act, made_architecture Arch, made_unit_order Order, class Degrees, int... Hidden>
+struct made_sequential_block : made_sequential<D, M, C, S, Act, Arch, Order, Degrees, Hidden...> {
+  using Base = made_sequential<D, M, C, S, Act, Arch, Order, Degrees, Hidden...>;
   using Base::bias_data;
   using Base::buffer_width;
   using Base::by_degree;
@@ -66,13 +66,11 @@ struct made_sequential_block : made_sequential<D, M, C, S, Act, Arch, Order, Hid
   void sequential_block_step(sequential_block_state& st, const XB& X, int k, TB& theta) const
     requires(by_degree)
   {
-    if (D == 1 || k >= 1) {
-      const int g = D == 1 ? 0 : k;
-      if constexpr (residual)
-        step_residual_block(st, X, g);
-      else
-        step_feedforward_block(st, X, g);
-    }
+    const int g = D == 1 ? 0 : k;
+    if constexpr (residual)
+      step_residual_block(st, X, g);
+    else
+      step_feedforward_block(st, X, g);
     constexpr int last = n_linear - 1;
     constexpr int lb = n_hidden - 1;
     using RM = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

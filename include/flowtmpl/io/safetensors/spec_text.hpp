@@ -25,6 +25,7 @@
 #include "../../chain.hpp"
 #include "../../core.hpp"
 #include "../../detail/members.hpp"
+#include "../../detail/rq_spline.hpp"
 #include "../../errors.hpp"
 #include "../../parameters.hpp"
 #include "format.hpp"
@@ -90,6 +91,19 @@ void describe_conditioner(std::string& s) {
   if constexpr (requires { T::context; })
     if (T::context > 0) add("ctx", T::context);
   if constexpr (activation_name<T>() != nullptr) add("act", activation_name<T>());
+  if constexpr (requires { T::degrees_type::stored; }) {
+    if constexpr (T::degrees_type::stored) {  // "degrees=3.3.2/1.2.2": layer by layer, unit by unit
+      std::string d;
+      for (int b = 0; b < int(T::hidden_list.size()); ++b) {
+        if (b > 0) d += '/';
+        for (int u = 0; u < T::hidden_list[std::size_t(b)]; ++u) {
+          if (u > 0) d += '.';
+          append_piece(d, static_cast<long long>(T::degrees_type::template degree<T::inputs>(b, u)));
+        }
+      }
+      add("degrees", d.c_str());
+    }
+  }
   if constexpr (!known && requires { T::parameter_count; }) add("params", T::parameter_count);
   if (!extra.empty()) {
     s += '(';
@@ -125,6 +139,13 @@ void describe_transformer(std::string& s) {
     field("lo", double(T::domain().lo));
     field("hi", double(T::domain().hi));
   }
+  if constexpr (requires { T::image().lo; T::image().hi; }) {
+    if (T::image().lo != T::domain().lo || T::image().hi != T::domain().hi) {
+      field("bottom", double(T::image().lo));
+      field("top", double(T::image().hi));
+    }
+  }
+  if constexpr (requires { { T::slope } -> std::convertible_to<double>; }) field("slope", double(T::slope));
   field("P", int(T::params_per_feature));
   if constexpr (requires {
                   T::options.min_bin_width;
@@ -136,6 +157,12 @@ void describe_transformer(std::string& s) {
     field("min_h", double(T::options.min_bin_height));
     field("min_d", double(T::options.min_derivative));
     field("id_init", int(T::options.identity_init));
+    // options added later appear only when not at their default, so that the texts of
+    // files saved before them stay the same
+    if constexpr (requires { T::options.knots; })
+      if (T::options.knots == spline_knots::as_torch_cpu) field("torch_knots", 1);
+    if constexpr (requires { T::options.end_slopes; })
+      if (T::options.end_slopes == spline_end_slopes::as_nflows) field("nflows_ends", 1);
   }
   s += ']';
 }
