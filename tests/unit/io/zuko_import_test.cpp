@@ -1,0 +1,176 @@
+// zuko flows exported by tools/export/flowtmpl_export.py load into the C++ type the
+// exporter names and compute zuko's numbers. tests/data/zuko_{maf,nsf}_{random,trained}_
+// {f64,f32}.safetensors are zuko.flows.MAF / NSF(3, transforms=2, hidden_features=(8, 8))
+// (the second transform with the flipped order), with random (far from the identity) or
+// briefly trained parameters, in double and float; tests/data/zuko_import.json holds, per
+// file, the C++ type and zuko's log_prob at 200 points (normal draws and points on and
+// near the spline bound +-5) and zuko's samples flow().transform.inv(z) of 50 noise
+// vectors z (tools/export/make_import_fixtures.py wrote all of them; tests/data/README.md).
+//
+// Compared, per point, as |flowtmpl - zuko| / max(1, |zuko|) (the largest over the
+// coordinates for a sample):
+//   double files: 1e-12 at every point;
+//   float files: 1e-5 at 99 % of the points and 1e-4 at every one. The reference is zuko
+//   in double with the parameters rounded to float, at the points rounded to float, so
+//   the difference is float arithmetic alone. zuko's own float model is within 7.4e-6 of
+//   that reference at these points, but misses 1e-5 at the steepest points of larger
+//   sets (make_import_fixtures.py's models on 20000 points: up to 5.9e-5 in log_prob and
+//   7.4e-5 in samples, on the NSFs): hence 1e-4 for the largest.
+// Also: a file loaded into another model's type fails with load's "saved from another
+// flow" message, and the exporter's refusal of a flow with a context is recorded.
+#include <flowtmpl/flowtmpl.hpp>
+#include <flowtmpl/io/safetensors.hpp>
+
+#include "support/reference_data.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace ft = flowtmpl;
+using Catch::Contains;
+
+// The C++ types that flowtmpl_export.py prints for the fixtures; the text of each is the
+// string literal the JSON's cpp_type is compared with.
+#define ZUKO_IMPORT_TYPE(name, ...)  \
+  using name = __VA_ARGS__;          \
+  constexpr const char* name##_text = #__VA_ARGS__
+
+ZUKO_IMPORT_TYPE(MafF64, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Permute<flowtmpl::Reverse>, flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::ZukoAffine<>, flowtmpl::MADE<8, 8>>>, flowtmpl::Permute<flowtmpl::Reverse>, flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::ZukoAffine<>, flowtmpl::MADE<8, 8>>>>>, 3, double>);
+ZUKO_IMPORT_TYPE(MafF32, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Permute<flowtmpl::Reverse>, flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::ZukoAffine<>, flowtmpl::MADE<8, 8>>>, flowtmpl::Permute<flowtmpl::Reverse>, flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::ZukoAffine<>, flowtmpl::MADE<8, 8>>>>>, 3, float>);
+ZUKO_IMPORT_TYPE(NsfF64, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Permute<flowtmpl::Reverse>, flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::ZukoSpline<8>, flowtmpl::MADE<8, 8>>>, flowtmpl::Permute<flowtmpl::Reverse>, flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::ZukoSpline<8>, flowtmpl::MADE<8, 8>>>>>, 3, double>);
+ZUKO_IMPORT_TYPE(NsfF32, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Permute<flowtmpl::Reverse>, flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::ZukoSpline<8>, flowtmpl::MADE<8, 8>>>, flowtmpl::Permute<flowtmpl::Reverse>, flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::ZukoSpline<8>, flowtmpl::MADE<8, 8>>>>>, 3, float>);
+
+#undef ZUKO_IMPORT_TYPE
+
+const nlohmann::json& fixtures() {
+  static const nlohmann::json j = flowtmpl_test::load_reference("zuko_import.json");
+  return j;
+}
+
+std::string data_path(const std::string& file) { return std::string(FLOWTMPL_TEST_DATA_DIR) + "/" + file; }
+
+// rows of D numbers as the columns of a D x n matrix
+Eigen::Matrix<double, 3, Eigen::Dynamic> columns(const nlohmann::json& rows) {
+  const bool all_three = std::all_of(rows.begin(), rows.end(), [](const nlohmann::json& r) { return r.size() == 3; });
+  REQUIRE(all_three);
+  Eigen::Matrix<double, 3, Eigen::Dynamic> m(3, Eigen::Index(rows.size()));
+  for (std::size_t j = 0; j < rows.size(); ++j)
+    for (std::size_t i = 0; i < 3; ++i) m(Eigen::Index(i), Eigen::Index(j)) = rows[j][i].get<double>();
+  return m;
+}
+
+// |got - want| / max(1, |want|) per point (flowtmpl_test::close's measure): the largest
+// over the rows of a column; a NaN counts as infinite
+std::vector<double> point_errors(const Eigen::MatrixXd& got, const Eigen::MatrixXd& want) {
+  std::vector<double> e(std::size_t(want.cols()), 0.0);
+  for (Eigen::Index j = 0; j < want.cols(); ++j)
+    for (Eigen::Index i = 0; i < want.rows(); ++i) {
+      const double d = std::abs(got(i, j) - want(i, j)) / std::max(1.0, std::abs(want(i, j)));
+      e[std::size_t(j)] = std::isnan(d) ? INFINITY : std::max(e[std::size_t(j)], d);
+    }
+  return e;
+}
+
+// double: every point within 1e-12; float: the 99th percentile (nearest rank: all but
+// 1 % of the points, rounded down, are at or below it) within 1e-5, every point within 1e-4
+void check_errors(const char* what, const std::vector<double>& e, bool is_double) {
+  std::vector<double> sorted = e;
+  std::sort(sorted.begin(), sorted.end());
+  const double worst = sorted.back();
+  const double p99 = sorted[sorted.size() - 1 - sorted.size() / 100];
+  INFO(what << ": largest error " << worst << ", 99th percentile " << p99 << " (" << e.size() << " points)");
+  if (is_double) {
+    CHECK(worst <= 1e-12);
+  } else {
+    CHECK(p99 <= 1e-5);
+    CHECK(worst <= 1e-4);
+  }
+}
+
+template <class Flow>
+void check_file(const std::string& file, const char* type_text) {
+  using S = typename Flow::scalar_type;
+  constexpr bool is_double = std::is_same_v<S, double>;
+  INFO("tests/data/" << file);
+  const nlohmann::json& all = fixtures();
+  REQUIRE(all.at("files").contains(file));
+  const nlohmann::json& entry = all.at("files").at(file);
+  CHECK(entry.at("cpp_type").get<std::string>() == type_text);
+  CHECK(entry.at("dtype").get<std::string>() == (is_double ? "float64" : "float32"));
+
+  Flow flow;
+  REQUIRE_NOTHROW(ft::load(flow, data_path(file)));
+
+  // a float flow gets the recorded doubles rounded to float, as the reference was computed
+  const Eigen::Matrix<S, 3, Eigen::Dynamic> x = columns(all.at("points")).template cast<S>();
+  const Eigen::Matrix<S, 3, Eigen::Dynamic> z = columns(all.at("noise")).template cast<S>();
+  const std::vector<double> want_lp = flowtmpl_test::doubles(entry.at("log_prob"));
+  REQUIRE(want_lp.size() == std::size_t(x.cols()));
+  const Eigen::MatrixXd want_samples = columns(entry.at("samples"));
+  REQUIRE(want_samples.cols() == z.cols());
+
+  const auto lp = ft::log_prob(flow, x);
+  Eigen::MatrixXd got_lp(1, x.cols()), ref_lp(1, x.cols());
+  for (Eigen::Index j = 0; j < x.cols(); ++j) {
+    got_lp(0, j) = double(lp[j]);
+    ref_lp(0, j) = want_lp[std::size_t(j)];
+  }
+  check_errors("log_prob", point_errors(got_lp, ref_lp), is_double);
+
+  const auto samples = ft::forward(flow.transform, z);
+  check_errors("samples", point_errors(samples.template cast<double>(), want_samples), is_double);
+}
+
+}  // namespace
+
+TEST_CASE("zuko MAF with random parameters loads and computes zuko's log_prob and samples", "[io][zuko]") {
+  check_file<MafF64>("zuko_maf_random_f64.safetensors", MafF64_text);
+  check_file<MafF32>("zuko_maf_random_f32.safetensors", MafF32_text);
+}
+
+TEST_CASE("zuko MAF after training loads and computes zuko's log_prob and samples", "[io][zuko]") {
+  check_file<MafF64>("zuko_maf_trained_f64.safetensors", MafF64_text);
+  check_file<MafF32>("zuko_maf_trained_f32.safetensors", MafF32_text);
+}
+
+TEST_CASE("zuko NSF with random parameters loads and computes zuko's log_prob and samples", "[io][zuko]") {
+  check_file<NsfF64>("zuko_nsf_random_f64.safetensors", NsfF64_text);
+  check_file<NsfF32>("zuko_nsf_random_f32.safetensors", NsfF32_text);
+}
+
+TEST_CASE("zuko NSF after training loads and computes zuko's log_prob and samples", "[io][zuko]") {
+  check_file<NsfF64>("zuko_nsf_trained_f64.safetensors", NsfF64_text);
+  check_file<NsfF32>("zuko_nsf_trained_f32.safetensors", NsfF32_text);
+}
+
+TEST_CASE("a zuko file loaded into another model's type fails with load's message", "[io][zuko]") {
+  NsfF64 nsf;
+  CHECK_THROWS_WITH(ft::load(nsf, data_path("zuko_maf_random_f64.safetensors")),
+                    Contains("the file was saved from another flow") && Contains("file: Flow<StandardNormal") &&
+                        Contains("ZukoAffine[slope=0.001,P=2]") && Contains("flow: Flow<StandardNormal") &&
+                        Contains("ZukoSpline[K=8,B=5,slope=0.001,P=23]"));
+  MafF64 maf;
+  CHECK_THROWS_WITH(ft::load(maf, data_path("zuko_nsf_trained_f64.safetensors")), Contains("the file was saved from another flow"));
+  // the same model in the other scalar: load names the dtypes instead
+  MafF32 maf32;
+  CHECK_THROWS_WITH(ft::load(maf32, data_path("zuko_maf_random_f64.safetensors")),
+                    Contains("the file holds F64 (double) parameters, the flow is float"));
+}
+
+TEST_CASE("the exporter's refusal of a zuko flow with a context, as recorded", "[io][zuko]") {
+  // make_import_fixtures.py records flowtmpl_export.py's ExportError for
+  // zuko.flows.MAF(3, context=2); tools/export/test_export.py checks the refusals themselves
+  const nlohmann::json& refusal = fixtures().at("refusal");
+  CHECK(refusal.at("model").get<std::string>() == "zuko.flows.MAF(3, context=2)");
+  const std::string message = refusal.at("message").get<std::string>();
+  INFO(message);
+  CHECK_THAT(message, Contains("zuko.flows.MAF transform.0") && Contains("context=2 is not supported"));
+}
