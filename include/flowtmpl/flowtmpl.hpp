@@ -26,6 +26,7 @@
 #include "bijectors/inverse.hpp"
 #include "transformers/additive.hpp"
 #include "transformers/affine.hpp"
+#include "transformers/sigmoid_affine.hpp"
 #include "transformers/spline.hpp"
 #include "transformers/zuko_affine.hpp"
 #include "transformers/zuko_spline.hpp"

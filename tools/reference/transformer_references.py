@@ -13,6 +13,9 @@ the test suite only reads the JSON files this writes into tests/data):
   zuko_affine.json       zuko.transforms.MonotonicAffineTransform
   nflows_affine_coupling.json
                          the elementwise map of nflows's AffineCouplingTransform
+  nflows_scaled_spline_coupling.json
+                         PiecewiseRationalQuadraticCouplingTransform whose net has
+                         hidden_features (widths and heights divided by its sqrt)
 
 Usage: python tools/reference/transformer_references.py OUTPUT_DIR
 """
@@ -232,7 +235,8 @@ class FixedParameters(torch.nn.Module):
         self.params = params
 
     def forward(self, inputs, context=None):
-        return self.params
+        # a copy: nflows's spline coupling divides the widths and heights in place
+        return self.params.clone()
 
 
 def nflows_affine_coupling(gen):
@@ -255,12 +259,32 @@ def nflows_affine_coupling(gen):
             "inverse": {"inputs": floats(y[:, 1]), "outputs": floats(xi[:, 1]), "logabsdet": floats(ldi)}}
 
 
+def nflows_scaled_spline_coupling(gen):
+    from nflows.transforms.coupling import PiecewiseRationalQuadraticCouplingTransform
+    n, K, B, hidden = 100, 8, 3.0, 64
+    params = torch.randn(n, 3 * K - 1, generator=gen) * 6  # large: the division matters
+    net = FixedParameters(params)
+    net.hidden_features = hidden  # nflows divides the widths and heights by sqrt(64) = 8
+    t = PiecewiseRationalQuadraticCouplingTransform(mask=torch.tensor([0, 1]), transform_net_create_fn=lambda i, o: net,
+                                                    num_bins=K, tails="linear", tail_bound=B)
+    x = torch.randn(n, 2, generator=gen) * 2
+    y, ld = t(x)
+    xi, ldi = t.inverse(y)
+    return {"meta": meta("nflows.transforms.coupling.PiecewiseRationalQuadraticCouplingTransform (mask [0, 1], "
+                         "linear tails) whose transform net returns the given raw parameters and has "
+                         "hidden_features = 64", K=K, tail_bound=B, hidden_features=hidden),
+            "raw_parameters": [floats(params[j]) for j in range(n)],
+            "forward": {"inputs": floats(x[:, 1]), "outputs": floats(y[:, 1]), "logabsdet": floats(ld)},
+            "inverse": {"inputs": floats(y[:, 1]), "outputs": floats(xi[:, 1]), "logabsdet": floats(ldi)}}
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "."
     gen = torch.Generator().manual_seed(SEED)
     for name, make in (("nflows_knots.json", nflows_knots), ("nflows_identity_init.json", identity_init),
                        ("nflows_interval_spline.json", interval_spline), ("zuko_spline.json", zuko_spline),
-                       ("zuko_affine.json", zuko_affine), ("nflows_affine_coupling.json", nflows_affine_coupling)):
+                       ("zuko_affine.json", zuko_affine), ("nflows_affine_coupling.json", nflows_affine_coupling),
+                       ("nflows_scaled_spline_coupling.json", nflows_scaled_spline_coupling)):
         with open(f"{out}/{name}", "w") as f:
             json.dump(make(gen), f, allow_nan=False)
             f.write("\n")

@@ -60,6 +60,11 @@ struct spline_options {
   bool identity_init = false;
   spline_knots knots = spline_knots::fast;
   spline_end_slopes end_slopes = spline_end_slopes::one;
+  // The raw widths and heights are divided by these before the softmax (nflows divides
+  // both by sqrt(hidden_features) when its conditioner has that attribute: its MADE and
+  // ResidualNet, not its MLP).
+  double width_divisor = 1.0;
+  double height_divisor = 1.0;
 };
 }  // namespace flowtmpl
 
@@ -99,9 +104,11 @@ FLOWTMPL_HOST_DEVICE inline S torch_softplus_derivative(S u, S beta) {
 
 // cumulative knots from unnormalised sizes: out[0] = lo, out[K] = hi, as nflows.
 template <class S, int K>
-FLOWTMPL_HOST_DEVICE inline void rq_cumulative(const S* u, S min_size, S lo, S hi, S* out,
-                                               spline_knots rounding = spline_knots::fast) {
+FLOWTMPL_HOST_DEVICE inline void rq_cumulative(const S* raw, S min_size, S lo, S hi, S* out,
+                                               spline_knots rounding = spline_knots::fast, S divisor = S(1)) {
   using std::exp;
+  S u[K];
+  for (int k = 0; k < K; ++k) u[k] = divisor == S(1) ? raw[k] : raw[k] / divisor;
   S sigma[K];
   if (rounding == spline_knots::as_torch_cpu) {
     torch_cpu_softmax<S, K>(u, sigma);
@@ -169,8 +176,8 @@ FLOWTMPL_HOST_DEVICE inline S rq_knot_derivative(const S* ud, int k, const splin
 template <class S, int K, rq_ends Ends, direction Dir>
 FLOWTMPL_HOST_DEVICE inline void rq_make_knots_for(const S* uw, const S* uh, const S* ud, S left, S right, S bottom,
                                                    S top, const spline_options& st, S v, rq_knots<S, K>& kn) {
-  rq_cumulative<S, K>(uw, S(st.min_bin_width), left, right, kn.x, st.knots);
-  rq_cumulative<S, K>(uh, S(st.min_bin_height), bottom, top, kn.y, st.knots);
+  rq_cumulative<S, K>(uw, S(st.min_bin_width), left, right, kn.x, st.knots, S(st.width_divisor));
+  rq_cumulative<S, K>(uh, S(st.min_bin_height), bottom, top, kn.y, st.knots, S(st.height_divisor));
   const int k = rq_bin<S, K>(Dir == direction::forward ? kn.x : kn.y, v);
   kn.d[k] = rq_knot_derivative<S, K, Ends>(ud, k, st);
   kn.d[k + 1] = rq_knot_derivative<S, K, Ends>(ud, k + 1, st);
@@ -181,8 +188,8 @@ FLOWTMPL_HOST_DEVICE inline void rq_make_knots_for(const S* uw, const S* uh, con
 template <class S, int K, rq_ends Ends>
 FLOWTMPL_HOST_DEVICE inline void rq_make_knots(const S* uw, const S* uh, const S* ud, S left, S right, S bottom,
                                                S top, const spline_options& st, rq_knots<S, K>& kn) {
-  rq_cumulative<S, K>(uw, S(st.min_bin_width), left, right, kn.x, st.knots);
-  rq_cumulative<S, K>(uh, S(st.min_bin_height), bottom, top, kn.y, st.knots);
+  rq_cumulative<S, K>(uw, S(st.min_bin_width), left, right, kn.x, st.knots, S(st.width_divisor));
+  rq_cumulative<S, K>(uh, S(st.min_bin_height), bottom, top, kn.y, st.knots, S(st.height_divisor));
   const S beta = rq_softplus_beta<S>(st);
   const S min_d = S(st.min_derivative);
   if constexpr (Ends == rq_ends::linear_tails) {
@@ -386,10 +393,22 @@ FLOWTMPL_HOST_DEVICE inline void rq_forward_derivatives(const rq_knots<S, K>& kn
   const rq_bin_partials<S> r = rq_partials<S, K>(kn, k, x);
   dy_dx = r.y_x;
   dld_dx = r.ld_x;
-  rq_cumulative_derivatives<S, K>(p, S(st.min_bin_width), left, right, k, r.y_xk[0], r.y_xk[1], r.ld_xk[0],
+  // the softmax's inputs are the raw sizes over their divisors: dknot/draw = dknot/du / divisor
+  S uw[K], uh[K];
+  for (int q = 0; q < K; ++q) {
+    uw[q] = p[q] / S(st.width_divisor);
+    uh[q] = p[K + q] / S(st.height_divisor);
+  }
+  rq_cumulative_derivatives<S, K>(uw, S(st.min_bin_width), left, right, k, r.y_xk[0], r.y_xk[1], r.ld_xk[0],
                                   r.ld_xk[1], dy_dp, dld_dp);
-  rq_cumulative_derivatives<S, K>(p + K, S(st.min_bin_height), bottom, top, k, r.y_yk[0], r.y_yk[1], r.ld_yk[0],
+  rq_cumulative_derivatives<S, K>(uh, S(st.min_bin_height), bottom, top, k, r.y_yk[0], r.y_yk[1], r.ld_yk[0],
                                   r.ld_yk[1], dy_dp + K, dld_dp + K);
+  for (int q = 0; q < K; ++q) {
+    dy_dp[q] /= S(st.width_divisor);
+    dld_dp[q] /= S(st.width_divisor);
+    dy_dp[K + q] /= S(st.height_divisor);
+    dld_dp[K + q] /= S(st.height_divisor);
+  }
   for (int q = 2 * K; q < P; ++q) {
     dy_dp[q] = S(0);
     dld_dp[q] = S(0);

@@ -31,7 +31,9 @@
 //   unless end_slopes = spline_end_slopes::as_nflows, which gives nflows's value (the
 //   identity parameters are then the identity away from the two end bins only); knots
 //   = spline_knots::as_torch_cpu rounds the knots as torch does (nflows's to the bit; no
-//   row form then, see apply_row).
+//   row form then, see apply_row); width_divisor and height_divisor divide the raw
+//   widths and heights first (nflows's sqrt(hidden_features) in its MADE-based spline
+//   layers and ResidualNet couplings).
 // Cost per feature and call: K exps for each of widths and heights, 2 softplus (the
 //   derivatives at the ends of the bin: rq_make_knots_for; gradients use all K - 1),
 //   K - 1 comparisons per search, one log (forward) or one sqrt and one log (inverse);
@@ -55,7 +57,7 @@ namespace detail {
 template <int K, spline_options O>
 consteval bool valid_spline_options() {
   return O.min_bin_width > 0.0 && O.min_bin_height > 0.0 && O.min_derivative > 0.0 &&
-         O.min_bin_width * K < 1.0 && O.min_bin_height * K < 1.0;
+         O.min_bin_width * K < 1.0 && O.min_bin_height * K < 1.0 && O.width_divisor > 0.0 && O.height_divisor > 0.0;
 }
 
 // The raw derivative parameter u with min_d + softplus_beta(u) = 1: 0 with
@@ -174,8 +176,8 @@ struct spline_transformer {
   static_assert(K >= 2, "flowtmpl: Spline<K>: a spline with linear tails needs at least 2 bins");
   static_assert(B > 0.0, "flowtmpl: Spline<K, B>: the tail bound B must be positive");
   static_assert(valid_spline_options<K, O>(),
-                "flowtmpl: Spline: the minimum bin width, height and derivative must be positive, and K times the "
-                "minimum width (and height) below 1");
+                "flowtmpl: Spline: the minimum bin width, height and derivative must be positive, K times the "
+                "minimum width (and height) below 1, and the width and height divisors positive");
   using scalar_type = S;
   static constexpr int features = N;
   static constexpr int bins = K;
@@ -212,10 +214,10 @@ struct spline_transformer {
   // Feature i of a block of samples at once (host: the block path of couplings and MADE
   // layers): v (1 x n) in place, its raw parameters in rows first .. first + 3K - 2 of
   // theta, the log-dets added to ld (rq_tails_row).
-  // (With spline_knots::as_torch_cpu there is no row form: the block path then takes
-  // the per-sample formulas column by column, whose knots are torch's.)
+  // (With spline_knots::as_torch_cpu or a divisor there is no row form: the block path
+  // then takes the per-sample formulas column by column.)
   template <direction Dir, class V, class Theta, class L>
-    requires(O.knots == spline_knots::fast)
+    requires(O.knots == spline_knots::fast && O.width_divisor == 1.0 && O.height_divisor == 1.0)
   void apply_row(int, V&& v, const Theta& theta, Eigen::Index first, L&& ld) const {
     rq_tails_row<S, K, Dir>(v, theta, first, S(B), O, ld);
   }

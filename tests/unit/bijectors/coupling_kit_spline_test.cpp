@@ -136,3 +136,12 @@ TEMPLATE_TEST_CASE("Coupling<IntervalSpline<6, -1, 2, 0, 3>> passes the conforma
   opt.inverse_sweep = cycled_rows<S>(3, {S(0), S(3), S(1), S(0.5), std::nextafter(S(3), S(0)), S(1e-30)});
   run_kit(b, opt, "domain [-1, 2] -> [0, 3]");
 }
+
+TEMPLATE_TEST_CASE("Coupling<SigmoidAffine> and Coupling<Spline<8> with divisors> pass the conformance kit",
+                   "[coupling][kit][spline]", float, double) {
+  using S = TestType;
+  kit_spline<ft::Coupling<ft::SigmoidAffine, ft::MLP<8>, ft::mask::half>, 3, S>(61);
+  kit_spline<ft::Coupling<ft::Spline<8, 3.0, ft::spline_options{.width_divisor = 8.0, .height_divisor = 8.0}>,
+                          ft::MLP<8>, ft::mask::even>,
+             5, S>(62);
+}

@@ -384,6 +384,16 @@ TEST_CASE("safetensors: spec_text", "[io]") {
         "Coupling<Spline[K=4,B=3,P=11,min_w=0.001,min_h=0.001,min_d=0.001,id_init=1,torch_knots=1,nflows_ends=1], "
         "MLP<4>[1->11](act=relu), mask=01> dim=2 scalar=double");
 
+  // nflows's sqrt(hidden_features) division and nflows's affine coupling transformer
+  using Divided = ft::bind_t<ft::Coupling<ft::Spline<4, 3.0, ft::spline_options{.width_divisor = 8.0, .height_divisor = 8.0}>,
+                                          ft::MLP<4>>,
+                             2, double>;
+  CHECK(ft::spec_text<Divided>() ==
+        "Coupling<Spline[K=4,B=3,P=11,min_w=0.001,min_h=0.001,min_d=0.001,id_init=0,w_div=8,h_div=8], "
+        "MLP<4>[1->11](act=relu), mask=01> dim=2 scalar=double");
+  CHECK(ft::spec_text<ft::bind_t<ft::Coupling<ft::SigmoidAffine, ft::MLP<4>>, 2, double>>() ==
+        "Coupling<SigmoidAffine[P=2], MLP<4>[1->2](act=relu), mask=01> dim=2 scalar=double");
+
   // a MADE with listed hidden degrees gives them
   using Listed = ft::bind_t<ft::MaskedAutoregressive<ft::Affine, ft::MADE<3>::with_degrees<ft::hidden_degrees<1, 2, 0>>>,
                             3, double>;
@@ -416,6 +426,9 @@ TEST_CASE("safetensors: spec_text", "[io]") {
       ft::bind_t<ft::compose<ft::Coupling<ft::Spline<4, 3.0, ft::spline_options{.knots = ft::spline_knots::as_torch_cpu}>, ft::MLP<4>>>, 2, double>,
       ft::bind_t<ft::compose<ft::Coupling<ft::Spline<4>, ft::MLP<4>>>, 2, double>,
       ft::bind_t<ft::MaskedAutoregressive<ft::Affine, ft::MADE<3>>, 3, double>,
+      ft::bind_t<ft::MaskedAutoregressive<ft::SigmoidAffine, ft::MADE<3>>, 3, double>,
+      ft::bind_t<ft::compose<ft::Coupling<ft::Spline<4, 3.0, ft::spline_options{.width_divisor = 8.0}>, ft::MLP<4>>>, 2, double>,
+      ft::bind_t<ft::compose<ft::Coupling<ft::Spline<4, 3.0, ft::spline_options{.height_divisor = 8.0}>, ft::MLP<4>>>, 2, double>,
       ft::bind_t<ft::MaskedAutoregressive<ft::Affine, ft::MADE<3>::with_degrees<ft::hidden_degrees<1, 2, 1>>>, 3, double>,
       ft::bind_t<ft::MaskedAutoregressive<ft::Affine, ft::MADE<3>::with_degrees<ft::hidden_degrees<1, 2, 2>>>, 3, double>>;
   std::vector<std::string> texts;

@@ -197,3 +197,53 @@ TEST_CASE("IntervalSpline: NaN outside each direction's interval; identity param
   }
   static_assert(T::domain().lo == -1.0 && T::image().lo == 10.0 && T::image().hi == 12.0);
 }
+
+TEST_CASE("Spline with width and height divisors is nflows's spline coupling whose net has hidden_features",
+          "[spline][nflows][reference]") {
+  // nflows divides the raw widths and heights by sqrt(hidden_features) = 8
+  using T = ft::Spline<8, 3.0,
+                       ft::spline_options{.knots = ft::spline_knots::as_torch_cpu,
+                                          .width_divisor = 8.0,
+                                          .height_divisor = 8.0}>::transformer<1, double>;
+  const nlohmann::json data = flowtmpl_test::load_reference("nflows_scaled_spline_coupling.json");
+  REQUIRE(data.at("meta").at("hidden_features").get<int>() == 64);
+  const auto& raw = data.at("raw_parameters");
+  int points = 0, nflows_inaccurate = 0;
+  for (const char* dir : {"forward", "inverse"}) {
+    const bool forward = dir[0] == 'f';
+    const auto& f = data.at(dir);
+    const std::vector<double> in = doubles(f.at("inputs")), out = doubles(f.at("outputs")),
+                              ld = doubles(f.at("logabsdet"));
+    REQUIRE(in.size() == raw.size());
+    for (std::size_t j = 0; j < in.size(); ++j) {
+      const std::vector<double> p = doubles(raw[j]);
+      REQUIRE(p.size() == std::size_t(T::params_per_feature));
+      double l;
+      const double r = forward ? T{}.forward(0, in[j], p.data(), l) : T{}.inverse(0, in[j], p.data(), l);
+      ft::detail::rq_knots<double, 8> kn;
+      T::knots(p.data(), kn);
+      const double* from = forward ? kn.x : kn.y;
+      flowtmpl_test::rq_exact_value e{in[j], 0};
+      if (in[j] >= from[0] && in[j] <= from[8]) {
+        const int k = flowtmpl_test::rq_exact_bin<8>(from, in[j]);
+        e = forward ? flowtmpl_test::rq_exact_forward(kn.x[k], kn.x[k + 1], kn.y[k], kn.y[k + 1], kn.d[k], kn.d[k + 1], in[j])
+                    : flowtmpl_test::rq_exact_inverse(kn.x[k], kn.x[k + 1], kn.y[k], kn.y[k + 1], kn.d[k], kn.d[k + 1], in[j]);
+      }
+      INFO(std::setprecision(17) << dir << " " << j << " at " << in[j] << ": " << r << " (nflows " << out[j]
+                                 << ", exact " << double(e.value) << "), log-det " << l << " (nflows " << ld[j] << ")");
+      for (const auto v : {flowtmpl_test::judge(r, out[j], e.value, tol), flowtmpl_test::judge(l, ld[j], e.log_det, tol)}) {
+        CHECK(v != flowtmpl_test::verdict::flowtmpl_wrong);
+        nflows_inaccurate += v == flowtmpl_test::verdict::reference_inaccurate;
+      }
+      ++points;
+    }
+  }
+  CHECK(points == 200);
+  CHECK(nflows_inaccurate < points / 20);
+  // without the divisors the function is another one: the test can tell them apart
+  using U = ft::Spline<8, 3.0>::transformer<1, double>;
+  const std::vector<double> p0 = doubles(raw[0]);
+  double l0, l1;
+  const double x0 = doubles(data.at("forward").at("inputs"))[0];
+  CHECK(std::abs(U{}.forward(0, x0, p0.data(), l0) - T{}.forward(0, x0, p0.data(), l1)) > 1e-6);
+}

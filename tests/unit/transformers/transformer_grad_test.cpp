@@ -13,6 +13,7 @@
 //   - on a knot and at the ends, the bin forward takes; the tails; float against double.
 #include <flowtmpl/transformers/additive.hpp>
 #include <flowtmpl/transformers/affine.hpp>
+#include <flowtmpl/transformers/sigmoid_affine.hpp>
 #include <flowtmpl/transformers/spline.hpp>
 #include <flowtmpl/transformers/zuko_affine.hpp>
 #include <flowtmpl/transformers/zuko_spline.hpp>
@@ -53,6 +54,10 @@ using nflows_identity_spline =
                ft::spline_options{.identity_init = true,
                                   .knots = ft::spline_knots::as_torch_cpu,
                                   .end_slopes = ft::spline_end_slopes::as_nflows}>;
+
+using divided_spline = ft::Spline<6, 2.0, ft::spline_options{.width_divisor = 8.0, .height_divisor = 2.5}>;
+using divided_interval_spline =
+    ft::IntervalSpline<4, 0.0, 1.0, -1.0, 1.0, ft::spline_options{.width_divisor = 3.0, .height_divisor = 0.5}>;
 
 template <class T>
 constexpr bool is_spline = requires { T::bins; };
@@ -607,6 +612,15 @@ TEST_CASE("transformer derivatives: ZukoSpline<8> and ZukoSpline<6, 2>", "[gradi
   check_float<ft::ZukoSpline<8>>(92);
   check_all<ft::ZukoSpline<6, 2.0>>(93, 12, 6);
   check_float<ft::ZukoSpline<6, 2.0>>(94);
+}
+
+TEST_CASE("transformer derivatives: SigmoidAffine; Spline and IntervalSpline with width and height divisors",
+          "[gradients][transformers][spline]") {
+  check_all<ft::SigmoidAffine>(97, 10, 6);
+  check_float<ft::SigmoidAffine>(98);
+  check_all<divided_spline>(99, 12, 6);
+  check_float<divided_spline>(100);
+  check_all<divided_interval_spline>(101, 12, 6);
 }
 
 TEST_CASE("transformer derivatives: ZukoAffine", "[gradients][transformers][zuko]") {

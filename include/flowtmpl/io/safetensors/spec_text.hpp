@@ -163,6 +163,10 @@ void describe_transformer(std::string& s) {
       if (T::options.knots == spline_knots::as_torch_cpu) field("torch_knots", 1);
     if constexpr (requires { T::options.end_slopes; })
       if (T::options.end_slopes == spline_end_slopes::as_nflows) field("nflows_ends", 1);
+    if constexpr (requires { T::options.width_divisor; }) {
+      if (T::options.width_divisor != 1.0) field("w_div", double(T::options.width_divisor));
+      if (T::options.height_divisor != 1.0) field("h_div", double(T::options.height_divisor));
+    }
   }
   s += ']';
 }
