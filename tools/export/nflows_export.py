@@ -2,19 +2,42 @@
 
 Usage:
     python tools/export/nflows_export.py model.pt out.safetensors [--dtype float64|float32]
+                                         [--torch-knots]
 
 model.pt is a whole flow saved with torch.save(flow) (loading it runs pickle: load only
-files you trust). As a module: export(flow, path, dtype="float64") writes the file and
-returns the C++ type to load it into; translate(flow, dtype) returns the type, the spec
-text and the tensors without writing anything. The file format, the number text of the
+files you trust). As a module: export(flow, path, dtype="float64", torch_knots=False)
+writes the file and returns the C++ type to load it into; translate(flow, dtype,
+torch_knots) returns the type, the spec text and the tensors without writing anything.
+torch_knots gives every spline spline_options{.knots = spline_knots::as_torch_cpu}: the
+knots rounded as torch computes them on the CPU (nflows's knots to the bit; without it
+they agree to an ulp or so). The file format, the number text of the
 spec and ExportError are flowtmpl_export.py's (the zuko exporter next to this file).
 
 What is translated (nflows 0.14, nflows.flows.base.Flow and its subclasses such as
 MaskedAutoregressiveFlow, with or without a context):
     transforms  CompositeTransform (nested ones flattened), InverseTransform,
                 MaskedAffineAutoregressiveTransform,
+                MaskedPiecewiseRationalQuadraticAutoregressiveTransform,
+                AffineCouplingTransform, AdditiveCouplingTransform,
+                PiecewiseRationalQuadraticCouplingTransform,
                 ReversePermutation, RandomPermutation, Permutation,
                 ActNorm (initialised), LULinear (eps 1e-3), IdentityTransform (left out)
+    splines     tails="linear", tail_bound B -> flowtmpl::Spline<K, B, options>
+                tails=None (on [0, 1])       -> flowtmpl::BoundedSpline<K[, 0.0, 1.0,
+                                                options]>
+                options: min_bin_width, min_bin_height, min_derivative where they are
+                not nflows's defaults (1e-3); width_divisor = height_divisor =
+                sqrt(net.hidden_features) where nflows divides by it (a coupling's
+                transform_net with a hidden_features attribute, else hidden_channels;
+                an autoregressive layer's MADE, which in nflows 0.14 has neither, so
+                never there)
+    coupling    transform_net = nflows.nn.nets.MLP (or a subclass that adds no
+    nets        parameters and computes MLP's function: nflows 0.14's couplings call
+                transform_net(inputs, context), which MLP.forward does not take, so a
+                model trained with nflows has such a subclass; the exporter calls the
+                net on probe inputs and refuses one whose output is not MLP's of its
+                weights) -> flowtmpl::MLP<h...> / MLPWith<act::tanh | silu | elu, h...>
+                (relu, tanh, silu, elu(alpha=1); activate_output=False)
     MADE        use_residual_blocks=True   -> flowtmpl::ResidualMADE<H, num_blocks>
                 use_residual_blocks=False  -> flowtmpl::MADE<H, ..., H> (num_blocks + 1)
                 random_mask=True           -> flowtmpl::MADE<H, ...>::with_degrees<
@@ -36,6 +59,12 @@ The correspondence:
     to data. The chain is the list reversed, and each nflows transform T is the flowtmpl
     layer L whose inverse is T.forward:
       MaskedAffineAutoregressiveTransform  Inverse<InverseAutoregressive<SoftplusAffine, M>>
+      MaskedPiecewiseRationalQuadratic-    Inverse<InverseAutoregressive<Spline<K, B, ...>
+        AutoregressiveTransform            | BoundedSpline<K, ...>, M>>
+      AffineCouplingTransform              Inverse<Coupling<SigmoidAffine, MLP<...>, mask>>
+      AdditiveCouplingTransform            Inverse<Coupling<Additive, MLP<...>, mask>>
+      PiecewiseRationalQuadratic-          Inverse<Coupling<Spline<K, B, ...> |
+        CouplingTransform                  BoundedSpline<K, ...>, MLP<...>, mask>>
       ActNorm                              Inverse<ActNorm>      (log_scale, shift)
       LULinear                             Inverse<LUConvT<lu_diag::softplus>>
                                            (lower_entries, upper_entries,
@@ -48,6 +77,21 @@ The correspondence:
   * MaskedAffineAutoregressiveTransform: the MADE's output for feature i is the pair
     (unconstrained scale u, shift t) at outputs 2i, 2i + 1, scale = softplus(u) + 1e-3:
     SoftplusAffine's (u, t) in the same order, so the output rows are copied as they are.
+  * The spline autoregressive layer: the MADE's outputs for feature i are its 3K - 1
+    (linear tails) or 3K + 1 raw parameters, widths, heights, derivatives: flowtmpl's
+    per-feature order, copied as they are.
+  * Couplings: nflows's forward is y_b = tau(x_b; net(x_a)), x_a copied, which is
+    flowtmpl's Coupling forward as a function, so the flow layer is Inverse<Coupling<...>>.
+    nflows's mask (mask > 0: transformed) is mask::bits<...> (1: transformed), read from
+    the layer's identity_features / transform_features buffers. Both libraries feed the
+    net the identity features in index order and give transformed feature i (in index
+    order) its parameters; the output layout: AffineCouplingTransform's net gives all
+    shifts, then all unconstrained scales (scale = sigmoid(u + 2) + 1e-3), SigmoidAffine
+    takes (u_i, t_i) per feature, so the output layer's rows (weight and bias) are written
+    in the order u_0, t_0, u_1, t_1, ...; the additive coupling's shifts and the spline
+    coupling's per-feature blocks (nflows reshapes to (batch, features, P)) are in
+    flowtmpl's order already. The net's layers are named conditioner.0 (_input_layer),
+    conditioner.1 ... (_hidden_layers), conditioner.<last> (_output_layer), [out][in].
   * The MADE's parameters keep nflows's state_dict names with `autoregressive_net.`
     written `made.`; weights are written masked (weight * mask), [out][in] row-major.
     The exporter rebuilds every mask from the degrees and refuses a network whose mask
@@ -59,11 +103,17 @@ The correspondence:
     (flowtmpl::spec_text of the type, built here by the same rules) and cpp_type.
 
 Anything else stops the export with an ExportError that names the module and what is
-missing.
+missing; among them: a coupling's ResidualNet (nflows's default coupling net, and
+SimpleRealNVP's: flowtmpl has no ResidualNet conditioner yet), ConvResidualNet and
+image-shaped (4-D) flows, apply_unconditional_transform=True, activate_output=True, a
+coupling in a flow that reads a context (nflows's MLP reads none), spline tails other
+than "linear" and None, and the piecewise linear, quadratic and cubic layers.
 """
 
 import argparse
+import copy
 import functools
+import math
 import os
 import sys
 
@@ -75,13 +125,18 @@ from torch.nn import functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # number_text (C++ to_chars of a double) is re-exported for callers; these spec texts hold
 # integers only.
-from flowtmpl_export import DTYPES, ExportError, number_text, write_safetensors  # noqa: E402,F401
+from flowtmpl_export import DTYPES, ExportError, cpp_double, number_text, write_safetensors  # noqa: E402,F401
 
 import nflows  # noqa: E402,F401
 from nflows.distributions.normal import StandardNormal  # noqa: E402
 from nflows.flows.base import Flow  # noqa: E402
+from nflows.nn.nets import MLP as NflowsMLP  # noqa: E402
+from nflows.nn.nets import ConvResidualNet, ResidualNet  # noqa: E402
 from nflows.transforms import made as made_module  # noqa: E402
-from nflows.transforms.autoregressive import MaskedAffineAutoregressiveTransform  # noqa: E402
+from nflows.transforms.autoregressive import (MaskedAffineAutoregressiveTransform,  # noqa: E402
+                                              MaskedPiecewiseRationalQuadraticAutoregressiveTransform)
+from nflows.transforms.coupling import (AdditiveCouplingTransform, AffineCouplingTransform,  # noqa: E402
+                                        PiecewiseRationalQuadraticCouplingTransform)
 from nflows.transforms.base import CompositeTransform, InverseTransform  # noqa: E402
 from nflows.transforms.lu import LULinear  # noqa: E402
 from nflows.transforms.normalization import ActNorm  # noqa: E402
@@ -94,18 +149,14 @@ NS = "flowtmpl::"
 UNSUPPORTED = {
     "BatchNorm": "flowtmpl has no batch-norm layer (an nflows BatchNorm normalises with batch statistics in "
                  "training and running averages in evaluation)",
-    "MaskedPiecewiseRationalQuadraticAutoregressiveTransform": "spline autoregressive layers are not translated "
-                 "by this exporter (only MaskedAffineAutoregressiveTransform)",
     "MaskedPiecewiseLinearAutoregressiveTransform": "flowtmpl has no piecewise-linear transformer",
     "MaskedPiecewiseQuadraticAutoregressiveTransform": "flowtmpl has no piecewise-quadratic transformer",
     "MaskedPiecewiseCubicAutoregressiveTransform": "flowtmpl has no piecewise-cubic transformer",
-    "PiecewiseRationalQuadraticCouplingTransform": "flowtmpl has no ResidualNet conditioner, and its Spline "
-                 "lacks nflows's division of a coupling spline's widths and heights by sqrt(hidden_features)",
-    "AffineCouplingTransform": "coupling layers are not translated by this exporter (flowtmpl has no ResidualNet "
-                 "conditioner, nflows's default coupling network)",
-    "AdditiveCouplingTransform": "coupling layers are not translated by this exporter (flowtmpl has no ResidualNet "
-                 "conditioner, nflows's default coupling network)",
-    "CouplingTransform": "coupling layers are not translated by this exporter",
+    "PiecewiseLinearCouplingTransform": "flowtmpl has no piecewise-linear transformer",
+    "PiecewiseQuadraticCouplingTransform": "flowtmpl has no piecewise-quadratic transformer",
+    "PiecewiseCubicCouplingTransform": "flowtmpl has no piecewise-cubic transformer",
+    "CouplingTransform": "only AffineCouplingTransform, AdditiveCouplingTransform and "
+                 "PiecewiseRationalQuadraticCouplingTransform are translated",
     "OneByOneConvolution": "an LULinear with a random permutation (and for 4D inputs) is not translated; "
                  "flowtmpl's LUConvT<lu_diag::softplus> is LULinear",
 }
@@ -316,6 +367,195 @@ def translate_made(made, d, p, c, where):
     return cpp, spec, [(f"made.{n}", a) for n, a in tensors]
 
 
+# ---- splines ---------------------------------------------------------------------------
+
+def spline_divisor(net, attributes, where):
+    """nflows's divisor of a spline layer's raw widths and heights: sqrt(net.<attr>) for
+    the first of `attributes` the network has (hasattr, as nflows asks), else 1."""
+    for attr in attributes:
+        if hasattr(net, attr):
+            v = getattr(net, attr)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not v > 0:
+                raise ExportError(f"{where}: {attr} = {v!r}; nflows divides the spline's widths and heights by its "
+                                  "square root, which needs a positive number")
+            return float(np.sqrt(v)), attr
+    return 1.0, None
+
+
+def translate_spline(t, net, attributes, torch_knots, where):
+    """The flowtmpl transformer of an nflows rational-quadratic spline layer t (coupling or
+    autoregressive) whose network is net: (C++ type, spec text, raw parameters per
+    feature). attributes: the network attributes nflows divides by (in its order)."""
+    k = int(t.num_bins)
+    tails = t.tails
+    mw, mh, md = float(t.min_bin_width), float(t.min_bin_height), float(t.min_derivative)
+    if tails == "linear":
+        bound = float(t.tail_bound)
+        if k < 2:
+            raise ExportError(f"{where}: num_bins={k}; flowtmpl's Spline with linear tails needs at least 2 bins")
+        if not (math.isfinite(bound) and bound > 0):
+            raise ExportError(f"{where}: tail_bound={bound}; flowtmpl's Spline needs a positive, finite bound")
+        p = 3 * k - 1
+    elif tails is None:
+        if k < 1:
+            raise ExportError(f"{where}: num_bins={k}; a spline needs at least one bin")
+        p = 3 * k + 1
+    else:
+        raise ExportError(f"{where}: tails={tails!r}; flowtmpl has linear tails (Spline) and none (BoundedSpline "
+                          "on [0, 1])")
+    if not (mw > 0 and mh > 0 and md > 0):
+        raise ExportError(f"{where}: min_bin_width={mw}, min_bin_height={mh}, min_derivative={md}; flowtmpl's "
+                          "splines need all three positive")
+    if not (mw * k < 1 and mh * k < 1):
+        raise ExportError(f"{where}: num_bins x min_bin_width ({mw * k}) or x min_bin_height ({mh * k}) is not "
+                          "below 1; flowtmpl's splines need both below 1")
+    divisor, _ = spline_divisor(net, attributes, where)
+    opts = []
+    if mw != 1e-3:
+        opts.append(f".min_bin_width = {cpp_double(mw)}")
+    if mh != 1e-3:
+        opts.append(f".min_bin_height = {cpp_double(mh)}")
+    if md != 1e-3:
+        opts.append(f".min_derivative = {cpp_double(md)}")
+    if torch_knots:
+        opts.append(f".knots = {NS}spline_knots::as_torch_cpu")
+    if divisor != 1.0:
+        opts.append(f".width_divisor = {cpp_double(divisor)}")
+        opts.append(f".height_divisor = {cpp_double(divisor)}")
+    fields = f"min_w={number_text(mw)},min_h={number_text(mh)},min_d={number_text(md)},id_init=0"
+    if torch_knots:
+        fields += ",torch_knots=1"
+    if divisor != 1.0:
+        fields += f",w_div={number_text(divisor)},h_div={number_text(divisor)}"
+    options = f"{NS}spline_options{{{', '.join(opts)}}}" if opts else None
+    if tails == "linear":
+        cpp = f"{NS}Spline<{k}, {cpp_double(bound)}" + (f", {options}>" if options else ">")
+        spec = f"Spline[K={k},B={number_text(bound)},P={p},{fields}]"
+    else:
+        cpp = f"{NS}BoundedSpline<{k}" + (f", 0.0, 1.0, {options}>" if options else ">")
+        spec = f"BoundedSpline[K={k},lo=0,hi=1,P={p},{fields}]"
+    return cpp, spec, p
+
+
+# ---- nflows's MLP (a coupling's transform_net) -----------------------------------------
+
+ACTIVATION_FUNCTIONS = {"relu": F.relu, "tanh": torch.tanh, "silu": F.silu, "elu": F.elu}
+
+
+def translate_mlp(net, n_in, n_out, rows, where):
+    """nflows.nn.nets.MLP as a coupling's conditioner: (C++ spec, spec text, tensors). rows:
+    flowtmpl's output row r is nflows's output row rows[r] (the output layer's weight
+    rows and bias entries are written in that order)."""
+    cls = type(net)
+    label = f"{cls.__module__}.{cls.__qualname__}"
+    if isinstance(net, ResidualNet):
+        raise ExportError(f"{where}: {label}: flowtmpl has no ResidualNet conditioner yet (nflows's default coupling "
+                          "network); build the coupling's transform_net with nflows.nn.nets.MLP")
+    if isinstance(net, ConvResidualNet):
+        raise ExportError(f"{where}: {label}: image couplings (ConvResidualNet, 4-D inputs) have no flowtmpl "
+                          "translation")
+    if not isinstance(net, NflowsMLP):
+        raise ExportError(f"{where}: {label}: a coupling's transform_net must be nflows.nn.nets.MLP")
+    if bool(net._activate_output):
+        raise ExportError(f"{where}: activate_output=True; flowtmpl's MLP has no activation on its output")
+    act_name, act_type = activation_of(net._activation, where)
+    if tuple(net._in_shape) != (n_in,) or tuple(net._out_shape) != (n_out,):
+        raise ExportError(f"{where}: in_shape {list(net._in_shape)} and out_shape {list(net._out_shape)}, expected "
+                          f"[{n_in}] and [{n_out}]")
+    linears = [net._input_layer] + list(net._hidden_layers) + [net._output_layer]
+    names = {f"_input_layer.{n}" for n in ("weight", "bias")}
+    names |= {f"_hidden_layers.{i}.{n}" for i in range(len(net._hidden_layers)) for n in ("weight", "bias")}
+    names |= {f"_output_layer.{n}" for n in ("weight", "bias")}
+    extra = sorted(set(net.state_dict()) - names)
+    if extra:
+        raise ExportError(f"{where}: {label} has parameters or buffers that nflows's MLP does not ({extra})")
+    widths = [int(l.out_features) for l in linears[:-1]]
+    prev = n_in
+    tensors = []
+    for i, lin in enumerate(linears):
+        if type(lin) is not nn.Linear or lin.bias is None:
+            raise ExportError(f"{where}: layer {i} is not an nn.Linear with a bias")
+        if int(lin.in_features) != prev:
+            raise ExportError(f"{where}: layer {i} has {int(lin.in_features)} inputs, expected {prev}")
+        w, b = tensor64(lin.weight), tensor64(lin.bias)
+        if i == len(linears) - 1:
+            if int(lin.out_features) != n_out:
+                raise ExportError(f"{where}._output_layer: {int(lin.out_features)} outputs, expected {n_out}")
+            w, b = w[rows], b[rows]
+        tensors += [(f"conditioner.{i}.weight", w), (f"conditioner.{i}.bias", b)]
+        prev = int(lin.out_features)
+    probe_mlp(net, linears, act_name, where)
+    hid = ", ".join(map(str, widths))
+    cpp = f"{NS}MLP<{hid}>" if act_type is None else f"{NS}MLPWith<{NS}{act_type}, {hid}>"
+    spec = f"MLP<{','.join(map(str, widths))}>[{n_in}->{n_out}](act={act_name})"
+    return cpp, spec, tensors
+
+
+def probe_mlp(net, linears, act_name, where):
+    """The network, called as nflows's coupling calls it (net(x, None); nflows's own MLP
+    takes net(x)), on fixed random inputs in float64, against the MLP formula of its
+    weights: a subclass that computes something else is refused."""
+    g = torch.Generator().manual_seed(0)
+    x = 2.0 * torch.randn(16, int(linears[0].in_features), generator=g, dtype=torch.float64)
+    act = ACTIVATION_FUNCTIONS[act_name]
+    h = x
+    with torch.no_grad():
+        for i, lin in enumerate(linears):
+            h = F.linear(h, lin.weight.detach().to(torch.float64), lin.bias.detach().to(torch.float64))
+            if i < len(linears) - 1:
+                h = act(h)
+        probe = copy.deepcopy(net).to(torch.float64).eval()
+        try:
+            got = probe(x) if type(net) is NflowsMLP else probe(x, None)
+        except Exception as e:  # the subclass's forward, whatever it raises
+            raise ExportError(f"{where}: calling the network as nflows's coupling does (net(inputs, None)) raised "
+                              f"{type(e).__name__}: {e}")
+    if not torch.is_tensor(got) or got.shape != h.shape or not torch.all(
+            (got - h).abs() <= 1e-10 * torch.clamp(h.abs(), min=1.0)):
+        raise ExportError(f"{where}: {type(net).__qualname__}'s output is not nflows's MLP of its weights (a "
+                          "subclass that computes something else?)")
+
+
+# ---- couplings -------------------------------------------------------------------------
+
+def translate_coupling(t, where, d, c, torch_knots):
+    """An nflows coupling transform: the Layer Coupling<Transformer, MLP<...>,
+    mask::bits<...>> (its inverse is t.forward)."""
+    cls = type(t)
+    if int(t.features) != d:
+        raise ExportError(f"{where}: {int(t.features)} features, the flow has {d}")
+    if t.unconditional_transform is not None:
+        raise ExportError(f"{where}: apply_unconditional_transform=True (a spline of the identity features); "
+                          "flowtmpl's coupling copies them")
+    if c > 0:
+        raise ExportError(f"{where}: a coupling in a flow whose layers read a context of {c}: nflows's MLP reads "
+                          "no context, and couplings with a context are not supported by this exporter")
+    ident = [int(v) for v in t.identity_features.detach().cpu().tolist()]
+    trans = [int(v) for v in t.transform_features.detach().cpu().tolist()]
+    if sorted(ident + trans) != list(range(d)) or ident != sorted(ident) or trans != sorted(trans):
+        raise ExportError(f"{where}: identity_features {ident} and transform_features {trans} do not split 0..{d - 1}")
+    if not ident or not trans:
+        raise ExportError(f"{where}: the mask transforms {len(trans)} of {d} features; flowtmpl's coupling needs at "
+                          "least one conditioning and one transformed feature")
+    nb = len(trans)
+    bits = [1 if i in trans else 0 for i in range(d)]
+    net = t.transform_net
+    if cls is AffineCouplingTransform:
+        t_cpp, t_spec, p = f"{NS}SigmoidAffine", "SigmoidAffine[P=2]", 2
+        # nflows: all shifts, then all unconstrained scales; flowtmpl: (u_i, t_i) per feature
+        rows = [r for i in range(nb) for r in (nb + i, i)]
+    elif cls is AdditiveCouplingTransform:
+        t_cpp, t_spec, p = f"{NS}Additive", "Additive[P=1]", 1
+        rows = list(range(nb))
+    else:
+        t_cpp, t_spec, p = translate_spline(t, net, ("hidden_features", "hidden_channels"), torch_knots, where)
+        rows = list(range(nb * p))  # nflows's reshape(batch, features, P): feature-major already
+    m_cpp, m_spec, tensors = translate_mlp(net, d - nb, nb * p, rows, f"{where}.transform_net")
+    mask_cpp = f"{NS}mask::bits<{', '.join(map(str, bits))}>"
+    return Layer(f"{NS}Coupling<{t_cpp}, {m_cpp}, {mask_cpp}>",
+                 f"Coupling<{t_spec}, {m_spec}, mask={''.join(map(str, bits))}>", tensors, True)
+
+
 # ---- transforms ------------------------------------------------------------------------
 
 class Layer:
@@ -351,9 +591,18 @@ def walk(t, where, inverted, out):
         out.append((t, where, inverted))
 
 
-def translate_transform(t, where, d, c):
+def translate_transform(t, where, d, c, torch_knots=False):
     """The Layer of one nflows transform (the layer whose inverse is t.forward)."""
     cls = type(t)
+    if cls is MaskedPiecewiseRationalQuadraticAutoregressiveTransform:
+        # nflows divides by sqrt(autoregressive_net.hidden_features) if the net has that
+        # attribute; its MADE (0.14) has none, so the divisors stay 1
+        t_cpp, t_spec, p = translate_spline(t, t.autoregressive_net, ("hidden_features",), torch_knots, where)
+        m_cpp, m_spec, tensors = translate_made(t.autoregressive_net, d, p, c, f"{where}.autoregressive_net")
+        return Layer(f"{NS}InverseAutoregressive<{t_cpp}, {m_cpp}>",
+                     f"InverseAutoregressive<{t_spec}, {m_spec}>", tensors, True)
+    if cls in (AffineCouplingTransform, AdditiveCouplingTransform, PiecewiseRationalQuadraticCouplingTransform):
+        return translate_coupling(t, where, d, c, torch_knots)
     if cls is MaskedAffineAutoregressiveTransform:
         if int(t.features) != d:
             raise ExportError(f"{where}: {int(t.features)} features, the flow has {d}")
@@ -408,8 +657,10 @@ def translate_transform(t, where, d, c):
     raise ExportError(f"{where}: {cls.__module__}.{name}: {why}")
 
 
-def translate(flow, dtype="float64"):
-    """(C++ type, spec text, [(name, numpy array)] in flowtmpl's walk order) of an nflows flow."""
+def translate(flow, dtype="float64", torch_knots=False):
+    """(C++ type, spec text, [(name, numpy array)] in flowtmpl's walk order) of an nflows
+    flow. torch_knots: the splines' knots rounded as torch computes them on the CPU
+    (spline_options{.knots = spline_knots::as_torch_cpu}: nflows's knots to the bit)."""
     if dtype not in DTYPES:
         raise ExportError(f"dtype {dtype!r}: use float64 or float32")
     scalar, _, np_dtype = DTYPES[dtype]
@@ -427,7 +678,8 @@ def translate(flow, dtype="float64"):
                           "StandardNormal([D]) is supported")
     shape = list(base._shape)
     if len(shape) != 1:
-        raise ExportError(f"{name} _distribution: StandardNormal of shape {shape}; only [D] is supported")
+        raise ExportError(f"{name} _distribution: StandardNormal of shape {shape}; only [D] is supported (no "
+                          "image-shaped flows: 4-D inputs, couplings over channels)")
     d = int(shape[0])
 
     items = []
@@ -445,7 +697,7 @@ def translate(flow, dtype="float64"):
 
     layers = []
     for t, where, inverted in items:
-        layer = translate_transform(t, where, d, c)
+        layer = translate_transform(t, where, d, c, torch_knots)
         if inverted and layer.cpp != f"{NS}Permute<{NS}Reverse>":
             layer.inverse = not layer.inverse
         layers.append(layer)
@@ -469,10 +721,10 @@ def translate(flow, dtype="float64"):
     return cpp, spec, tensors
 
 
-def export(flow, path, dtype="float64"):
+def export(flow, path, dtype="float64", torch_knots=False):
     """Writes flow's parameters to path for flowtmpl::load; returns the C++ type to load
     them into. Raises ExportError for anything it cannot translate."""
-    cpp, spec, tensors = translate(flow, dtype)
+    cpp, spec, tensors = translate(flow, dtype, torch_knots)
     _, code, _ = DTYPES[dtype]
     metadata = {"format": "flowtmpl", "format_version": "1", "spec": spec, "dtype": code, "cpp_type": cpp}
     write_safetensors(path, tensors, metadata, code)
@@ -484,10 +736,12 @@ def main(argv=None):
     ap.add_argument("model", help="a file written by torch.save(flow)")
     ap.add_argument("out", help="the safetensors file to write")
     ap.add_argument("--dtype", choices=sorted(DTYPES), default="float64", help="the flowtmpl flow's scalar")
+    ap.add_argument("--torch-knots", action="store_true",
+                    help="splines with spline_knots::as_torch_cpu (nflows's knots to the bit)")
     args = ap.parse_args(argv)
     flow = torch.load(args.model, map_location="cpu", weights_only=False)
     try:
-        cpp = export(flow, args.out, args.dtype)
+        cpp = export(flow, args.out, args.dtype, args.torch_knots)
     except ExportError as e:
         print(f"nflows_export: {e}", file=sys.stderr)
         return 1

@@ -1,7 +1,9 @@
-"""Reference values of nflows's MADE with random masks (random_mask=True), computed by
-nflows itself: the hidden degrees it drew, its masks, its (unmasked) weights, and its
-outputs. Run in a virtual environment with torch and nflows; the test suite only reads
-the JSON file this writes (tests/data/made_random_mask.json).
+"""Reference values of masked networks flowtmpl's MADE reproduces, computed by nflows and
+zuko themselves: nflows's MADE with random masks (random_mask=True: the hidden degrees
+it drew, its masks, its unmasked weights, its outputs; tests/data/made_random_mask.json)
+and zuko's MaskedMLP of a MaskedAutoregressiveTransform with a context (its masks,
+masked weights and outputs; tests/data/made_zuko_context.json). Run in a virtual
+environment with torch, nflows and zuko; the test suite only reads the JSON files.
 
 Usage: python tools/reference/made_references.py OUTPUT_DIR
 """
@@ -45,6 +47,27 @@ def case(case_id, features, hidden, num_blocks, multiplier, context):
     }
 
 
+def zuko_case(case_id, features, context, hidden, passes_order):
+    import zuko
+    from zuko.flows.autoregressive import MaskedAutoregressiveTransform
+    t = MaskedAutoregressiveTransform(features=features, context=context, order=passes_order,
+                                      hidden_features=hidden)
+    linears = [m for m in t.hyper if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for l in linears:
+            l.weight.copy_(torch.randn(l.weight.shape) * 0.7)
+            l.bias.copy_(torch.randn(l.bias.shape) * 0.7)
+    x = torch.randn(6, features)
+    c = torch.randn(6, context)
+    out = t.hyper(torch.cat([x, c], dim=-1))
+    return {"id": case_id, "features": features, "context": context, "hidden_features": list(hidden),
+            "order": [int(v) for v in t.order.tolist()], "outputs_per_feature": t.total,
+            "zuko_version": zuko.__version__,
+            "layers": [{"weight": tolist(l.weight * l.mask), "mask": tolist(l.mask.double()), "bias": tolist(l.bias)}
+                       for l in linears],
+            "inputs": tolist(x), "context_values": tolist(c), "outputs": tolist(out)}
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "."
     torch.manual_seed(SEED)
@@ -57,6 +80,15 @@ def main():
             "cases": cases}
     with open(f"{out}/made_random_mask.json", "w") as f:
         json.dump(data, f, allow_nan=False)
+        f.write("\n")
+    zuko_cases = [zuko_case("zuko_D3_C2_H8x8", 3, 2, (8, 8), None), zuko_case("zuko_D4_C1_H6x5", 4, 1, (6, 5), None)]
+    with open(f"{out}/made_zuko_context.json", "w") as f:
+        json.dump({"meta": {"generator": "tools/reference/made_references.py",
+                            "function": "zuko.flows.autoregressive.MaskedAutoregressiveTransform(features, context, "
+                                        "hidden_features).hyper (a MaskedMLP) on [x; c], affine univariate (2 "
+                                        "parameters per feature)",
+                            "torch_version": torch.__version__, "dtype": "float64", "seed": SEED},
+                   "cases": zuko_cases}, f, allow_nan=False)
         f.write("\n")
     for c in cases:
         sd = c["state_dict"]

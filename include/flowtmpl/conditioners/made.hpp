@@ -16,6 +16,10 @@
 //                                  (each in [0, D-1]; 0 reads the context only), for a
 //                                  model trained with nflows's random_mask = True or
 //                                  zuko's MaskedMLP; feedforward only
+//   MADE<...>[::with_degrees<...>]::with_linear_context
+//                                  the context enters the first hidden layer linearly,
+//                                  h = act(W x + b + Wc c + bc), as in zuko's MaskedMLP
+//                                  (nflows: h = act(W x + b + act(Wc c + bc)))
 //
 // Degrees (made/layout.hpp): inputs 1..D in natural order; hidden unit u of every hidden
 // layer has degree u mod max(1, D-1) + min(1, D-1) (sequential, nflows's random_mask =
@@ -67,6 +71,9 @@ struct MADEWithDegrees {
   template <int D, int M, int C, class S>
   using conditioner = detail::made_conditioner<D, M, C, S, Act, detail::made_architecture::feedforward,
                                               detail::made_unit_order::natural, Degrees, Hidden...>;
+  // the context read linearly with the inputs, as zuko's MaskedMLP reads it (nflows's
+  // MADE: through an activated layer of its own)
+  using with_linear_context = MADEWithDegrees<Act, detail::made_linear_context<Degrees>, Hidden...>;
 };
 
 template <class Act, int... Hidden>

@@ -9,11 +9,13 @@
 //   h_0 = [x; c] (In + C values), h_l+1 = act(W_l h_l + b_l), out = W_L h_L + b_L
 // (no activation on the output). Parameters: per layer l, weight [out][in] row-major
 // then bias, in one flat array `values`; names "l.weight", "l.bias". Context enters as
-// extra inputs of the first layer (as nflows's ResidualNet and zuko's MLP take it).
+// extra inputs of the first layer (as zuko's MLP takes it; nflows's ResidualNet also
+// gates every block by it, which this network does not).
 // Cost: sum over layers of out x in multiply-adds per sample; evaluate_block does the
 // same for a block of samples, each layer one fused kernel (detail::dense_rows: bias and
 // ReLU in the kernel, row-major activations; host only: it allocates).
-// No parameter layout is shared with nflows: an MLP has no nflows counterpart.
+// nflows.nn.nets.MLP is this network (its _input_layer is layer 0, _hidden_layers.i
+// layer i + 1, _output_layer the last; tools/export maps the names).
 #pragma once
 
 #include <array>

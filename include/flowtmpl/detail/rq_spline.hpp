@@ -60,9 +60,10 @@ struct spline_options {
   bool identity_init = false;
   spline_knots knots = spline_knots::fast;
   spline_end_slopes end_slopes = spline_end_slopes::one;
-  // The raw widths and heights are divided by these before the softmax (nflows divides
-  // both by sqrt(hidden_features) when its conditioner has that attribute: its MADE and
-  // ResidualNet, not its MLP).
+  // The raw widths and heights are divided by these before the softmax (nflows's spline
+  // couplings divide both by sqrt(hidden_features) when their net has that attribute:
+  // its ResidualNet, not its MLP; nflows 0.14's MADE has none, so its autoregressive
+  // spline layers never divide).
   double width_divisor = 1.0;
   double height_divisor = 1.0;
 };

@@ -32,8 +32,8 @@
 //   identity parameters are then the identity away from the two end bins only); knots
 //   = spline_knots::as_torch_cpu rounds the knots as torch does (nflows's to the bit; no
 //   row form then, see apply_row); width_divisor and height_divisor divide the raw
-//   widths and heights first (nflows's sqrt(hidden_features) in its MADE-based spline
-//   layers and ResidualNet couplings).
+//   widths and heights first (nflows's sqrt(hidden_features) in its spline couplings
+//   whose net has that attribute).
 // Cost per feature and call: K exps for each of widths and heights, 2 softplus (the
 //   derivatives at the ends of the bin: rq_make_knots_for; gradients use all K - 1),
 //   K - 1 comparisons per search, one log (forward) or one sqrt and one log (inverse);

@@ -450,3 +450,10 @@ TEST_CASE("MADE::with_degrees gradients (listed degrees, some 0: units that read
                                                                        ft::hidden_degrees<0, 3, 4, 2, 2>>;
   check_config<listed_tanh, 5, 2, 2>(602);
 }
+
+TEST_CASE("MADE::with_linear_context gradients (zuko's MaskedMLP: the context read linearly)", "[gradients][made]") {
+  using zuko_like = ft::MADE<6, 5>::with_degrees<ft::hidden_degrees<0, 1, 2, 3, 0, 1>,
+                                                 ft::hidden_degrees<0, 1, 2, 3, 0>>::with_linear_context;
+  check_config<zuko_like, 4, 2, 2>(700);
+  check_config<ft::MADE<8, 8>::with<ft::act::tanh>::with_linear_context, 3, 3, 2>(701);
+}

@@ -400,6 +400,13 @@ TEST_CASE("safetensors: spec_text", "[io]") {
   CHECK(ft::spec_text<Listed>() ==
         "MaskedAutoregressive<BoundedAffine[B=3,P=2], MADE<3>[3->6](act=relu, degrees=1.2.0)> dim=3 scalar=double");
 
+  // zuko's form of the context
+  using Linear = ft::bind_t<ft::Conditional<2, ft::MaskedAutoregressive<ft::Affine, ft::MADE<3>::with_linear_context>>, 3,
+                            double>;
+  CHECK(ft::spec_text<Linear>() ==
+        "MaskedAutoregressive<BoundedAffine[B=3,P=2], MADE<3>[3->6](ctx=2, act=relu, ctx_form=linear)> dim=3 "
+        "scalar=double context=2");
+
   // different architectures, different texts
   using D3 = std::tuple<
       Big, BigF, ft::bind_t<ft::Flow<ft::DiagonalNormal, ft::compose<ft::ActNorm, ft::LUConv, ft::Coupling<ft::Spline<4>, ft::MLP<16>>, ft::MaskedAutoregressive<ft::Affine, ft::MADE<8>>>>, 3, double>,
@@ -427,6 +434,8 @@ TEST_CASE("safetensors: spec_text", "[io]") {
       ft::bind_t<ft::compose<ft::Coupling<ft::Spline<4>, ft::MLP<4>>>, 2, double>,
       ft::bind_t<ft::MaskedAutoregressive<ft::Affine, ft::MADE<3>>, 3, double>,
       ft::bind_t<ft::MaskedAutoregressive<ft::SigmoidAffine, ft::MADE<3>>, 3, double>,
+      ft::bind_t<ft::Conditional<2, ft::MaskedAutoregressive<ft::Affine, ft::MADE<3>>>, 3, double>,
+      ft::bind_t<ft::Conditional<2, ft::MaskedAutoregressive<ft::Affine, ft::MADE<3>::with_linear_context>>, 3, double>,
       ft::bind_t<ft::compose<ft::Coupling<ft::Spline<4, 3.0, ft::spline_options{.width_divisor = 8.0}>, ft::MLP<4>>>, 2, double>,
       ft::bind_t<ft::compose<ft::Coupling<ft::Spline<4, 3.0, ft::spline_options{.height_divisor = 8.0}>, ft::MLP<4>>>, 2, double>,
       ft::bind_t<ft::MaskedAutoregressive<ft::Affine, ft::MADE<3>::with_degrees<ft::hidden_degrees<1, 2, 1>>>, 3, double>,

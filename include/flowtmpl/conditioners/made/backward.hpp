@@ -121,7 +121,8 @@ struct made_backward : made_sequential_block<D, M, C, S, Act, Arch, Order, Degre
     if constexpr (C > 0) {
       const Eigen::Map<const col_t<H0>> cpre(tp.cpre.data());
       if (grad || gctx) {
-        const col_t<H0> gc = (gp.array() * Act::derivative(cpre.array())).matrix();
+        col_t<H0> gc = gp;
+        if constexpr (Base::context_activated) gc.array() *= Act::derivative(cpre.array());
         if (grad) accumulate<1>(*grad, gc, Eigen::Map<const Eigen::Matrix<S, C, 1>>(tp.c.data()), false);
         if (gctx) Eigen::Map<Eigen::Matrix<S, C, 1>>(gctx).noalias() += this->template weight<1>().transpose() * gc;
       }
@@ -201,8 +202,9 @@ struct made_backward : made_sequential_block<D, M, C, S, Act, Arch, Order, Degre
     if constexpr (I == 0) {
       accumulate_block<0>(grad, gh, t.x);
       if constexpr (C > 0) {
-        // the initial layer's output is W0 x + b0 + act(W1 c + b1)
-        const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> gc = (gh.array() * Act::derivative(t.cpre.array())).matrix();
+        // the initial layer's output is W0 x + b0 + act(W1 c + b1) (or + W1 c + b1: linear context)
+        Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> gc = gh;
+        if constexpr (Base::context_activated) gc.array() *= Act::derivative(t.cpre.array());
         accumulate_block<1>(grad, gc, t.c);
         if (GC) GC->noalias() += this->template weight<1>().transpose() * gc;
       } else {

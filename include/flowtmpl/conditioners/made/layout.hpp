@@ -61,6 +61,15 @@ enum class made_units {
 // degree of hidden unit u for D inputs (nflows, sequential)
 constexpr int made_hidden_degree(int u, int D) { return u % (D - 1 > 1 ? D - 1 : 1) + (D - 1 < 1 ? D - 1 : 1); }
 
+// made_linear_context<Degrees>: the same degrees, and the context read linearly with the
+// inputs: h = act(W x + b + Wc c + bc) (zuko's MaskedMLP, one first layer over [x; c]),
+// where nflows's MADE reads it through a layer of its own, h = act(W x + b + act(Wc c +
+// bc)) (activated_context). Feedforward only.
+template <class Degrees>
+struct made_linear_context : Degrees {
+  static constexpr bool activated_context = false;
+};
+
 // Where a MADE's hidden degrees come from (the Degrees argument of the parts below):
 // made_sequential_degrees, nflows's sequential assignment (made_hidden_degree, the same
 // in every layer); made_stored_degrees<hidden_degrees<...>, ...>, one list per hidden
@@ -69,6 +78,7 @@ constexpr int made_hidden_degree(int u, int D) { return u % (D - 1 > 1 ? D - 1 :
 // copy are derived from the degrees at compile time.
 struct made_sequential_degrees {
   static constexpr bool stored = false;
+  static constexpr bool activated_context = true;  // see made_linear_context
   template <int D>
   static constexpr int degree(int, int u) {
     return made_hidden_degree(u, D);
@@ -85,6 +95,7 @@ struct made_sequential_degrees {
 template <class... Layers>
 struct made_stored_degrees {
   static constexpr bool stored = true;
+  static constexpr bool activated_context = true;
   static constexpr int layers = int(sizeof...(Layers));
   // one list per hidden layer, as long as the layer is wide
   template <int... Widths>
@@ -150,6 +161,9 @@ struct made_layout {
                 "flowtmpl: MADE<...>::with_degrees: every hidden degree must lie in [0, D - 1] for the D features "
                 "the layer binds to");
   using degrees_type = Degrees;
+  static_assert(Degrees::activated_context || Arch == made_architecture::feedforward,
+                "flowtmpl: MADE<...>::with_linear_context: a context read linearly is for the feedforward MADE only");
+  static constexpr bool context_activated = Degrees::activated_context;
   using scalar_type = S;
   using activation_type = Act;
   static constexpr int inputs = D;

@@ -128,7 +128,10 @@ struct made_network : made_layout<D, M, C, S, Act, Arch, Order, Degrees, Hidden.
         tp->cpre = c;
       else if constexpr (!std::is_same_v<Tp, std::nullptr_t>)
         Eigen::Map<col_t<H0>>(tp->cpre.data()) = c;
-      t.array() += Act::apply(c.array());
+      if constexpr (Base::context_activated)
+        t.array() += Act::apply(c.array());
+      else
+        t += c;
     }
     record<0>(tp, t);
     if constexpr (residual) {

@@ -53,7 +53,8 @@ struct made_sequential : made_network<D, M, C, S, Act, Arch, Order, Degrees, Hid
         for (int o = 0; o < l.out; ++o) {
           S acc = bb[o];
           for (int i = 0; i < C; ++i) acc += w[std::size_t(o) * C + i] * ctx[i];
-          st.ctx_term[slot][o] = l.role == made_role::context_layer ? Act::scalar(acc) : acc;
+          st.ctx_term[slot][o] =
+              l.role == made_role::context_layer && Base::context_activated ? Act::scalar(acc) : acc;
         }
       }
     } else {

@@ -53,7 +53,7 @@ struct made_sequential_block : made_sequential<D, M, C, S, Act, Arch, Order, Deg
         t.resize(l.out, n);
         t.noalias() = Eigen::Map<const RM>(weight_data(li), l.out, C) * (*Ctx);
         t.colwise() += Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>>(bias_data(li), l.out);
-        if (l.role == made_role::context_layer) t.array() = Act::apply(t.array());
+        if (l.role == made_role::context_layer && Base::context_activated) t.array() = Act::apply(t.array());
       }
     } else {
       (void)Ctx;

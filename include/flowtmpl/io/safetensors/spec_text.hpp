@@ -103,6 +103,7 @@ void describe_conditioner(std::string& s) {
       }
       add("degrees", d.c_str());
     }
+    if constexpr (!T::degrees_type::activated_context) add("ctx_form", "linear");
   }
   if constexpr (!known && requires { T::parameter_count; }) add("params", T::parameter_count);
   if (!extra.empty()) {

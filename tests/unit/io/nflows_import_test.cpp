@@ -1,0 +1,216 @@
+// nflows flows exported by tools/export/nflows_export.py load into the C++ type the
+// exporter names and compute nflows's numbers. tests/data/nflows_*.safetensors (D = 3,
+// hidden widths 8; tools/export/make_nflows_fixtures.py wrote all of them;
+// tests/data/README.md):
+//   maf             MaskedAutoregressiveFlow(3, 8, num_layers=2, num_blocks_per_layer=1):
+//                   Inverse<InverseAutoregressive<SoftplusAffine, ResidualMADE<8, 1>>>
+//                   and Permute<Reverse>, twice
+//   maf_ctx2        the same layers with context_features=2: Conditional<2, Flow<...>>
+//   splinecoupling  three PiecewiseRationalQuadraticCouplingTransforms (K = 5, linear
+//                   tails at 3; two nets with hidden_features = 8, whose raw widths and
+//                   heights nflows divides by sqrt(8); one with other minimum sizes) and
+//                   a ReversePermutation: Inverse<Coupling<Spline<5, 3.0, ...>, MLP<8, 8>,
+//                   mask::bits<...>>>
+//   affinecoupling  three AffineCouplingTransforms and an AdditiveCouplingTransform:
+//                   Inverse<Coupling<SigmoidAffine | Additive, MLP..., mask::bits<...>>>
+// with random (far from the identity) or briefly trained parameters, in double (both
+// states) and float (trained); tests/data/nflows_import.json holds, per file, the C++ type
+// and nflows's Flow.log_prob at 200 points (normal draws and points on and near the
+// splines' bound +-3) and nflows's samples flow._transform.inverse(z) of 50 noise vectors
+// z; the conditional file's with the recorded context of each point and noise vector.
+//
+// Compared, per point, as |flowtmpl - nflows| / max(1, |nflows|) (the largest over the
+// coordinates for a sample):
+//   double files: 1e-12 at every point;
+//   float files: 1e-5 at 99 % of the points and 1e-4 at every one. The reference is
+//   nflows in double with the parameters rounded to float, at the points rounded to
+//   float, so the difference is float arithmetic alone (nflows's own float model is
+//   within nflows_f32_error of that reference, recorded per file: at most 1.9e-6).
+// Also: a file loaded into another model's type fails with load's "saved from another
+// flow" message, and the exporter's refusal of nflows's SimpleRealNVP (its ResidualNet)
+// is recorded.
+#include <flowtmpl/flowtmpl.hpp>
+#include <flowtmpl/io/safetensors.hpp>
+
+#include "support/reference_data.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace {
+
+namespace ft = flowtmpl;
+using Catch::Contains;
+
+// The C++ types that nflows_export.py prints for the fixtures; the text of each is the
+// string literal the JSON's cpp_type is compared with.
+#define NFLOWS_IMPORT_TYPE(name, ...) \
+  using name = __VA_ARGS__;           \
+  constexpr const char* name##_text = #__VA_ARGS__
+
+NFLOWS_IMPORT_TYPE(MafF64, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::SoftplusAffine, flowtmpl::ResidualMADE<8, 1>>>, flowtmpl::Permute<flowtmpl::Reverse>, flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::SoftplusAffine, flowtmpl::ResidualMADE<8, 1>>>, flowtmpl::Permute<flowtmpl::Reverse>>>, 3, double>);
+NFLOWS_IMPORT_TYPE(MafF32, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::SoftplusAffine, flowtmpl::ResidualMADE<8, 1>>>, flowtmpl::Permute<flowtmpl::Reverse>, flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::SoftplusAffine, flowtmpl::ResidualMADE<8, 1>>>, flowtmpl::Permute<flowtmpl::Reverse>>>, 3, float>);
+NFLOWS_IMPORT_TYPE(MafCtx2F64, flowtmpl::bind_t<flowtmpl::Conditional<2, flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::SoftplusAffine, flowtmpl::ResidualMADE<8, 1>>>, flowtmpl::Permute<flowtmpl::Reverse>, flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::SoftplusAffine, flowtmpl::ResidualMADE<8, 1>>>, flowtmpl::Permute<flowtmpl::Reverse>>>>, 3, double>);
+NFLOWS_IMPORT_TYPE(SplineCouplingF64, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::Spline<5, 3.0, flowtmpl::spline_options{.width_divisor = 2.8284271247461903, .height_divisor = 2.8284271247461903}>, flowtmpl::MLP<8, 8>, flowtmpl::mask::bits<1, 1, 0>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::Spline<5, 3.0, flowtmpl::spline_options{.min_bin_width = 0.01, .min_bin_height = 0.02, .min_derivative = 0.005}>, flowtmpl::MLP<8, 8>, flowtmpl::mask::bits<0, 1, 0>>>, flowtmpl::Permute<flowtmpl::Reverse>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::Spline<5, 3.0, flowtmpl::spline_options{.width_divisor = 2.8284271247461903, .height_divisor = 2.8284271247461903}>, flowtmpl::MLP<8, 8>, flowtmpl::mask::bits<1, 0, 1>>>>>, 3, double>);
+NFLOWS_IMPORT_TYPE(SplineCouplingF32, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::Spline<5, 3.0, flowtmpl::spline_options{.width_divisor = 2.8284271247461903, .height_divisor = 2.8284271247461903}>, flowtmpl::MLP<8, 8>, flowtmpl::mask::bits<1, 1, 0>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::Spline<5, 3.0, flowtmpl::spline_options{.min_bin_width = 0.01, .min_bin_height = 0.02, .min_derivative = 0.005}>, flowtmpl::MLP<8, 8>, flowtmpl::mask::bits<0, 1, 0>>>, flowtmpl::Permute<flowtmpl::Reverse>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::Spline<5, 3.0, flowtmpl::spline_options{.width_divisor = 2.8284271247461903, .height_divisor = 2.8284271247461903}>, flowtmpl::MLP<8, 8>, flowtmpl::mask::bits<1, 0, 1>>>>>, 3, float>);
+NFLOWS_IMPORT_TYPE(AffineCouplingF64, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::Additive, flowtmpl::MLPWith<flowtmpl::act::elu, 8>, flowtmpl::mask::bits<0, 0, 1>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::MLPWith<flowtmpl::act::silu, 8, 8>, flowtmpl::mask::bits<1, 1, 0>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::MLPWith<flowtmpl::act::tanh, 8, 8>, flowtmpl::mask::bits<0, 1, 0>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::MLP<8, 8>, flowtmpl::mask::bits<1, 0, 1>>>>>, 3, double>);
+NFLOWS_IMPORT_TYPE(AffineCouplingF32, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::Additive, flowtmpl::MLPWith<flowtmpl::act::elu, 8>, flowtmpl::mask::bits<0, 0, 1>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::MLPWith<flowtmpl::act::silu, 8, 8>, flowtmpl::mask::bits<1, 1, 0>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::MLPWith<flowtmpl::act::tanh, 8, 8>, flowtmpl::mask::bits<0, 1, 0>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::MLP<8, 8>, flowtmpl::mask::bits<1, 0, 1>>>>>, 3, float>);
+
+#undef NFLOWS_IMPORT_TYPE
+
+const nlohmann::json& fixtures() {
+  static const nlohmann::json j = flowtmpl_test::load_reference("nflows_import.json");
+  return j;
+}
+
+std::string data_path(const std::string& file) { return std::string(FLOWTMPL_TEST_DATA_DIR) + "/" + file; }
+
+// rows of R numbers as the columns of an R x n matrix
+template <int R>
+Eigen::Matrix<double, R, Eigen::Dynamic> columns(const nlohmann::json& rows) {
+  const bool all_r = std::all_of(rows.begin(), rows.end(), [](const nlohmann::json& r) { return r.size() == R; });
+  REQUIRE(all_r);
+  Eigen::Matrix<double, R, Eigen::Dynamic> m(R, Eigen::Index(rows.size()));
+  for (std::size_t j = 0; j < rows.size(); ++j)
+    for (std::size_t i = 0; i < std::size_t(R); ++i) m(Eigen::Index(i), Eigen::Index(j)) = rows[j][i].get<double>();
+  return m;
+}
+
+// |got - want| / max(1, |want|) per point (flowtmpl_test::close's measure): the largest
+// over the rows of a column; a NaN counts as infinite
+std::vector<double> point_errors(const Eigen::MatrixXd& got, const Eigen::MatrixXd& want) {
+  std::vector<double> e(std::size_t(want.cols()), 0.0);
+  for (Eigen::Index j = 0; j < want.cols(); ++j)
+    for (Eigen::Index i = 0; i < want.rows(); ++i) {
+      const double d = std::abs(got(i, j) - want(i, j)) / std::max(1.0, std::abs(want(i, j)));
+      e[std::size_t(j)] = std::isnan(d) ? INFINITY : std::max(e[std::size_t(j)], d);
+    }
+  return e;
+}
+
+// double: every point within 1e-12; float: the 99th percentile (nearest rank: all but
+// 1 % of the points, rounded down, are at or below it) within 1e-5, every point within 1e-4
+void check_errors(const char* what, const std::vector<double>& e, bool is_double) {
+  std::vector<double> sorted = e;
+  std::sort(sorted.begin(), sorted.end());
+  const double worst = sorted.back();
+  const double p99 = sorted[sorted.size() - 1 - sorted.size() / 100];
+  INFO(what << ": largest error " << worst << ", 99th percentile " << p99 << " (" << e.size() << " points)");
+  if (is_double) {
+    CHECK(worst <= 1e-12);
+  } else {
+    CHECK(p99 <= 1e-5);
+    CHECK(worst <= 1e-4);
+  }
+}
+
+template <class F>
+constexpr int context_dim_of() {
+  if constexpr (requires { F::context_dim; })
+    return int(F::context_dim);
+  else
+    return 0;
+}
+
+template <class Flow>
+void check_file(const std::string& file, const char* type_text) {
+  using S = typename Flow::scalar_type;
+  constexpr bool is_double = std::is_same_v<S, double>;
+  constexpr int C = context_dim_of<Flow>();
+  INFO("tests/data/" << file);
+  const nlohmann::json& all = fixtures();
+  REQUIRE(all.at("files").contains(file));
+  const nlohmann::json& entry = all.at("files").at(file);
+  CHECK(entry.at("cpp_type").get<std::string>() == type_text);
+  CHECK(entry.at("dtype").get<std::string>() == (is_double ? "float64" : "float32"));
+  CHECK(entry.at("context").get<int>() == C);
+
+  Flow flow;
+  REQUIRE_NOTHROW(ft::load(flow, data_path(file)));
+
+  // a float flow gets the recorded doubles rounded to float, as the reference was computed
+  const Eigen::Matrix<S, 3, Eigen::Dynamic> x = columns<3>(all.at("points")).template cast<S>();
+  const Eigen::Matrix<S, 3, Eigen::Dynamic> z = columns<3>(all.at("noise")).template cast<S>();
+  const std::vector<double> want_lp = flowtmpl_test::doubles(entry.at("log_prob"));
+  REQUIRE(want_lp.size() == std::size_t(x.cols()));
+  const Eigen::MatrixXd want_samples = columns<3>(entry.at("samples"));
+  REQUIRE(want_samples.cols() == z.cols());
+
+  const auto compare = [&](const auto& lp, const auto& samples) {
+    Eigen::MatrixXd got_lp(1, x.cols()), ref_lp(1, x.cols());
+    for (Eigen::Index j = 0; j < x.cols(); ++j) {
+      got_lp(0, j) = double(lp[j]);
+      ref_lp(0, j) = want_lp[std::size_t(j)];
+    }
+    check_errors("log_prob", point_errors(got_lp, ref_lp), is_double);
+    check_errors("samples", point_errors(samples.template cast<double>(), want_samples), is_double);
+  };
+  if constexpr (C > 0) {
+    const Eigen::Matrix<S, C, Eigen::Dynamic> cx = columns<C>(all.at("contexts")).template cast<S>();
+    const Eigen::Matrix<S, C, Eigen::Dynamic> cz = columns<C>(all.at("noise_contexts")).template cast<S>();
+    REQUIRE(cx.cols() == x.cols());
+    REQUIRE(cz.cols() == z.cols());
+    compare(ft::log_prob(flow, x, cx), ft::forward(flow.transform, z, cz));
+  } else {
+    compare(ft::log_prob(flow, x), ft::forward(flow.transform, z));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("nflows MaskedAutoregressiveFlow loads and computes nflows's log_prob and samples", "[io][nflows]") {
+  check_file<MafF64>("nflows_maf_random_f64.safetensors", MafF64_text);
+  check_file<MafF64>("nflows_maf_trained_f64.safetensors", MafF64_text);
+  check_file<MafF32>("nflows_maf_trained_f32.safetensors", MafF32_text);
+}
+
+TEST_CASE("nflows MADE layers with a context of 2 load as a Conditional flow", "[io][nflows]") {
+  check_file<MafCtx2F64>("nflows_maf_ctx2_trained_f64.safetensors", MafCtx2F64_text);
+}
+
+TEST_CASE("nflows spline couplings (MLP nets, sqrt(hidden_features) divisors) load and compute nflows's numbers",
+          "[io][nflows]") {
+  check_file<SplineCouplingF64>("nflows_splinecoupling_random_f64.safetensors", SplineCouplingF64_text);
+  check_file<SplineCouplingF64>("nflows_splinecoupling_trained_f64.safetensors", SplineCouplingF64_text);
+  check_file<SplineCouplingF32>("nflows_splinecoupling_trained_f32.safetensors", SplineCouplingF32_text);
+}
+
+TEST_CASE("nflows affine and additive couplings load and compute nflows's numbers", "[io][nflows]") {
+  check_file<AffineCouplingF64>("nflows_affinecoupling_random_f64.safetensors", AffineCouplingF64_text);
+  check_file<AffineCouplingF64>("nflows_affinecoupling_trained_f64.safetensors", AffineCouplingF64_text);
+  check_file<AffineCouplingF32>("nflows_affinecoupling_trained_f32.safetensors", AffineCouplingF32_text);
+}
+
+TEST_CASE("an nflows file loaded into another model's type fails with load's message", "[io][nflows]") {
+  AffineCouplingF64 affine;
+  CHECK_THROWS_WITH(ft::load(affine, data_path("nflows_splinecoupling_random_f64.safetensors")),
+                    Contains("the file was saved from another flow") && Contains("file: Flow<StandardNormal") &&
+                        Contains("Coupling<Spline[K=5,B=3,P=14,") && Contains("w_div=2.8284271247461903") &&
+                        Contains("flow: Flow<StandardNormal") && Contains("Coupling<SigmoidAffine[P=2]"));
+  MafF64 maf;
+  CHECK_THROWS_WITH(ft::load(maf, data_path("nflows_maf_ctx2_trained_f64.safetensors")),
+                    Contains("the file was saved from another flow"));
+  SplineCouplingF32 spline32;
+  CHECK_THROWS_WITH(ft::load(spline32, data_path("nflows_splinecoupling_trained_f64.safetensors")),
+                    Contains("the file holds F64 (double) parameters, the flow is float"));
+}
+
+TEST_CASE("the exporter's refusal of nflows's SimpleRealNVP, as recorded", "[io][nflows]") {
+  // make_nflows_fixtures.py records nflows_export.py's ExportError for SimpleRealNVP, whose
+  // couplings use a ResidualNet; tools/export/check_nflows_roundtrip.py checks the
+  // refusals themselves
+  const nlohmann::json& refusal = fixtures().at("refusal");
+  CHECK(refusal.at("model").get<std::string>() ==
+        "nflows.flows.realnvp.SimpleRealNVP(3, 8, num_layers=2, num_blocks_per_layer=1)");
+  const std::string message = refusal.at("message").get<std::string>();
+  INFO(message);
+  CHECK_THAT(message, Contains("_transforms.0.transform_net") && Contains("ResidualNet") &&
+                          Contains("no ResidualNet conditioner yet"));
+}
