@@ -9,14 +9,16 @@ files you trust). As a module: export(flow, path, dtype="float64") writes the fi
 returns the C++ type to load it into; translate(flow, dtype) returns the type, the spec
 text and the tensors without writing anything.
 
-What is translated (zuko 1.6, flows without context):
+What is translated (zuko 1.6, with or without a context):
     zuko.flows.MAF / zuko.flows.NSF, or any zuko.lazy.Flow whose transforms are all
     MaskedAutoregressiveTransform with
       univariate  MonotonicAffineTransform  -> flowtmpl::ZukoAffine<Slope>
                   MonotonicRQSTransform     -> flowtmpl::ZukoSpline<K, B, Slope>
       hyper       MaskedMLP(hidden h1..hn, no residual) -> flowtmpl::MADE<h1, ..., hn>
                   (ReLU; Tanh, SiLU, ELU(alpha=1) -> MADEWith<act::tanh|silu|elu, ...>)
-      order       arange(D) or flip(arange(D)), passes = D
+      order       any permutation of arange(D) (randperm=True too), passes = D
+      context     C features (the same in every transform) -> bind_t<Conditional<C, Flow<...>>, D, S>,
+                  MADE<h...>::with_degrees<hidden_degrees<u mod D ...>...>::with_linear_context
     base  DiagNormal(0, 1) -> StandardNormal; DiagNormal(loc, scale) -> DiagonalNormal
           (mean = loc, log_scale = log(scale))
 
@@ -31,11 +33,16 @@ The correspondence:
     output mask strict) and the same feature-major outputs (feature i owns outputs
     [i P, (i+1) P)). The exporter rebuilds those masks and refuses a network whose mask
     buffers differ.
-  * With order flip(arange(D)) the network is the same one on the reversed input: the
-    layer becomes Permute<Reverse>, Inverse<InverseAutoregressive<...>>, Permute<Reverse>
-    with the first layer's weight columns reversed and the last layer's rows reversed
-    block by block (feature i's block moves to D-1-i). Two adjacent Permute<Reverse>
-    cancel and are left out.
+  * With a context of C features zuko's first layer reads [x; c]; its hidden unit u has
+    degree u mod D (degree 0: the context alone), which the type spells out with
+    with_degrees, and with_linear_context adds the c columns to the first layer's sum:
+    they are written as made.context_layer.weight, with a zero made.context_layer.bias.
+  * With any other order the network is the same one on the permuted input y_k =
+    x_sigma(k), sigma = argsort(order): the layer becomes Permute<Indices<sigma...>>,
+    Inverse<InverseAutoregressive<...>>, Inverse<Permute<Indices<sigma...>>> (for the
+    flip Permute<Reverse> both times) with the first layer's weight columns and the last
+    layer's blocks of P rows put in sigma's order. A permutation next to its inverse
+    cancels and is left out.
   * Weights are written masked (mask * weight), [out][in] row-major; names are the dotted
     paths that flowtmpl::for_each_parameter_tensor gives (transform.<k>.made.
     initial_layer.weight, ...blocks.<b>.linear.*, ...final_layer.*, base.mean, ...).
@@ -165,23 +172,38 @@ def translate_univariate(t, where):
                       "(MonotonicAffineTransform and MonotonicRQSTransform have)")
 
 
-def made_masks(d, widths, p):
-    """The masks of flowtmpl's MADE (inputs 1..D, hidden degree u mod max(1, D-1) + 1 for
-    D >= 2, output i*P + j of degree i + 1): one [out][in] boolean array per linear map."""
+def hidden_degrees(d, width, context):
+    """The degrees of one hidden layer of zuko's MaskedMLP, in flowtmpl's terms: without a
+    context those of flowtmpl MADE's sequential assignment (u mod max(1, D-1) + 1 for
+    D >= 2); with one, u mod D (zuko's distinct mask rows, sorted, then taken in turn: the
+    row that reads no input but the context has degree 0)."""
+    if context:
+        return np.arange(width) % d
+    return np.arange(width) % max(1, d - 1) + 1
+
+
+def made_masks(d, widths, p, context):
+    """The masks of flowtmpl's MADE for those degrees (inputs 1..D, output i*P + j of degree
+    i + 1): one [out][in] boolean array per linear map of zuko's network; the first one
+    has the context columns after the inputs, all allowed."""
     deg_in = np.arange(1, d + 1)
     masks = []
-    for h in widths:
-        deg = np.arange(h) % max(1, d - 1) + 1
-        masks.append(deg[:, None] >= deg_in[None, :])
+    for l, h in enumerate(widths):
+        deg = hidden_degrees(d, h, context)
+        m = deg[:, None] >= deg_in[None, :]
+        if l == 0 and context:
+            m = np.concatenate([m, np.ones((h, context), dtype=bool)], axis=1)
+        masks.append(m)
         deg_in = deg
     deg_out = np.repeat(np.arange(1, d + 1), p)
     masks.append(deg_out[:, None] > deg_in[None, :])
     return masks
 
 
-def translate_made(t, d, p, where, np_dtype):
+def translate_made(t, d, p, where, np_dtype, context):
     """The MADE of a MaskedAutoregressiveTransform: (C++ spec, spec text, list of
-    (name, array) in flowtmpl's walk order, whether the order is flipped)."""
+    (name, array) in flowtmpl's walk order, the order sigma: zuko's network is flowtmpl's
+    on the inputs x_sigma(0), x_sigma(1), ...)."""
     hyper = t.hyper
     if not isinstance(hyper, MaskedMLP):
         raise ExportError(f"{where}: hyper is {type(hyper).__name__}, not a zuko MaskedMLP")
@@ -215,39 +237,70 @@ def translate_made(t, d, p, where, np_dtype):
     order = [int(v) for v in t.order.tolist()]
     if t.passes != d:
         raise ExportError(f"{where}: passes={t.passes}, not fully autoregressive ({d}); not supported")
-    if order == list(range(d)):
-        flipped = False
-    elif order == list(range(d - 1, -1, -1)):
-        flipped = True
-    else:
-        raise ExportError(f"{where}: order {order} is not supported (only arange({d}) and its flip; randperm=True "
-                          "gives others)")
-
+    if sorted(order) != list(range(d)):
+        raise ExportError(f"{where}: order {order} is not a permutation of 0..{d - 1}")
+    sigma = [int(v) for v in np.argsort(order)]  # sigma[k]: the feature zuko puts k-th
     weights, biases, masks = [], [], []
     for l in linears:
         masks.append(l.mask.detach().cpu().numpy().astype(bool))
         weights.append(l.weight.detach().cpu().to(torch.float64).numpy().copy())
         biases.append(l.bias.detach().cpu().to(torch.float64).numpy().copy())
-    if flipped:  # the same network on the reversed input, feature blocks reversed
-        masks[0], weights[0] = masks[0][:, ::-1], weights[0][:, ::-1]
-        rows = np.arange(d * p).reshape(d, p)[::-1].reshape(-1)
-        masks[-1], weights[-1], biases[-1] = masks[-1][rows], weights[-1][rows], biases[-1][rows]
-    expected = made_masks(d, widths, p)
+    # the same network on the inputs in zuko's order: first-layer columns (not the
+    # context's) and output blocks permuted by sigma
+    cols = np.concatenate([np.array(sigma), np.arange(d, d + context)]).astype(int)
+    masks[0], weights[0] = masks[0][:, cols], weights[0][:, cols]
+    rows = (np.array(sigma)[:, None] * p + np.arange(p)[None, :]).reshape(-1)
+    masks[-1], weights[-1], biases[-1] = masks[-1][rows], weights[-1][rows], biases[-1][rows]
+    expected = made_masks(d, widths, p, context)
     for i, (got, want) in enumerate(zip(masks, expected)):
         if got.shape != want.shape or not np.array_equal(got, want):
             bad = np.argwhere(got != want)[:3].tolist() if got.shape == want.shape else "shape"
             raise ExportError(f"{where}: hyper linear {i}'s mask is not flowtmpl MADE's (first differences at "
-                              f"[out, in] {bad}{', order flipped' if flipped else ''})")
+                              f"[out, in] {bad}, order {order})")
 
     names = ["initial_layer"] + [f"blocks.{b}.linear" for b in range(len(widths) - 1)] + ["final_layer"]
     tensors = []
-    for name, w, b, m in zip(names, weights, biases, masks):
-        tensors.append((f"made.{name}.weight", np.ascontiguousarray(w * m, dtype=np_dtype)))
+    for l, (name, w, b, m) in enumerate(zip(names, weights, biases, masks)):
+        wm = w * m
+        tensors.append((f"made.{name}.weight", np.ascontiguousarray(wm[:, :wm.shape[1] - context] if l == 0 else wm,
+                                                                    dtype=np_dtype)))
         tensors.append((f"made.{name}.bias", np.ascontiguousarray(b, dtype=np_dtype)))
+        if l == 0 and context:  # zuko's one first layer over [x; c]: the c columns, no bias of their own
+            tensors.append(("made.context_layer.weight", np.ascontiguousarray(wm[:, d:], dtype=np_dtype)))
+            tensors.append(("made.context_layer.bias", np.zeros(w.shape[0], dtype=np_dtype)))
     hidden = ", ".join(map(str, widths))
     cpp = f"{NS}MADE<{hidden}>" if act_type is None else f"{NS}MADEWith<{NS}{act_type}, {hidden}>"
-    spec = f"MADE<{','.join(map(str, widths))}>[{d}->{d * p}](act={act_name})"
-    return cpp, spec, tensors, flipped
+    extra = f"ctx={context}, act={act_name}" if context else f"act={act_name}"
+    if context:  # zuko's degrees with a context, and its linear reading of the context
+        lists = [hidden_degrees(d, h, context) for h in widths]
+        cpp += ("::with_degrees<" + ", ".join(f"{NS}hidden_degrees<" + ", ".join(map(str, g)) + ">" for g in lists)
+                + ">::with_linear_context")
+        extra += ", degrees=" + "/".join(".".join(map(str, g)) for g in lists) + ", ctx_form=linear"
+    spec = f"MADE<{','.join(map(str, widths))}>[{d}->{d * p}]({extra})"
+    return cpp, spec, tensors, sigma
+
+
+def permutation_layer(sigma, inverse):
+    """Permute<...> with y_k = x_sigma(k) (Permute<Reverse> when sigma reverses), or its
+    Inverse<>: (C++ type, spec text, None). A layer's text ends with its order, so two
+    layers cancel when one is the other's inverse (see cancels)."""
+    d = len(sigma)
+    if sigma == list(range(d - 1, -1, -1)):
+        cpp, spec = f"{NS}Permute<{NS}Reverse>", "Permute[" + ",".join(map(str, sigma)) + "]"
+        return cpp, spec, None  # its own inverse
+    cpp = f"{NS}Permute<{NS}Indices<" + ", ".join(map(str, sigma)) + ">>"
+    spec = "Permute[" + ",".join(map(str, sigma)) + "]"
+    if inverse:
+        return f"{NS}Inverse<{cpp}>", f"Inverse<{spec}>", None
+    return cpp, spec, None
+
+
+def cancels(a, b):
+    """Whether permutation layer b undoes permutation layer a (same order, one of them the
+    Inverse<> of the other, or both the self-inverse reversal)."""
+    if a[0] == b[0]:
+        return "Reverse" in a[0]
+    return a[0] == f"{NS}Inverse<{b[0]}>" or b[0] == f"{NS}Inverse<{a[0]}>"
 
 
 def translate_base(flow, name, d, np_dtype):
@@ -294,6 +347,7 @@ def translate(flow, dtype="float64"):
         raise ExportError(f"{name}: no transforms")
 
     d = None
+    context = None
     zuko_layers = []  # per zuko transform: list of (C++ layer, spec, tensors or None)
     for i, t in enumerate(ts):
         where = f"{name} transform.{i}"
@@ -311,20 +365,25 @@ def translate(flow, dtype="float64"):
         elif td != d:
             raise ExportError(f"{where}: {td} features, transform.0 has {d}")
         first = next((m for m in t.hyper if isinstance(m, nn.Linear)), None) if isinstance(t.hyper, nn.Sequential) else None
-        if first is not None and int(first.in_features) != d:
-            raise ExportError(f"{where}: context={int(first.in_features) - d} is not supported by this exporter yet")
+        c = int(first.in_features) - d if first is not None else 0
+        if context is None:
+            context = c
+        elif c != context:
+            raise ExportError(f"{where}: context={c}, transform.0 has context={context}")
         t_cpp, t_spec, p = translate_univariate(t, where)
-        m_cpp, m_spec, tensors, flipped = translate_made(t, d, p, where, np_dtype)
+        m_cpp, m_spec, tensors, sigma = translate_made(t, d, p, where, np_dtype, c)
         layer = (f"{NS}Inverse<{NS}InverseAutoregressive<{t_cpp}, {m_cpp}>>",
                  f"Inverse<InverseAutoregressive<{t_spec}, {m_spec}>>", tensors)
-        rev = (f"{NS}Permute<{NS}Reverse>", "Permute[" + ",".join(str(j) for j in range(d - 1, -1, -1)) + "]", None)
-        zuko_layers.append([rev, layer, rev] if flipped else [layer])
+        group = [layer]
+        if sigma != list(range(d)):  # zuko's layer is P^-1 T P, P the permutation y_k = x_sigma(k)
+            group = [permutation_layer(sigma, False), layer, permutation_layer(sigma, True)]
+        zuko_layers.append(group)
 
     chain = []
     for group in reversed(zuko_layers):  # flowtmpl's forward runs zuko's list backwards
         for layer in group:
-            if layer[2] is None and chain and chain[-1][2] is None:
-                chain.pop()  # Reverse twice: the identity
+            if layer[2] is None and chain and chain[-1][2] is None and cancels(chain[-1], layer):
+                chain.pop()  # a permutation, then its inverse: the identity
             else:
                 chain.append(layer)
     if not chain:
@@ -334,10 +393,12 @@ def translate(flow, dtype="float64"):
     for k, (_, _, ts_k) in enumerate(chain):
         for n, a in ts_k or []:
             tensors.append((f"transform.{k}.{n}", a))
-    cpp = (f"{NS}bind_t<{NS}Flow<{base_cpp}, {NS}compose<" + ", ".join(c for c, _, _ in chain)
-           + f">>, {d}, {scalar}>")
+    flow_cpp = f"{NS}Flow<{base_cpp}, {NS}compose<" + ", ".join(c for c, _, _ in chain) + ">>"
+    if context:
+        flow_cpp = f"{NS}Conditional<{context}, {flow_cpp}>"
+    cpp = f"{NS}bind_t<{flow_cpp}, {d}, {scalar}>"
     spec = (f"Flow<{base_spec}, Chain<" + ", ".join(s for _, s, _ in chain)
-            + f">> dim={d} scalar={scalar}")
+            + f">> dim={d} scalar={scalar}" + (f" context={context}" if context else ""))
     for n, a in tensors:
         if not np.all(np.isfinite(a)):
             raise ExportError(f"{name}: tensor {n} has a non-finite value in {dtype}")

@@ -1,15 +1,18 @@
 // tools/export/roundtrip_main.cpp: loads a file that flowtmpl_export.py wrote and
-// evaluates the flow on given points, for check_roundtrip.py.
+// evaluates the flow on given points, with a context per point for a conditional flow
+// (for check_roundtrip.py).
 //
 // The flow type is FLOWTMPL_EXPORT_FLOW: a -D macro, or else defined by the header
 // "exported_flow.hpp" that check_roundtrip.py writes into a directory on the include path.
 //
 //   roundtrip_main --spec                  prints spec_text of the type
 //   roundtrip_main --to-chars v...         prints each double as the spec text writes it
-//   roundtrip_main model.safetensors x.bin z.bin n log_prob.bin samples.bin
+//   roundtrip_main model.safetensors x.bin z.bin n log_prob.bin samples.bin [context.bin]
 //       x.bin, z.bin: n points each, float64 little-endian, point after point (numpy's
-//       C order of an n x D array, Eigen's D x n column-major); writes log_prob(flow, x)
-//       (n values) and forward(flow.transform, z) (the samples of the noise z), as float64.
+//       C order of an n x D array, Eigen's D x n column-major); context.bin (exactly for
+//       a conditional flow): n contexts of C values, the same layout, context j for x_j
+//       and z_j. Writes log_prob(flow, x[, context]) (n values) and
+//       forward(flow.transform, z[, context]) (the samples of the noise z), as float64.
 //       Inputs are rounded to the flow's scalar first.
 #ifndef FLOWTMPL_EXPORT_FLOW
 #include "exported_flow.hpp"
@@ -19,6 +22,7 @@
 #include <flowtmpl/io/safetensors.hpp>
 
 #include <charconv>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -30,12 +34,20 @@ using Exported = FLOWTMPL_EXPORT_FLOW;
 using S = typename Exported::scalar_type;
 constexpr int D = Exported::dim;
 
-static Eigen::MatrixXd read_points(const std::string& path, Eigen::Index n) {
-  Eigen::MatrixXd m(D, n);
+// C: the context's components, 0 for a flow that reads none
+constexpr int C = [] {
+  if constexpr (requires { Exported::context_dim; })
+    return int(Exported::context_dim);
+  else
+    return 0;
+}();
+
+static Eigen::MatrixXd read_points(const std::string& path, Eigen::Index rows, Eigen::Index n) {
+  Eigen::MatrixXd m(rows, n);
   std::ifstream in(path, std::ios::binary);
-  in.read(reinterpret_cast<char*>(m.data()), std::streamsize(sizeof(double) * D * n));
+  in.read(reinterpret_cast<char*>(m.data()), std::streamsize(sizeof(double) * rows * n));
   if (!in) {
-    std::cerr << "roundtrip_main: cannot read " << n << " points of dimension " << D << " from " << path << '\n';
+    std::cerr << "roundtrip_main: cannot read " << n << " points of dimension " << rows << " from " << path << '\n';
     std::exit(2);
   }
   return m;
@@ -64,8 +76,9 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  if (args.size() != 6) {
-    std::cerr << "usage: roundtrip_main model.safetensors x.bin z.bin n log_prob.bin samples.bin | --spec\n";
+  if (args.size() != std::size_t(C > 0 ? 7 : 6)) {
+    std::cerr << "usage: roundtrip_main model.safetensors x.bin z.bin n log_prob.bin samples.bin"
+              << (C > 0 ? " context.bin" : "") << " | --spec | --to-chars v...\n";
     return 2;
   }
   const Eigen::Index n = std::stol(args[3]);
@@ -76,11 +89,19 @@ int main(int argc, char** argv) {
     std::cerr << e.what() << '\n';
     return 1;
   }
-  const Eigen::Matrix<S, D, Eigen::Dynamic> x = read_points(args[1], n).cast<S>();
-  const Eigen::Matrix<S, D, Eigen::Dynamic> z = read_points(args[2], n).cast<S>();
-  const auto lp = flowtmpl::log_prob(flow, x);
-  const auto samples = flowtmpl::forward(flow.transform, z);
-  write_values(args[4], lp.template cast<double>());
-  write_values(args[5], samples.template cast<double>());
+  const Eigen::Matrix<S, D, Eigen::Dynamic> x = read_points(args[1], D, n).cast<S>();
+  const Eigen::Matrix<S, D, Eigen::Dynamic> z = read_points(args[2], D, n).cast<S>();
+  if constexpr (C > 0) {
+    const Eigen::Matrix<S, C, Eigen::Dynamic> c = read_points(args[6], C, n).cast<S>();
+    const auto lp = flowtmpl::log_prob(flow, x, c);
+    const auto samples = flowtmpl::forward(flow.transform, z, c);
+    write_values(args[4], lp.template cast<double>());
+    write_values(args[5], samples.template cast<double>());
+  } else {
+    const auto lp = flowtmpl::log_prob(flow, x);
+    const auto samples = flowtmpl::forward(flow.transform, z);
+    write_values(args[4], lp.template cast<double>());
+    write_values(args[5], samples.template cast<double>());
+  }
   return 0;
 }

@@ -1,5 +1,7 @@
 """The refusals of flowtmpl_export.py: each zuko flow it cannot translate stops the export
-with an ExportError whose text names the module and what is missing, and writes no file.
+with an ExportError whose text names the module and what is missing, and writes no file;
+and the flows it translates since (a context, randperm orders) come out as the C++ types
+they should.
 
 Run: python -m pytest tools/export/test_export.py, or python tools/export/test_export.py
 (needs torch and zuko; no C++ compiler).
@@ -30,20 +32,51 @@ def refusal(flow):
     raise AssertionError(f"{type(flow).__name__} was exported; expected an ExportError")
 
 
-def test_context():
+def test_context_exports():
+    """A context is no longer refused: Conditional<C, Flow<...>>, zuko's degrees and the
+    linear context, the context columns of the first layer as their own tensor."""
     torch.manual_seed(0)
-    msg = refusal(zuko.flows.MAF(3, context=2))
-    assert msg == "zuko.flows.MAF transform.0: context=2 is not supported by this exporter yet", msg
+    cpp, spec, tensors = flowtmpl_export.translate(zuko.flows.MAF(3, context=2, transforms=2, hidden_features=(8, 8)))
+    assert cpp.startswith("flowtmpl::bind_t<flowtmpl::Conditional<2, flowtmpl::Flow<flowtmpl::StandardNormal, "), cpp
+    assert cpp.endswith(">>>, 3, double>"), cpp
+    made = ("flowtmpl::MADE<8, 8>::with_degrees<flowtmpl::hidden_degrees<0, 1, 2, 0, 1, 2, 0, 1>, "
+            "flowtmpl::hidden_degrees<0, 1, 2, 0, 1, 2, 0, 1>>::with_linear_context")
+    assert cpp.count(made) == 2, cpp
+    assert spec.endswith(" dim=3 scalar=double context=2"), spec
+    shapes = {n.split(".made.")[1]: a.shape for n, a in tensors if ".made." in n}  # the last MADE's
+    assert shapes["initial_layer.weight"] == (8, 3), shapes
+    assert shapes["context_layer.weight"] == (8, 2) and shapes["context_layer.bias"] == (8,), shapes
+    assert all(not a.any() for n, a in tensors if n.endswith("context_layer.bias")), "a context bias is not zero"
 
 
-def test_randperm_order():
+def test_context_differs_between_transforms():
+    torch.manual_seed(0)
+    MAT = zuko.flows.MaskedAutoregressiveTransform
+    base = zuko.lazy.UnconditionalDistribution(zuko.distributions.DiagNormal, torch.zeros(3), torch.ones(3), buffer=True)
+    msg = refusal(zuko.lazy.Flow([MAT(3, context=2), MAT(3, context=3)], base))
+    assert msg == "zuko.lazy.Flow transform.1: context=3, transform.0 has context=2", msg
+
+
+def test_randperm_order_exports():
+    """randperm=True is no longer refused: order o becomes Permute<Indices<sigma...>>, the
+    layer, Inverse<Permute<Indices<sigma...>>> with sigma = argsort(o)."""
     torch.manual_seed(1)  # draws the orders [1, 3, 2, 0] and [3, 2, 0, 1]
     flow = zuko.flows.MAF(4, transforms=2, randperm=True)
-    order = flow.transform.transforms[0].order.tolist()
-    assert order not in ([0, 1, 2, 3], [3, 2, 1, 0]), f"seed 1 drew order {order}; pick another seed"
-    msg = refusal(flow)
-    assert msg.startswith(f"zuko.flows.MAF transform.0: order {order} is not supported"), msg
-    assert "only arange(4) and its flip" in msg and "randperm=True" in msg, msg
+    orders = [t.order.tolist() for t in flow.transform.transforms]
+    assert orders == [[1, 3, 2, 0], [3, 2, 0, 1]], f"seed 1 drew orders {orders}; pick another seed"
+    cpp, spec, _ = flowtmpl_export.translate(flow)
+    layer = "flowtmpl::Inverse<flowtmpl::InverseAutoregressive<flowtmpl::ZukoAffine<>, flowtmpl::MADE<64, 64>>>"
+    # flowtmpl's chain runs zuko's list backwards: the second transform (sigma 2, 3, 1, 0) first
+    perms = ["flowtmpl::Permute<flowtmpl::Indices<2, 3, 1, 0>>", "flowtmpl::Permute<flowtmpl::Indices<3, 0, 2, 1>>"]
+    chain = ", ".join(f"{p}, {layer}, flowtmpl::Inverse<{p}>" for p in perms)
+    assert cpp == f"flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<{chain}>>, 4, double>", cpp
+    assert spec.startswith("Flow<StandardNormal, Chain<Permute[2,3,1,0], Inverse<InverseAutoregressive<"), spec
+
+
+def test_not_fully_autoregressive():
+    torch.manual_seed(0)
+    msg = refusal(zuko.flows.MAF(3, passes=2))
+    assert msg == "zuko.flows.MAF transform.0: passes=2, not fully autoregressive (3); not supported", msg
 
 
 def test_unknown_univariate():
@@ -78,11 +111,15 @@ def test_not_a_flow():
 
 
 def test_supported_flows_export():
-    """The counterpart: MAF and NSF with both orders are exported."""
+    """The counterpart: MAF and NSF with both orders are exported, with or without a
+    context and randperm."""
     torch.manual_seed(0)
     for flow in (zuko.flows.MAF(3, transforms=2, hidden_features=(8, 8)), zuko.flows.NSF(3, transforms=2, hidden_features=(8,))):
         cpp, _, _ = flowtmpl_export.translate(flow)
         assert cpp.startswith("flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<"), cpp
+    for cls in (zuko.flows.MAF, zuko.flows.NSF):
+        cpp, _, _ = flowtmpl_export.translate(cls(5, context=3, transforms=3, hidden_features=(16,), randperm=True))
+        assert cpp.startswith("flowtmpl::bind_t<flowtmpl::Conditional<3, flowtmpl::Flow<"), cpp
 
 
 if __name__ == "__main__":
