@@ -32,6 +32,7 @@
 #include "transformers/zuko_spline.hpp"
 #include "conditioners/mlp.hpp"
 #include "conditioners/made.hpp"
+#include "conditioners/residual_net.hpp"
 #include "bijectors/coupling.hpp"
 #include "bijectors/autoregressive.hpp"
 #include "bijectors/planar.hpp"

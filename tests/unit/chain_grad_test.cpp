@@ -37,7 +37,9 @@ TEMPLATE_TEST_CASE("coupling gradients: every transformer, mask and activation",
                    (ft::Coupling<ft::BoundedAffine<2.0, ft::affine_bound::learnable>, SmallTanh, ft::mask::half_flipped>),
                    (ft::Coupling<ft::SoftplusAffine, ft::MLP<8>::with<ft::act::silu>, ft::mask::odd>),
                    (ft::Coupling<ft::Spline<4>, ft::MLP<8>::with<ft::act::elu>>),
-                   (ft::Coupling<ft::Spline<8>, Small, ft::mask::bits<1, 0, 1>>)) {
+                   (ft::Coupling<ft::Spline<8>, Small, ft::mask::bits<1, 0, 1>>),
+                   (ft::Coupling<ft::Affine, ft::ResidualNet<6, 2>::with<ft::act::tanh>>),
+                   (ft::Coupling<ft::SigmoidAffine, ft::ResidualNet<6, 1>, ft::mask::odd>)) {
   auto b3 = drawn<ft::bind_t<TestType, 3, double>>(1);
   require_gradients(b3);
   auto far = drawn<ft::bind_t<TestType, 3, double>>(2);
@@ -70,6 +72,9 @@ TEST_CASE("conditional layers: gradients at a fixed context through with_context
   auto b = drawn<ft::bind_t<C, 3, double>>(6);
   const Eigen::Vector2d c(0.3, -1.1);
   require_gradients(ft::with_context(b, c));
+  // nflows's ResidualNet gates every block by the context
+  using R = ft::Conditional<2, ft::Coupling<ft::Spline<4>, ft::ResidualNet<6, 2>::with<ft::act::silu>, ft::mask::even>>;
+  require_gradients(ft::with_context(drawn<ft::bind_t<R, 3, double>>(7), c));
 }
 
 namespace {

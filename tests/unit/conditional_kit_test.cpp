@@ -4,12 +4,14 @@
 #include <flowtmpl/bijectors/affine.hpp>
 #include <flowtmpl/bijectors/autoregressive.hpp>
 #include <flowtmpl/bijectors/coupling.hpp>
+#include <flowtmpl/conditioners/residual_net.hpp>
 #include <flowtmpl/bijectors/inverse.hpp>
 #include <flowtmpl/bijectors/permute.hpp>
 #include <flowtmpl/conditional.hpp>
 #include <flowtmpl/direction.hpp>
 #include <flowtmpl/parameters.hpp>
 #include <flowtmpl/testing.hpp>
+#include <flowtmpl/transformers/sigmoid_affine.hpp>
 #include <flowtmpl/transformers/spline.hpp>
 
 #include "support/common.hpp"
@@ -66,6 +68,8 @@ void kit_with_contexts(std::uint64_t seed, flowtmpl::testing::options<S> opt = {
 
 TEMPLATE_TEST_CASE("with_context(coupling, c) passes the kit", "[conditional][kit]", float, double) {
   kit_with_contexts<Coupling<Affine, MLP<8>>, 3, TestType>(1);
+  // nflows's ResidualNet: the context in the first layer and in every block's gate
+  kit_with_contexts<Coupling<flowtmpl::SigmoidAffine, flowtmpl::ResidualNet<8, 2>>, 3, TestType>(4);
 }
 TEMPLATE_TEST_CASE("with_context(autoregressive layer, c) passes the kit", "[conditional][kit]", float, double) {
   kit_with_contexts<MaskedAutoregressive<flowtmpl::Spline<8>, ResidualMADE<8, 1>>, 4, TestType>(2);

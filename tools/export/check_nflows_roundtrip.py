@@ -69,6 +69,7 @@ from nflows_export import ExportError  # noqa: E402
 from nflows.distributions.normal import ConditionalDiagonalNormal, StandardNormal  # noqa: E402
 from nflows.flows.autoregressive import MaskedAutoregressiveFlow  # noqa: E402
 from nflows.flows.base import Flow  # noqa: E402
+from nflows.flows.realnvp import SimpleRealNVP  # noqa: E402
 from nflows.transforms.base import InputOutsideDomain  # noqa: E402
 from nflows.nn.nets import MLP, ConvResidualNet, ResidualNet  # noqa: E402
 from nflows.transforms import (ActNorm, AdditiveCouplingTransform, AffineCouplingTransform,  # noqa: E402
@@ -209,6 +210,23 @@ def mixed(d):
     ]), StandardNormal([d]))
 
 
+def resnet(hidden, blocks, context, activation=F.relu, dropout=0.0):
+    return lambda i, o: ResidualNet(i, o, hidden, context_features=context, num_blocks=blocks, activation=activation,
+                                    dropout_probability=dropout)
+
+
+def resnet_couplings(d, context):
+    """nflows's default coupling net, ResidualNet, reading the context when there is one:
+    affine, spline (divided by sqrt(hidden_features)) and additive couplings."""
+    return Flow(CompositeTransform([
+        AffineCouplingTransform([(i + 1) % 2 for i in range(d)], resnet(12, 2, context, dropout=0.1)),
+        PiecewiseRationalQuadraticCouplingTransform([i % 2 for i in range(d)], resnet(10, 1, context, torch.tanh),
+                                                    num_bins=6, tails="linear", tail_bound=3.0),
+        ReversePermutation(d),
+        AdditiveCouplingTransform([1 if i < d // 2 else 0 for i in range(d)], resnet(8, 3, context, F.silu)),
+    ]), StandardNormal([d]))
+
+
 def toy_data(d, n, context, seed, domain="real"):
     """A curved, correlated density; with a context, shifted and bent by it. Domain "unit":
     the same through the logistic function, in (0, 1)."""
@@ -288,6 +306,12 @@ def cases(steps, only=None):
          False, (None,)),
         ("spline couplings D=3 K=6,4 tails=None elu", 3, lambda c: bounded_couplings(3), "unit", False, (None,)),
         ("mixed D=4 ActNorm/coupling/LU/spline/MAF-spline torch knots", 4, lambda c: mixed(4), 4.0, True, (None,)),
+        ("SimpleRealNVP D=4 H=16 2 blocks", 4, lambda c: SimpleRealNVP(4, 16, 4, 2), "real", False, (None,)),
+        ("SimpleRealNVP D=5 H=8 volume preserving tanh", 5,
+         lambda c: SimpleRealNVP(5, 8, 3, 1, use_volume_preserving=True, activation=torch.tanh), "real", False,
+         (None,)),
+        ("ResidualNet couplings D=4 affine/spline/additive", 4, lambda c: resnet_couplings(4, c), 3.0, False,
+         (None, CTX)),
     ]
     seed = 1000
     for name, d, make, domain, torch_knots, contexts in configs:
@@ -470,14 +494,16 @@ def refusals():
     f = Flow(CompositeTransform([MaskedPiecewiseQuadraticAutoregressiveTransform(3, 8, num_bins=4)]),
              StandardNormal([3]))
     out.append(("autoregressive quadratic spline", f, ["_transforms.0", "no piecewise-quadratic transformer"]))
-    net = lambda i, o: ResidualNet(i, o, 8)
     mask = torch.tensor([1, 0, 1])
-    f = Flow(CompositeTransform([PiecewiseRationalQuadraticCouplingTransform(mask, net, num_bins=4, tails="linear")]),
-             StandardNormal([3]))
-    out.append(("spline coupling, ResidualNet", f, ["_transforms.0.transform_net", "no ResidualNet conditioner yet",
-                                                     "nflows.nn.nets.MLP"]))
-    f = Flow(CompositeTransform([AffineCouplingTransform(mask, net)]), StandardNormal([3]))
-    out.append(("affine coupling, ResidualNet", f, ["_transforms.0.transform_net", "ResidualNet"]))
+    out.append(("ResidualNet with batch norm", SimpleRealNVP(4, 8, 2, 1, batch_norm_within_layers=True),
+                ["_transforms.0.transform_net.blocks.0", "use_batch_norm=True"]))
+    f = Flow(CompositeTransform([MaskedAffineAutoregressiveTransform(3, 8, context_features=2),
+                                 AffineCouplingTransform(mask, resnet(8, 1, None))]), StandardNormal([3]))
+    out.append(("ResidualNet without the flow's context", f, ["_transforms.1.transform_net", "reads no context",
+                                                                "read 2"]))
+    f = Flow(CompositeTransform([AffineCouplingTransform(mask, resnet(8, 1, 2))]), StandardNormal([3]))
+    f._transform._transforms[0].transform_net.blocks[0].activation = torch.sigmoid
+    out.append(("ResidualNet block with sigmoid", f, ["_transforms.0.transform_net.blocks.0", "activation sigmoid"]))
     f = Flow(CompositeTransform([AffineCouplingTransform(mask, lambda i, o: ConvResidualNet(i, o, 4))]),
              StandardNormal([3]))
     out.append(("coupling, ConvResidualNet", f, ["_transforms.0.transform_net", "ConvResidualNet"]))

@@ -6,6 +6,8 @@ Usage: python tools/export/check_roundtrip.py [--steps 300] [--points 10000] [--
                                               [--match TEXT]
 
 Cases: zuko.flows.MAF and zuko.flows.NSF with features 2, 3, 5 and 1 or 3 transforms,
+zuko.flows.RealNVP (features 2, 3, 5, with and without a context, random masks for 5)
+and NICE with spline couplings (K = 8),
 random (the default init, then every parameter moved by N(0, 0.3^2)) and trained (Adam
 on a toy data set), float64 models; the same with a context (features 3 and 5, context
 1 and 3, randperm False and True: a conditional flow, context per point) and with
@@ -63,7 +65,7 @@ def build(kind, d, transforms, hidden, seed, **kw):
     """The zuko flow, in float64; randperm=True draws its orders from the seed too, so the
     random and trained flows of one seed have one C++ type."""
     torch.manual_seed(seed)
-    cls = {"MAF": zuko.flows.MAF, "NSF": zuko.flows.NSF}[kind]
+    cls = {"MAF": zuko.flows.MAF, "NSF": zuko.flows.NSF, "RealNVP": zuko.flows.RealNVP, "NICE": zuko.flows.NICE}[kind]
     return cls(d, transforms=transforms, hidden_features=hidden, **kw).double()
 
 
@@ -208,11 +210,13 @@ def cases(steps, match=""):
 
 
 def case_list(steps):
-    hidden = {2: (16,), 3: (32, 24), 5: (24, 24, 16)}
+    hidden = {2: (16,), 3: (32, 24), 4: (16, 16), 5: (24, 24, 16)}
 
-    def pair(kind, d, n, seed, context=0, **kw):
+    def pair(kind, d, n, seed, context=0, suffix="", **kw):
         label = f"{kind} D={d}" + (f" C={context}" if context else "") + f" T={n}"
         label += " randperm" if kw.get("randperm") else ""
+        label += " randmask" if kw.get("randmask") else ""
+        label += suffix
         random = lambda: (randomize(build(kind, d, n, hidden[d], seed, context=context, **kw), seed), "")
 
         def trained():
@@ -238,6 +242,14 @@ def case_list(steps):
         for d in (3, 5):
             seed += 1
             out += pair(kind, d, 3, seed, randperm=True)
+    seed = 300  # zuko's couplings (GeneralCouplingTransform with a zuko MLP)
+    for d in (2, 3, 5):
+        for context in (0, 2):
+            seed += 1
+            out += pair("RealNVP", d, 3, seed, context, randmask=(d == 5))
+    spline = dict(univariate=zuko.transforms.MonotonicRQSTransform, shapes=[(8,), (8,), (7,)])
+    out += pair("NICE", 4, 2, 311, 0, " RQS coupling K=8", randmask=True, **spline)
+    out += pair("NICE", 3, 2, 312, 2, " RQS coupling K=8", **spline)
     out += [(name, (lambda f=f: (f(), "")), bound, 0) for name, f, bound in extras()]
     return out
 
@@ -310,7 +322,8 @@ def check(args, driver, work):
     for name, flow, bound, context in cases(args.steps, args.match):
         flow.eval()
         seed = int(hashlib.sha1(name.split(" (NLL")[0].encode()).hexdigest()[:8], 16)
-        d = int(flow.transform.transforms[0].order.numel())
+        first = flow.transform.transforms[0]
+        d = int((first.order if hasattr(first, "order") else first.mask).numel())
         x, z = points(d, args.points, bound, seed), points(d, args.points, bound, seed + 1)
         c = contexts(context, args.points, seed + 2)
         for dtype in ("float64", "float32"):

@@ -19,6 +19,13 @@ What is translated (zuko 1.6, with or without a context):
       order       any permutation of arange(D) (randperm=True too), passes = D
       context     C features (the same in every transform) -> bind_t<Conditional<C, Flow<...>>, D, S>,
                   MADE<h...>::with_degrees<hidden_degrees<u mod D ...>...>::with_linear_context
+    zuko.flows.NICE / zuko.flows.RealNVP, or any zuko.lazy.Flow of GeneralCouplingTransform
+    (mixed with the above too) with
+      univariate  MonotonicAffineTransform or MonotonicRQSTransform, as above
+      hyper       zuko.nn.MLP(hidden h1..hn, normalize=False) over [x_a; c] ->
+                  flowtmpl::MLP<h1, ..., hn> (MLPWith<act::tanh|silu|elu, ...>), the
+                  context as extra first-layer inputs
+      mask        any (randmask=True too) -> mask::bits<...> (zuko's constant features 0)
     base  DiagNormal(0, 1) -> StandardNormal; DiagNormal(loc, scale) -> DiagonalNormal
           (mean = loc, log_scale = log(scale))
 
@@ -37,6 +44,11 @@ The correspondence:
     degree u mod D (degree 0: the context alone), which the type spells out with
     with_degrees, and with_linear_context adds the c columns to the first layer's sum:
     they are written as made.context_layer.weight, with a zero made.context_layer.bias.
+  * A GeneralCouplingTransform computes z_b = tau(x_b; phi(x_a [, c])), x_a copied:
+    flowtmpl's Coupling forward as a function, so Inverse<Coupling<Transformer, MLP<...>,
+    mask::bits<...>>> with mask bit i = 1 where zuko's mask is False. The MLP's layers
+    are written as transform.<k>.conditioner.<l>.{weight, bias}, as zuko stores them; the
+    outputs are zuko's per-feature blocks of P, flowtmpl's layout.
   * With any other order the network is the same one on the permuted input y_k =
     x_sigma(k), sigma = argsort(order): the layer becomes Permute<Indices<sigma...>>,
     Inverse<InverseAutoregressive<...>>, Inverse<Permute<Indices<sigma...>>> (for the
@@ -69,6 +81,7 @@ from torch import nn
 
 import zuko
 from zuko.flows.autoregressive import MaskedAutoregressiveTransform
+from zuko.flows.coupling import GeneralCouplingTransform
 from zuko.lazy import Flow, LazyComposedTransform, UnconditionalDistribution
 from zuko.nn import MaskedLinear, MaskedMLP
 from zuko.transforms import MonotonicAffineTransform, MonotonicRQSTransform
@@ -280,6 +293,76 @@ def translate_made(t, d, p, where, np_dtype, context):
     return cpp, spec, tensors, sigma
 
 
+def is_plain_linear(m):
+    """zuko's Linear (zuko.nn.Linear, what its MLP is made of) or torch's."""
+    return type(m) in (zuko.nn.Linear, nn.Linear)
+
+
+def translate_mlp(t, n_in, n_out, context, where, np_dtype):
+    """The hyper network of a GeneralCouplingTransform, a zuko.nn.MLP over [x_a; c]: flowtmpl's
+    MLP with the context as extra first-layer inputs, in the same order. (C++ spec, spec
+    text, list of (name, array))."""
+    hyper = t.hyper
+    if not isinstance(hyper, nn.Sequential):
+        raise ExportError(f"{where}: hyper is {type(hyper).__name__}, not a zuko MLP")
+    linears, acts = [], []
+    for i, m in enumerate(hyper):
+        if is_plain_linear(m):
+            if m.weight.dim() != 2:
+                raise ExportError(f"{where}: hyper.{i} is a stack of linear maps (stack=...); not supported")
+            linears.append(m)
+        elif type(m) in ACTIVATIONS:
+            if isinstance(m, nn.ELU) and m.alpha != 1.0:
+                raise ExportError(f"{where}: hyper.{i} is ELU(alpha={m.alpha}); flowtmpl's act::elu has alpha = 1")
+            acts.append(type(m))
+        else:
+            raise ExportError(f"{where}: hyper.{i} is {type(m).__name__}; flowtmpl's MLP has linear layers with one "
+                              "activation (ReLU, Tanh, SiLU, ELU(alpha=1)) between them (no normalize=True "
+                              "LayerNorm)")
+    if len(linears) < 2:
+        raise ExportError(f"{where}: hyper has no hidden layer (hidden_features=()); flowtmpl's MLP needs at least one")
+    if len(acts) != len(linears) - 1 or len(set(acts)) != 1:
+        raise ExportError(f"{where}: hyper's activations {[a.__name__ for a in acts]} are not one activation "
+                          "between every two linear layers")
+    act_name, act_type = ACTIVATIONS[acts[0]]
+    widths = [int(l.out_features) for l in linears[:-1]]
+    if int(linears[0].in_features) != n_in + context or int(linears[-1].out_features) != n_out:
+        raise ExportError(f"{where}: hyper maps {int(linears[0].in_features)} -> {int(linears[-1].out_features)}, "
+                          f"expected {n_in + context} -> {n_out}")
+    tensors = []
+    for i, l in enumerate(linears):
+        if l.bias is None:
+            raise ExportError(f"{where}: hyper linear {i} has no bias; flowtmpl's MLP has one on every layer")
+        tensors.append((f"conditioner.{i}.weight", l.weight.detach().cpu().to(torch.float64).numpy().astype(np_dtype)))
+        tensors.append((f"conditioner.{i}.bias", l.bias.detach().cpu().to(torch.float64).numpy().astype(np_dtype)))
+    hidden = ", ".join(map(str, widths))
+    cpp = f"{NS}MLP<{hidden}>" if act_type is None else f"{NS}MLPWith<{NS}{act_type}, {hidden}>"
+    extra = f"ctx={context}, act={act_name}" if context else f"act={act_name}"
+    spec = f"MLP<{','.join(map(str, widths))}>[{n_in}->{n_out}]({extra})"
+    return cpp, spec, tensors
+
+
+def translate_coupling(t, where, np_dtype):
+    """A GeneralCouplingTransform (zuko's NICE and RealNVP): (layer, features, context).
+    zuko's mask marks the constant features x_a (True); flowtmpl's mask::bits marks the
+    transformed ones (1). Both give the net x_a in index order and transformed feature i
+    (in index order) the i-th block of P outputs, in the univariate's parameter order."""
+    mask = [bool(v) for v in t.mask.detach().cpu().tolist()]
+    d = len(mask)
+    n_a = sum(mask)
+    if n_a == 0 or n_a == d:
+        raise ExportError(f"{where}: the mask {[int(m) for m in mask]} keeps {n_a} of {d} features constant; a "
+                          "coupling needs both kinds")
+    first = next((m for m in t.hyper if is_plain_linear(m)), None) if isinstance(t.hyper, nn.Sequential) else None
+    c = int(first.in_features) - n_a if first is not None else 0
+    t_cpp, t_spec, p = translate_univariate(t, where)
+    m_cpp, m_spec, tensors = translate_mlp(t, n_a, (d - n_a) * p, c, where, np_dtype)
+    bits = [0 if m else 1 for m in mask]
+    layer = (f"{NS}Inverse<{NS}Coupling<{t_cpp}, {m_cpp}, {NS}mask::bits<{', '.join(map(str, bits))}>>>",
+             f"Inverse<Coupling<{t_spec}, {m_spec}, mask={''.join(map(str, bits))}>>", tensors)
+    return layer, d, c
+
+
 def permutation_layer(sigma, inverse):
     """Permute<...> with y_k = x_sigma(k) (Permute<Reverse> when sigma reverses), or its
     Inverse<>: (C++ type, spec text, None). A layer's text ends with its order, so two
@@ -351,9 +434,19 @@ def translate(flow, dtype="float64"):
     zuko_layers = []  # per zuko transform: list of (C++ layer, spec, tensors or None)
     for i, t in enumerate(ts):
         where = f"{name} transform.{i}"
+        if isinstance(t, GeneralCouplingTransform):
+            layer, td, c = translate_coupling(t, where, np_dtype)
+            if d is None:
+                d, context = td, c
+            elif td != d:
+                raise ExportError(f"{where}: {td} features, transform.0 has {d}")
+            elif c != context:
+                raise ExportError(f"{where}: context={c}, transform.0 has context={context}")
+            zuko_layers.append([layer])
+            continue
         if not isinstance(t, MaskedAutoregressiveTransform):
             raise ExportError(f"{where}: {type(t).__name__} has no flowtmpl translation in this exporter "
-                              "(only MaskedAutoregressiveTransform)")
+                              "(MaskedAutoregressiveTransform and GeneralCouplingTransform have)")
         if t.order is None:
             raise ExportError(f"{where}: built from an adjacency matrix (no order); only orders arange and "
                               "flip(arange) are supported")

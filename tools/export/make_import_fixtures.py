@@ -7,6 +7,11 @@ Models (zuko 1.6, float64), each built after torch.manual_seed(seed):
   nsf        zuko.flows.NSF(3, transforms=2, hidden_features=(8, 8))   (8 bins on [-5, 5])
   maf_ctx2   zuko.flows.MAF(3, context=2, transforms=2, hidden_features=(8, 8), randperm=True)
   nsf_ctx2   zuko.flows.NSF(3, context=2, transforms=2, hidden_features=(8, 8), randperm=True)
+  realnvp_ctx2  zuko.flows.RealNVP(3, context=2, transforms=2, hidden_features=(8, 8)):
+             affine couplings, masks [1, 0, 1] and [0, 1, 0] (zuko: 1 = constant)
+  nice_rqs   zuko.flows.NICE(3, transforms=2, hidden_features=(8, 8),
+             univariate=MonotonicRQSTransform, shapes=[(6,), (6,), (5,)]): spline
+             couplings (6 bins on [-5, 5]), the same masks
 The second transform of maf and nsf has the flipped order (2, 1, 0); the orders of the
 randperm models are drawn from the seed (the JSON records them). Each model comes in two
 states:
@@ -17,12 +22,14 @@ states:
            default init (with a context: toy data that the context rotates and shifts)
 and is exported twice with flowtmpl_export.export: float64 and float32. Files:
   zuko_{maf,nsf}_{random,trained}_{f64,f32}.safetensors
-  zuko_{maf,nsf}_ctx2_{random,trained}_{f64,f32}.safetensors
+  zuko_{maf,nsf,realnvp}_ctx2_{random,trained}_{f64,f32}.safetensors
+  zuko_nice_rqs_{random,trained}_{f64,f32}.safetensors
   zuko_import.json: "meta" (generator, versions, seeds, the models and the point sets),
     "points" (200 points, 3-D), "noise" (50 standard normal draws, 3-D), "contexts" (200
     contexts, 2-D: context j goes with point j) and "noise_contexts" (50, with noise
     vector j), per file in "files": cpp_type, dtype, model, state, seed, context (0 or
-    2), orders (zuko's order buffer of each transform), log_prob (zuko's, at the points;
+    2), orders (zuko's order buffer of each autoregressive transform, else null), masks
+    (the mask buffer of each coupling, else null), log_prob (zuko's, at the points;
     flow(contexts).log_prob(points) with a context), samples (zuko's
     flow().transform.inv(noise), or flow(noise_contexts).transform.inv(noise)),
     zuko_f32_error (zuko's own float32 model against the same reference, max over the
@@ -67,6 +74,12 @@ MODELS = {
                  "zuko.flows.MAF(3, context=2, transforms=2, hidden_features=(8, 8), randperm=True)"),
     "nsf_ctx2": (zuko.flows.NSF, {"context": CONTEXT, "randperm": True},
                  "zuko.flows.NSF(3, context=2, transforms=2, hidden_features=(8, 8), randperm=True)"),
+    "realnvp_ctx2": (zuko.flows.RealNVP, {"context": CONTEXT},
+                     "zuko.flows.RealNVP(3, context=2, transforms=2, hidden_features=(8, 8))"),
+    "nice_rqs": (zuko.flows.NICE, {"univariate": zuko.transforms.MonotonicRQSTransform,
+                                   "shapes": [(6,), (6,), (5,)]},
+                 "zuko.flows.NICE(3, transforms=2, hidden_features=(8, 8), "
+                 "univariate=zuko.transforms.MonotonicRQSTransform, shapes=[(6,), (6,), (5,)])"),
 }
 DTYPES = {"f64": "float64", "f32": "float32"}
 REFUSED_MODEL = "zuko.flows.NAF(3, transforms=1)"
@@ -229,7 +242,8 @@ def main():
             flow = build(kind, seed)
             flow = randomize(flow, seed) if state == "random" else train(flow, seed, context)
             flow.eval()
-            orders = [t.order.tolist() for t in flow.transform.transforms]
+            orders = [t.order.tolist() if hasattr(t, "order") else None for t in flow.transform.transforms]
+            masks = [t.mask.int().tolist() if hasattr(t, "mask") else None for t in flow.transform.transforms]
             for tag, dtype in DTYPES.items():
                 name = f"zuko_{kind}_{state}_{tag}.safetensors"
                 cpp = flowtmpl_export.export(flow, out / name, dtype)
@@ -242,7 +256,7 @@ def main():
                     zuko_err = {"log_prob": rel_error(lp32, lp), "samples": rel_error(s32, s)}
                 assert np.all(np.isfinite(lp)) and np.all(np.isfinite(s)), name
                 files[name] = {"cpp_type": cpp, "dtype": dtype, "model": MODELS[kind][2], "state": state, "seed": seed,
-                               "context": context, "orders": orders, "log_prob": lp.tolist(), "samples": s.tolist(),
+                               "context": context, "orders": orders, "masks": masks, "log_prob": lp.tolist(), "samples": s.tolist(),
                                "zuko_f32_error": zuko_err}
                 size = (out / name).stat().st_size
                 extra = f", zuko f32 error {zuko_err['log_prob']:.1e} / {zuko_err['samples']:.1e}" if zuko_err else ""

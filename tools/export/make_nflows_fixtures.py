@@ -18,6 +18,13 @@ torch.manual_seed(seed):
   affinecoupling  AffineCouplingTransform with masks [1, 0, 1], [0, 1, 0], [1, 1, 0] and
                   MLP nets of widths (8, 8) (relu, tanh, silu), then an
                   AdditiveCouplingTransform with mask [0, 0, 1] (MLP (8,), elu)
+  simplerealnvp   SimpleRealNVP(3, 8, num_layers=2, num_blocks_per_layer=1): affine
+                  couplings with masks [0, 1, 0], [1, 0, 1] and ResidualNet nets (8 units,
+                  one block, relu)
+  resnetcoupling_ctx2  an AffineCouplingTransform (mask [1, 0, 1], ResidualNet of 8 units,
+                  2 blocks, relu) and a PiecewiseRationalQuadraticCouplingTransform (mask
+                  [0, 1, 0], K = 5, linear tails at 3, ResidualNet of 8 units, 1 block,
+                  tanh, divided by sqrt(8)), both nets with context_features=2
 The coupling nets are nflows.nn.nets.MLP subclasses whose forward(inputs, context=None)
 calls MLP's (nflows 0.14's couplings pass a context argument that MLP.forward does not
 take). Each model comes in two states:
@@ -30,6 +37,8 @@ state of each of the three kinds):
   nflows_{maf,splinecoupling,affinecoupling}_{random,trained}_f64.safetensors
   nflows_{maf,splinecoupling,affinecoupling}_trained_f32.safetensors
   nflows_maf_ctx2_trained_f64.safetensors
+  nflows_simplerealnvp_{random,trained}_f64.safetensors, nflows_simplerealnvp_trained_f32.safetensors
+  nflows_resnetcoupling_ctx2_{random,trained}_f64.safetensors
   nflows_import.json: "meta" (generator, versions, seeds, the models and the point sets),
     "points" (200 points), "noise" (50 standard normal draws), "contexts" and
     "noise_contexts" (one 2-D context per point and per noise vector, for the
@@ -37,8 +46,8 @@ state of each of the three kinds):
     (0 or 2), log_prob (nflows's Flow.log_prob at the points), samples (nflows's
     flow._transform.inverse(noise)[0]), nflows_f32_error (nflows's own float32 model
     against the same reference, max over the points of |err| / max(1, |ref|)); and
-    "refusal": the exporter's message for nflows.flows.realnvp.SimpleRealNVP (its
-    ResidualNet).
+    "refusal": the exporter's message for nflows.flows.realnvp.SimpleRealNVP with
+    batch_norm_between_layers=True (its BatchNorm layers).
 The reference numbers are computed in float64: for a float64 file from the model itself;
 for a float32 file from the model with every parameter and floating buffer rounded to
 float32, at the points, noise and contexts rounded to float32 (what a float flow computes
@@ -66,7 +75,7 @@ from nflows.distributions.normal import StandardNormal  # noqa: E402
 from nflows.flows.autoregressive import MaskedAutoregressiveFlow  # noqa: E402
 from nflows.flows.base import Flow  # noqa: E402
 from nflows.flows.realnvp import SimpleRealNVP  # noqa: E402
-from nflows.nn.nets import MLP  # noqa: E402
+from nflows.nn.nets import MLP, ResidualNet  # noqa: E402
 from nflows.transforms import (AdditiveCouplingTransform, AffineCouplingTransform, CompositeTransform,  # noqa: E402
                                MaskedAffineAutoregressiveTransform, PiecewiseRationalQuadraticCouplingTransform,
                                ReversePermutation)
@@ -131,6 +140,21 @@ def affine_coupling(context):
     ]), StandardNormal([3]))
 
 
+def resnet_coupling(context):
+    resnet = lambda hidden, blocks, act: lambda i, o: ResidualNet(i, o, hidden, context_features=context,
+                                                                  num_blocks=blocks, activation=act)
+    return Flow(CompositeTransform([
+        AffineCouplingTransform([1, 0, 1], resnet(8, 2, F.relu)),
+        PiecewiseRationalQuadraticCouplingTransform([0, 1, 0], resnet(8, 1, torch.tanh), num_bins=5, tails="linear",
+                                                    tail_bound=BOUND),
+    ]), StandardNormal([3]))
+
+
+def simple_real_nvp(context):
+    assert context is None
+    return SimpleRealNVP(3, 8, num_layers=2, num_blocks_per_layer=1)
+
+
 # name: (builder, description, context)
 MODELS = {
     "maf": (maf, "MaskedAutoregressiveFlow(3, hidden_features=8, num_layers=2, num_blocks_per_layer=1)", None),
@@ -142,6 +166,11 @@ MODELS = {
                                         "after the 1st", None),
     "affinecoupling": (affine_coupling, "AffineCouplingTransform x 3 (masks 101, 010, 110; MLP (8, 8) relu, tanh, "
                                         "silu), AdditiveCouplingTransform (mask 001, MLP (8,) elu)", None),
+    "simplerealnvp": (simple_real_nvp, "SimpleRealNVP(3, 8, num_layers=2, num_blocks_per_layer=1)", None),
+    "resnetcoupling_ctx2": (resnet_coupling, "AffineCouplingTransform (mask 101, ResidualNet(hidden 8, 2 blocks, "
+                                             "relu, context_features=2)), PiecewiseRationalQuadraticCoupling"
+                                             "Transform (mask 010, K=5, linear tails at 3, ResidualNet(hidden 8, 1 "
+                                             "block, tanh, context_features=2))", CTX),
 }
 FILES = [  # (model, state, dtype)
     ("maf", "random", "float64"), ("maf", "trained", "float64"), ("maf", "trained", "float32"),
@@ -150,6 +179,9 @@ FILES = [  # (model, state, dtype)
     ("affinecoupling", "random", "float64"), ("affinecoupling", "trained", "float64"),
     ("affinecoupling", "trained", "float32"),
     ("maf_ctx2", "trained", "float64"),
+    ("simplerealnvp", "random", "float64"), ("simplerealnvp", "trained", "float64"),
+    ("simplerealnvp", "trained", "float32"),
+    ("resnetcoupling_ctx2", "random", "float64"), ("resnetcoupling_ctx2", "trained", "float64"),
 ]
 TAGS = {"float64": "f64", "float32": "f32"}
 
@@ -237,13 +269,17 @@ def rel_error(got, ref):
     return float(e.max())
 
 
+REFUSED = "SimpleRealNVP(3, 8, num_layers=2, num_blocks_per_layer=1, batch_norm_between_layers=True)"
+
+
 def refusal_text():
     torch.manual_seed(SEED)
     try:
-        nflows_export.translate(SimpleRealNVP(3, 8, num_layers=2, num_blocks_per_layer=1).eval())
+        nflows_export.translate(SimpleRealNVP(3, 8, num_layers=2, num_blocks_per_layer=1,
+                                              batch_norm_between_layers=True).eval())
     except nflows_export.ExportError as e:
         return str(e)
-    raise SystemExit("make_nflows_fixtures: SimpleRealNVP(3, 8, num_layers=2, num_blocks_per_layer=1) was exported; expected a refusal")
+    raise SystemExit(f"make_nflows_fixtures: {REFUSED} was exported; expected a refusal")
 
 
 def dump(data):
@@ -315,7 +351,7 @@ def main():
         "contexts": contexts.tolist(),
         "noise_contexts": noise_contexts.tolist(),
         "files": files,
-        "refusal": {"model": "nflows.flows.realnvp.SimpleRealNVP(3, 8, num_layers=2, num_blocks_per_layer=1)", "message": refusal_text()},
+        "refusal": {"model": f"nflows.flows.realnvp.{REFUSED}", "message": refusal_text()},
     }
     (out / "nflows_import.json").write_text(dump(data))
     print(f"nflows_import.json: {(out / 'nflows_import.json').stat().st_size} bytes")

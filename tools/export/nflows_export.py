@@ -37,7 +37,13 @@ MaskedAutoregressiveFlow, with or without a context):
                 model trained with nflows has such a subclass; the exporter calls the
                 net on probe inputs and refuses one whose output is not MLP's of its
                 weights) -> flowtmpl::MLP<h...> / MLPWith<act::tanh | silu | elu, h...>
-                (relu, tanh, silu, elu(alpha=1); activate_output=False)
+                (relu, tanh, silu, elu(alpha=1); activate_output=False);
+                transform_net = nflows.nn.nets.ResidualNet (nflows's default, and
+                SimpleRealNVP's; use_batch_norm=False; a subclass must compute its
+                function, probed as for MLP) -> flowtmpl::ResidualNet<H, num_blocks> /
+                ResidualNetWith<act::..., H, num_blocks>; with context_features = C
+                the coupling reads the flow's context (its first layer and every
+                block's gate)
     MADE        use_residual_blocks=True   -> flowtmpl::ResidualMADE<H, num_blocks>
                 use_residual_blocks=False  -> flowtmpl::MADE<H, ..., H> (num_blocks + 1)
                 random_mask=True           -> flowtmpl::MADE<H, ...>::with_degrees<
@@ -48,10 +54,11 @@ MaskedAutoregressiveFlow, with or without a context):
                 ResidualMADEWith<act::..., H, num_blocks>
                 dropout: inactive in evaluation, which is what is exported
     base        StandardNormal([D]) -> flowtmpl::StandardNormal
-    context     the MADEs' context layers (context_features=C) -> the flow is
-                flowtmpl::bind_t<flowtmpl::Conditional<C, flowtmpl::Flow<...>>, D, S>; every
-                MADE of such a flow must read the context (nflows itself fails on one
-                that does not when the flow is given a context)
+    context     the MADEs' context layers and the ResidualNets' context_features = C
+                -> the flow is flowtmpl::bind_t<flowtmpl::Conditional<C,
+                flowtmpl::Flow<...>>, D, S>; every MADE and coupling net of such a flow
+                must read the context (nflows itself fails on a MADE that does not when
+                the flow is given a context; flowtmpl gives every layer the same one)
 
 The correspondence:
   * nflows's transform list T0, T1, ..., Tn-1 maps data x to noise z, T0 first
@@ -61,10 +68,11 @@ The correspondence:
       MaskedAffineAutoregressiveTransform  Inverse<InverseAutoregressive<SoftplusAffine, M>>
       MaskedPiecewiseRationalQuadratic-    Inverse<InverseAutoregressive<Spline<K, B, ...>
         AutoregressiveTransform            | BoundedSpline<K, ...>, M>>
-      AffineCouplingTransform              Inverse<Coupling<SigmoidAffine, MLP<...>, mask>>
-      AdditiveCouplingTransform            Inverse<Coupling<Additive, MLP<...>, mask>>
+      AffineCouplingTransform              Inverse<Coupling<SigmoidAffine, Net, mask>>
+      AdditiveCouplingTransform            Inverse<Coupling<Additive, Net, mask>>
       PiecewiseRationalQuadratic-          Inverse<Coupling<Spline<K, B, ...> |
-        CouplingTransform                  BoundedSpline<K, ...>, MLP<...>, mask>>
+        CouplingTransform                  BoundedSpline<K, ...>, Net, mask>>
+                                           (Net: MLP<...> or ResidualNet<H, blocks>)
       ActNorm                              Inverse<ActNorm>      (log_scale, shift)
       LULinear                             Inverse<LUConvT<lu_diag::softplus>>
                                            (lower_entries, upper_entries,
@@ -90,8 +98,10 @@ The correspondence:
     takes (u_i, t_i) per feature, so the output layer's rows (weight and bias) are written
     in the order u_0, t_0, u_1, t_1, ...; the additive coupling's shifts and the spline
     coupling's per-feature blocks (nflows reshapes to (batch, features, P)) are in
-    flowtmpl's order already. The net's layers are named conditioner.0 (_input_layer),
-    conditioner.1 ... (_hidden_layers), conditioner.<last> (_output_layer), [out][in].
+    flowtmpl's order already. An MLP's layers are named conditioner.0 (_input_layer),
+    conditioner.1 ... (_hidden_layers), conditioner.<last> (_output_layer), [out][in]; a
+    ResidualNet's keep nflows's names (conditioner.initial_layer.weight, conditioner.
+    blocks.0.context_layer.bias, ..., conditioner.final_layer.weight).
   * The MADE's parameters keep nflows's state_dict names with `autoregressive_net.`
     written `made.`; weights are written masked (weight * mask), [out][in] row-major.
     The exporter rebuilds every mask from the degrees and refuses a network whose mask
@@ -103,11 +113,11 @@ The correspondence:
     (flowtmpl::spec_text of the type, built here by the same rules) and cpp_type.
 
 Anything else stops the export with an ExportError that names the module and what is
-missing; among them: a coupling's ResidualNet (nflows's default coupling net, and
-SimpleRealNVP's: flowtmpl has no ResidualNet conditioner yet), ConvResidualNet and
-image-shaped (4-D) flows, apply_unconditional_transform=True, activate_output=True, a
-coupling in a flow that reads a context (nflows's MLP reads none), spline tails other
-than "linear" and None, and the piecewise linear, quadratic and cubic layers.
+missing; among them: ConvResidualNet and image-shaped (4-D) flows, a ResidualNet with
+batch norm, apply_unconditional_transform=True, activate_output=True, a coupling with an
+MLP in a flow that reads a context (nflows's MLP reads none), spline tails other than
+"linear" and None, BatchNorm layers (SimpleRealNVP's batch_norm_between_layers=True),
+and the piecewise linear, quadratic and cubic layers.
 """
 
 import argparse
@@ -132,6 +142,7 @@ from nflows.distributions.normal import StandardNormal  # noqa: E402
 from nflows.flows.base import Flow  # noqa: E402
 from nflows.nn.nets import MLP as NflowsMLP  # noqa: E402
 from nflows.nn.nets import ConvResidualNet, ResidualNet  # noqa: E402
+from nflows.nn.nets.resnet import ResidualBlock  # noqa: E402
 from nflows.transforms import made as made_module  # noqa: E402
 from nflows.transforms.autoregressive import (MaskedAffineAutoregressiveTransform,  # noqa: E402
                                               MaskedPiecewiseRationalQuadraticAutoregressiveTransform)
@@ -448,9 +459,6 @@ def translate_mlp(net, n_in, n_out, rows, where):
     rows and bias entries are written in that order)."""
     cls = type(net)
     label = f"{cls.__module__}.{cls.__qualname__}"
-    if isinstance(net, ResidualNet):
-        raise ExportError(f"{where}: {label}: flowtmpl has no ResidualNet conditioner yet (nflows's default coupling "
-                          "network); build the coupling's transform_net with nflows.nn.nets.MLP")
     if isinstance(net, ConvResidualNet):
         raise ExportError(f"{where}: {label}: image couplings (ConvResidualNet, 4-D inputs) have no flowtmpl "
                           "translation")
@@ -491,6 +499,107 @@ def translate_mlp(net, n_in, n_out, rows, where):
     return cpp, spec, tensors
 
 
+# ---- nflows's ResidualNet (a coupling's transform_net, nflows's default) ------------------
+
+def translate_resnet(net, n_in, n_out, rows, c, where):
+    """nflows.nn.nets.ResidualNet as a coupling's conditioner: (C++ spec, spec text,
+    tensors). rows: as translate_mlp's. c: the flow's context size; the net must read
+    exactly that context (context_features=c, or None when c = 0)."""
+    label = f"{type(net).__module__}.{type(net).__qualname__}"
+    nc = 0 if net.context_features is None else int(net.context_features)
+    if nc != c:
+        if c == 0:
+            raise ExportError(f"{where}: {label} reads a context of {nc} features, and no other layer of the flow "
+                              "does (flowtmpl binds a flow's context to every layer)")
+        raise ExportError(f"{where}: {label} reads {'no context' if nc == 0 else f'a context of {nc} features'}; "
+                          f"the flow's other layers read {c} (flowtmpl's Conditional<C> gives every layer the "
+                          "same context)")
+    h = int(net.hidden_features)
+    blocks = list(net.blocks)
+    acts = set()
+    for k, blk in enumerate(blocks):
+        bw = f"{where}.blocks.{k}"
+        if type(blk) is not ResidualBlock:
+            raise ExportError(f"{bw}: {type(blk).__qualname__}; flowtmpl's ResidualNet has nflows's ResidualBlock")
+        if bool(blk.use_batch_norm):
+            raise ExportError(f"{bw}: use_batch_norm=True; flowtmpl's ResidualNet has no batch norm")
+        acts.add(activation_of(blk.activation, bw))
+    if len(acts) > 1:
+        raise ExportError(f"{where}: its blocks have different activations ({sorted(a for a, _ in acts)})")
+    act_name, act_type = acts.pop() if acts else ("relu", None)  # without blocks nothing is activated
+    init, fin = net.initial_layer, net.final_layer
+    if int(init.in_features) != n_in + c or int(init.out_features) != h:
+        raise ExportError(f"{where}.initial_layer: {int(init.in_features)} -> {int(init.out_features)}, expected "
+                          f"{n_in + c} -> {h}")
+    if int(fin.in_features) != h or int(fin.out_features) != n_out:
+        raise ExportError(f"{where}.final_layer: {int(fin.in_features)} -> {int(fin.out_features)}, expected "
+                          f"{h} -> {n_out}")
+    tensors = []
+    names = set()
+
+    def linear(name, lin, n_from, n_to, order=None):
+        if type(lin) is not nn.Linear or lin.bias is None:
+            raise ExportError(f"{where}.{name}: not an nn.Linear with a bias")
+        if int(lin.in_features) != n_from or int(lin.out_features) != n_to:
+            raise ExportError(f"{where}.{name}: {int(lin.in_features)} -> {int(lin.out_features)}, expected "
+                              f"{n_from} -> {n_to}")
+        w, b = tensor64(lin.weight), tensor64(lin.bias)
+        if order is not None:
+            w, b = w[order], b[order]
+        tensors.extend([(f"conditioner.{name}.weight", w), (f"conditioner.{name}.bias", b)])
+        names.update({f"{name}.weight", f"{name}.bias"})
+
+    linear("initial_layer", init, n_in + c, h)
+    for k, blk in enumerate(blocks):
+        if c > 0:
+            linear(f"blocks.{k}.context_layer", blk.context_layer, c, h)
+        for j in range(2):
+            linear(f"blocks.{k}.linear_layers.{j}", blk.linear_layers[j], h, h)
+    linear("final_layer", fin, h, n_out, rows)
+    extra = sorted(set(net.state_dict()) - names)
+    if extra:
+        raise ExportError(f"{where}: {label} has parameters or buffers that flowtmpl's ResidualNet does not ({extra})")
+    probe_resnet(net, act_name, c, where)
+    cpp = (f"{NS}ResidualNet<{h}, {len(blocks)}>" if act_type is None
+           else f"{NS}ResidualNetWith<{NS}{act_type}, {h}, {len(blocks)}>")
+    ctx = f"ctx={c}, " if c > 0 else ""
+    spec = f"ResidualNet<{h},{len(blocks)}>[{n_in}->{n_out}]({ctx}act={act_name})"
+    return cpp, spec, tensors
+
+
+def probe_resnet(net, act_name, c, where):
+    """The network on fixed random inputs (and contexts) in float64 and eval mode, against
+    flowtmpl's ResidualNet formula of its weights: a subclass that computes something
+    else is refused."""
+    g = torch.Generator().manual_seed(0)
+    n_in = int(net.initial_layer.in_features) - c
+    x = 2.0 * torch.randn(16, n_in, generator=g, dtype=torch.float64)
+    ctx = 2.0 * torch.randn(16, c, generator=g, dtype=torch.float64) if c > 0 else None
+    act = ACTIVATION_FUNCTIONS[act_name]
+
+    def lin(layer, v):
+        return F.linear(v, layer.weight.detach().to(torch.float64), layer.bias.detach().to(torch.float64))
+
+    with torch.no_grad():
+        t = lin(net.initial_layer, x if ctx is None else torch.cat([x, ctx], dim=1))
+        for blk in net.blocks:
+            q = lin(blk.linear_layers[1], act(lin(blk.linear_layers[0], act(t))))
+            if ctx is not None:
+                q = q * torch.sigmoid(lin(blk.context_layer, ctx))
+            t = t + q
+        want = lin(net.final_layer, t)
+        probe = copy.deepcopy(net).to(torch.float64).eval()
+        try:
+            got = probe(x, ctx)
+        except Exception as e:  # the subclass's forward, whatever it raises
+            raise ExportError(f"{where}: calling the network as nflows's coupling does (net(inputs, context)) "
+                              f"raised {type(e).__name__}: {e}")
+    if not torch.is_tensor(got) or got.shape != want.shape or not torch.all(
+            (got - want).abs() <= 1e-10 * torch.clamp(want.abs(), min=1.0)):
+        raise ExportError(f"{where}: {type(net).__qualname__}'s output is not nflows's ResidualNet of its weights (a "
+                          "subclass that computes something else?)")
+
+
 def probe_mlp(net, linears, act_name, where):
     """The network, called as nflows's coupling calls it (net(x, None); nflows's own MLP
     takes net(x)), on fixed random inputs in float64, against the MLP formula of its
@@ -527,9 +636,11 @@ def translate_coupling(t, where, d, c, torch_knots):
     if t.unconditional_transform is not None:
         raise ExportError(f"{where}: apply_unconditional_transform=True (a spline of the identity features); "
                           "flowtmpl's coupling copies them")
-    if c > 0:
-        raise ExportError(f"{where}: a coupling in a flow whose layers read a context of {c}: nflows's MLP reads "
-                          "no context, and couplings with a context are not supported by this exporter")
+    net = t.transform_net
+    if c > 0 and not isinstance(net, ResidualNet):
+        raise ExportError(f"{where}: a coupling whose transform_net is {type(net).__qualname__} in a flow whose layers "
+                          f"read a context of {c}: nflows's MLP reads no context (a ResidualNet with "
+                          "context_features does)")
     ident = [int(v) for v in t.identity_features.detach().cpu().tolist()]
     trans = [int(v) for v in t.transform_features.detach().cpu().tolist()]
     if sorted(ident + trans) != list(range(d)) or ident != sorted(ident) or trans != sorted(trans):
@@ -539,7 +650,6 @@ def translate_coupling(t, where, d, c, torch_knots):
                           "least one conditioning and one transformed feature")
     nb = len(trans)
     bits = [1 if i in trans else 0 for i in range(d)]
-    net = t.transform_net
     if cls is AffineCouplingTransform:
         t_cpp, t_spec, p = f"{NS}SigmoidAffine", "SigmoidAffine[P=2]", 2
         # nflows: all shifts, then all unconstrained scales; flowtmpl: (u_i, t_i) per feature
@@ -550,7 +660,10 @@ def translate_coupling(t, where, d, c, torch_knots):
     else:
         t_cpp, t_spec, p = translate_spline(t, net, ("hidden_features", "hidden_channels"), torch_knots, where)
         rows = list(range(nb * p))  # nflows's reshape(batch, features, P): feature-major already
-    m_cpp, m_spec, tensors = translate_mlp(net, d - nb, nb * p, rows, f"{where}.transform_net")
+    if isinstance(net, ResidualNet):
+        m_cpp, m_spec, tensors = translate_resnet(net, d - nb, nb * p, rows, c, f"{where}.transform_net")
+    else:
+        m_cpp, m_spec, tensors = translate_mlp(net, d - nb, nb * p, rows, f"{where}.transform_net")
     mask_cpp = f"{NS}mask::bits<{', '.join(map(str, bits))}>"
     return Layer(f"{NS}Coupling<{t_cpp}, {m_cpp}, {mask_cpp}>",
                  f"Coupling<{t_spec}, {m_spec}, mask={''.join(map(str, bits))}>", tensors, True)
@@ -572,10 +685,16 @@ class Layer:
 
 
 def context_size(t):
-    """The context size a MADE-based nflows transform reads (0: none)."""
+    """The context size an nflows transform reads (0: none): a MADE's context layer, a
+    coupling's ResidualNet's context_features."""
     net = getattr(t, "autoregressive_net", None)
     cl = getattr(net, "context_layer", None)
-    return int(cl.in_features) if isinstance(cl, nn.Linear) else 0
+    if isinstance(cl, nn.Linear):
+        return int(cl.in_features)
+    net = getattr(t, "transform_net", None)
+    if isinstance(net, ResidualNet) and net.context_features is not None:
+        return int(net.context_features)
+    return 0
 
 
 def walk(t, where, inverted, out):

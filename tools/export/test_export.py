@@ -97,12 +97,31 @@ def test_residual():
     assert msg.endswith("not supported"), msg
 
 
-def test_non_maf_transform():
+def test_coupling_flows_export():
+    """zuko's RealNVP and NICE: Inverse<Coupling<ZukoAffine<>, MLP<...>, mask::bits<...>>>, the
+    bits the complement of zuko's mask (zuko marks the constant features)."""
     torch.manual_seed(0)
-    for cls in (zuko.flows.RealNVP, zuko.flows.NICE):
-        msg = refusal(cls(3))
-        assert msg == (f"zuko.flows.{cls.__name__} transform.0: GeneralCouplingTransform has no flowtmpl translation "
-                       "in this exporter (only MaskedAutoregressiveTransform)"), msg
+    cpp, spec, tensors = flowtmpl_export.translate(zuko.flows.RealNVP(3, context=2, transforms=2,
+                                                                      hidden_features=(8,)))
+    layer = "flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::ZukoAffine<>, flowtmpl::MLP<8>, flowtmpl::mask::bits<{}>>>"
+    # zuko's masks [1, 0, 1] then [0, 1, 0]; flowtmpl's chain runs the list backwards
+    chain = layer.format("1, 0, 1") + ", " + layer.format("0, 1, 0")
+    assert cpp == ("flowtmpl::bind_t<flowtmpl::Conditional<2, flowtmpl::Flow<flowtmpl::StandardNormal, "
+                   f"flowtmpl::compose<{chain}>>>, 3, double>"), cpp
+    assert "MLP<8>[1->4](ctx=2, act=relu), mask=101" in spec, spec
+    assert [n for n, _ in tensors][:2] == ["transform.0.conditioner.0.weight", "transform.0.conditioner.0.bias"]
+    assert tensors[0][1].shape == (8, 1 + 2), tensors[0][1].shape  # [x_a; c]
+
+
+def test_coupling_refusals():
+    torch.manual_seed(0)
+    msg = refusal(zuko.flows.RealNVP(3, normalize=True))
+    assert msg.startswith("zuko.flows.RealNVP transform.0: hyper.2 is LayerNorm; flowtmpl's MLP has linear layers"), msg
+    msg = refusal(zuko.flows.NICE(3, hidden_features=()))
+    assert msg == ("zuko.flows.NICE transform.0: hyper has no hidden layer (hidden_features=()); flowtmpl's MLP needs "
+                   "at least one"), msg
+    msg = refusal(zuko.flows.RealNVP(3, activation=torch.nn.Sigmoid))
+    assert msg.startswith("zuko.flows.RealNVP transform.0: hyper.1 is Sigmoid"), msg
 
 
 def test_not_a_flow():

@@ -9,8 +9,8 @@
 //   h_0 = [x; c] (In + C values), h_l+1 = act(W_l h_l + b_l), out = W_L h_L + b_L
 // (no activation on the output). Parameters: per layer l, weight [out][in] row-major
 // then bias, in one flat array `values`; names "l.weight", "l.bias". Context enters as
-// extra inputs of the first layer (as zuko's MLP takes it; nflows's ResidualNet also
-// gates every block by it, which this network does not).
+// extra inputs of the first layer (as zuko's MLP takes it; nflows's ResidualNet, which
+// also gates every block by it, is conditioners/residual_net.hpp).
 // Cost: sum over layers of out x in multiply-adds per sample; evaluate_block does the
 // same for a block of samples, each layer one fused kernel (detail::dense_rows: bias and
 // ReLU in the kernel, row-major activations; host only: it allocates).

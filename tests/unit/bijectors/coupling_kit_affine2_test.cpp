@@ -9,10 +9,12 @@
 // Splines: coupling_kit_spline_test.cpp.
 #include <flowtmpl/bijectors/affine.hpp>  // the spec Affine
 #include <flowtmpl/bijectors/coupling.hpp>
+#include <flowtmpl/conditioners/residual_net.hpp>
 #include <flowtmpl/direction.hpp>
 #include <flowtmpl/testing.hpp>
 #include <flowtmpl/transformers/additive.hpp>
 #include <flowtmpl/transformers/affine.hpp>
+#include <flowtmpl/transformers/sigmoid_affine.hpp>
 
 #include "support/common.hpp"
 #include "support/coupling_kit.hpp"
@@ -36,6 +38,13 @@ TEMPLATE_TEST_CASE("Coupling<BoundedAffine<2, learnable>> passes the conformance
   check_coupling_layer<ft::Coupling<T, ft::MLP<8, 8>::with<act_silu>, ft::mask::half>, 5, S>(7);
   check_coupling_layer<ft::Coupling<T, ft::MLP<8>, ft::mask::odd>, 3, S>(8);
   check_coupling_layer<ft::Coupling<T, ft::MLP<8>::with<act_elu>, ft::mask::bits<1, 0, 0, 1, 1>>, 5, S>(9);
+}
+
+TEMPLATE_TEST_CASE("Coupling<SigmoidAffine, ResidualNet> (nflows's affine coupling) passes the conformance kit",
+                   "[coupling][kit]", float, double) {
+  using S = TestType;
+  check_coupling_layer<ft::Coupling<ft::SigmoidAffine, ft::ResidualNet<8, 2>, ft::mask::odd>, 4, S>(13);
+  check_coupling_layer<ft::Coupling<ft::SigmoidAffine, ft::ResidualNet<6, 1>::with<act_tanh>>, 3, S>(14);
 }
 
 TEMPLATE_TEST_CASE("Coupling<SoftplusAffine> passes the conformance kit", "[coupling][kit]", float, double) {

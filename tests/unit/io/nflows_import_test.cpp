@@ -13,6 +13,10 @@
 //                   mask::bits<...>>>
 //   affinecoupling  three AffineCouplingTransforms and an AdditiveCouplingTransform:
 //                   Inverse<Coupling<SigmoidAffine | Additive, MLP..., mask::bits<...>>>
+//   simplerealnvp   nflows's SimpleRealNVP(3, 8, num_layers=2, num_blocks_per_layer=1):
+//                   Inverse<Coupling<SigmoidAffine, ResidualNet<8, 1>, mask::bits<...>>>
+//   resnetcoupling_ctx2  an affine and a spline coupling whose ResidualNets read a context
+//                   of 2 (in the first layer and in every block's gate)
 // with random (far from the identity) or briefly trained parameters, in double (both
 // states) and float (trained); tests/data/nflows_import.json holds, per file, the C++ type
 // and nflows's Flow.log_prob at 200 points (normal draws and points on and near the
@@ -27,8 +31,8 @@
 //   float, so the difference is float arithmetic alone (nflows's own float model is
 //   within nflows_f32_error of that reference, recorded per file: at most 1.9e-6).
 // Also: a file loaded into another model's type fails with load's "saved from another
-// flow" message, and the exporter's refusal of nflows's SimpleRealNVP (its ResidualNet)
-// is recorded.
+// flow" message, and the exporter's refusal of a SimpleRealNVP with batch norm between
+// its layers is recorded.
 #include <flowtmpl/flowtmpl.hpp>
 #include <flowtmpl/io/safetensors.hpp>
 
@@ -64,6 +68,10 @@ NFLOWS_IMPORT_TYPE(SplineCouplingF32, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::
 NFLOWS_IMPORT_TYPE(AffineCouplingF64, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::Additive, flowtmpl::MLPWith<flowtmpl::act::elu, 8>, flowtmpl::mask::bits<0, 0, 1>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::MLPWith<flowtmpl::act::silu, 8, 8>, flowtmpl::mask::bits<1, 1, 0>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::MLPWith<flowtmpl::act::tanh, 8, 8>, flowtmpl::mask::bits<0, 1, 0>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::MLP<8, 8>, flowtmpl::mask::bits<1, 0, 1>>>>>, 3, double>);
 NFLOWS_IMPORT_TYPE(AffineCouplingF32, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::Additive, flowtmpl::MLPWith<flowtmpl::act::elu, 8>, flowtmpl::mask::bits<0, 0, 1>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::MLPWith<flowtmpl::act::silu, 8, 8>, flowtmpl::mask::bits<1, 1, 0>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::MLPWith<flowtmpl::act::tanh, 8, 8>, flowtmpl::mask::bits<0, 1, 0>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::MLP<8, 8>, flowtmpl::mask::bits<1, 0, 1>>>>>, 3, float>);
 
+NFLOWS_IMPORT_TYPE(SimpleRealNvpF64, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::ResidualNet<8, 1>, flowtmpl::mask::bits<1, 0, 1>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::ResidualNet<8, 1>, flowtmpl::mask::bits<0, 1, 0>>>>>, 3, double>);
+NFLOWS_IMPORT_TYPE(SimpleRealNvpF32, flowtmpl::bind_t<flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::ResidualNet<8, 1>, flowtmpl::mask::bits<1, 0, 1>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::ResidualNet<8, 1>, flowtmpl::mask::bits<0, 1, 0>>>>>, 3, float>);
+NFLOWS_IMPORT_TYPE(ResNetCouplingCtx2F64, flowtmpl::bind_t<flowtmpl::Conditional<2, flowtmpl::Flow<flowtmpl::StandardNormal, flowtmpl::compose<flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::Spline<5, 3.0, flowtmpl::spline_options{.width_divisor = 2.8284271247461903, .height_divisor = 2.8284271247461903}>, flowtmpl::ResidualNetWith<flowtmpl::act::tanh, 8, 1>, flowtmpl::mask::bits<0, 1, 0>>>, flowtmpl::Inverse<flowtmpl::Coupling<flowtmpl::SigmoidAffine, flowtmpl::ResidualNet<8, 2>, flowtmpl::mask::bits<1, 0, 1>>>>>>, 3, double>);
+
 #undef NFLOWS_IMPORT_TYPE
 
 const nlohmann::json& fixtures() {
@@ -71,73 +79,11 @@ const nlohmann::json& fixtures() {
   return j;
 }
 
-std::string data_path(const std::string& file) { return std::string(FLOWTMPL_TEST_DATA_DIR) + "/" + file; }
-
-// rows of R numbers as the columns of an R x n matrix
-template <int R>
-Eigen::Matrix<double, R, Eigen::Dynamic> columns(const nlohmann::json& rows) {
-  const bool all_r = std::all_of(rows.begin(), rows.end(), [](const nlohmann::json& r) { return r.size() == R; });
-  REQUIRE(all_r);
-  Eigen::Matrix<double, R, Eigen::Dynamic> m(R, Eigen::Index(rows.size()));
-  for (std::size_t j = 0; j < rows.size(); ++j)
-    for (std::size_t i = 0; i < std::size_t(R); ++i) m(Eigen::Index(i), Eigen::Index(j)) = rows[j][i].get<double>();
-  return m;
-}
-
-using flowtmpl_test::check_errors;
-using flowtmpl_test::point_errors;
-
-template <class F>
-constexpr int context_dim_of() {
-  if constexpr (requires { F::context_dim; })
-    return int(F::context_dim);
-  else
-    return 0;
-}
-
 template <class Flow>
 void check_file(const std::string& file, const char* type_text) {
-  using S = typename Flow::scalar_type;
-  constexpr bool is_double = std::is_same_v<S, double>;
-  constexpr int C = context_dim_of<Flow>();
-  INFO("tests/data/" << file);
-  const nlohmann::json& all = fixtures();
-  REQUIRE(all.at("files").contains(file));
-  const nlohmann::json& entry = all.at("files").at(file);
-  CHECK(entry.at("cpp_type").get<std::string>() == type_text);
-  CHECK(entry.at("dtype").get<std::string>() == (is_double ? "float64" : "float32"));
-  CHECK(entry.at("context").get<int>() == C);
-
-  Flow flow;
-  REQUIRE_NOTHROW(ft::load(flow, data_path(file)));
-
-  // a float flow gets the recorded doubles rounded to float, as the reference was computed
-  const Eigen::Matrix<S, 3, Eigen::Dynamic> x = columns<3>(all.at("points")).template cast<S>();
-  const Eigen::Matrix<S, 3, Eigen::Dynamic> z = columns<3>(all.at("noise")).template cast<S>();
-  const std::vector<double> want_lp = flowtmpl_test::doubles(entry.at("log_prob"));
-  REQUIRE(want_lp.size() == std::size_t(x.cols()));
-  const Eigen::MatrixXd want_samples = columns<3>(entry.at("samples"));
-  REQUIRE(want_samples.cols() == z.cols());
-
-  const auto compare = [&](const auto& lp, const auto& samples) {
-    Eigen::MatrixXd got_lp(1, x.cols()), ref_lp(1, x.cols());
-    for (Eigen::Index j = 0; j < x.cols(); ++j) {
-      got_lp(0, j) = double(lp[j]);
-      ref_lp(0, j) = want_lp[std::size_t(j)];
-    }
-    check_errors("log_prob", point_errors(got_lp, ref_lp), is_double);
-    check_errors("samples", point_errors(samples.template cast<double>(), want_samples), is_double);
-  };
-  if constexpr (C > 0) {
-    const Eigen::Matrix<S, C, Eigen::Dynamic> cx = columns<C>(all.at("contexts")).template cast<S>();
-    const Eigen::Matrix<S, C, Eigen::Dynamic> cz = columns<C>(all.at("noise_contexts")).template cast<S>();
-    REQUIRE(cx.cols() == x.cols());
-    REQUIRE(cz.cols() == z.cols());
-    compare(ft::log_prob(flow, x, cx), ft::forward(flow.transform, z, cz));
-  } else {
-    compare(ft::log_prob(flow, x), ft::forward(flow.transform, z));
-  }
+  flowtmpl_test::check_import_file<Flow>(fixtures(), file, type_text);
 }
+using flowtmpl_test::data_path;
 
 }  // namespace
 
@@ -164,6 +110,17 @@ TEST_CASE("nflows affine and additive couplings load and compute nflows's number
   check_file<AffineCouplingF32>("nflows_affinecoupling_trained_f32.safetensors", AffineCouplingF32_text);
 }
 
+TEST_CASE("nflows's SimpleRealNVP (ResidualNet couplings) loads and computes nflows's numbers", "[io][nflows]") {
+  check_file<SimpleRealNvpF64>("nflows_simplerealnvp_random_f64.safetensors", SimpleRealNvpF64_text);
+  check_file<SimpleRealNvpF64>("nflows_simplerealnvp_trained_f64.safetensors", SimpleRealNvpF64_text);
+  check_file<SimpleRealNvpF32>("nflows_simplerealnvp_trained_f32.safetensors", SimpleRealNvpF32_text);
+}
+
+TEST_CASE("nflows couplings whose ResidualNets read a context of 2 load as a Conditional flow", "[io][nflows]") {
+  check_file<ResNetCouplingCtx2F64>("nflows_resnetcoupling_ctx2_random_f64.safetensors", ResNetCouplingCtx2F64_text);
+  check_file<ResNetCouplingCtx2F64>("nflows_resnetcoupling_ctx2_trained_f64.safetensors", ResNetCouplingCtx2F64_text);
+}
+
 TEST_CASE("an nflows file loaded into another model's type fails with load's message", "[io][nflows]") {
   AffineCouplingF64 affine;
   CHECK_THROWS_WITH(ft::load(affine, data_path("nflows_splinecoupling_random_f64.safetensors")),
@@ -173,20 +130,24 @@ TEST_CASE("an nflows file loaded into another model's type fails with load's mes
   MafF64 maf;
   CHECK_THROWS_WITH(ft::load(maf, data_path("nflows_maf_ctx2_trained_f64.safetensors")),
                     Contains("the file was saved from another flow"));
+  SimpleRealNvpF64 nvp;
+  CHECK_THROWS_WITH(ft::load(nvp, data_path("nflows_affinecoupling_random_f64.safetensors")),
+                    Contains("the file was saved from another flow") && Contains("MLP<8,8>[1->4](act=relu)") &&
+                        Contains("ResidualNet<8,1>[2->2](act=relu)"));
   SplineCouplingF32 spline32;
   CHECK_THROWS_WITH(ft::load(spline32, data_path("nflows_splinecoupling_trained_f64.safetensors")),
                     Contains("the file holds F64 (double) parameters, the flow is float"));
 }
 
-TEST_CASE("the exporter's refusal of nflows's SimpleRealNVP, as recorded", "[io][nflows]") {
-  // make_nflows_fixtures.py records nflows_export.py's ExportError for SimpleRealNVP, whose
-  // couplings use a ResidualNet; tools/export/check_nflows_roundtrip.py checks the
-  // refusals themselves
+TEST_CASE("the exporter's refusal of nflows's SimpleRealNVP with batch norm, as recorded", "[io][nflows]") {
+  // make_nflows_fixtures.py records nflows_export.py's ExportError for a SimpleRealNVP with
+  // BatchNorm layers between its couplings; tools/export/check_nflows_roundtrip.py checks
+  // the refusals themselves
   const nlohmann::json& refusal = fixtures().at("refusal");
   CHECK(refusal.at("model").get<std::string>() ==
-        "nflows.flows.realnvp.SimpleRealNVP(3, 8, num_layers=2, num_blocks_per_layer=1)");
+        "nflows.flows.realnvp.SimpleRealNVP(3, 8, num_layers=2, num_blocks_per_layer=1, "
+        "batch_norm_between_layers=True)");
   const std::string message = refusal.at("message").get<std::string>();
   INFO(message);
-  CHECK_THAT(message, Contains("_transforms.0.transform_net") && Contains("ResidualNet") &&
-                          Contains("no ResidualNet conditioner yet"));
+  CHECK_THAT(message, Contains("_transforms.1") && Contains("BatchNorm") && Contains("no batch-norm layer"));
 }

@@ -74,75 +74,11 @@ const nlohmann::json& fixtures() {
   return j;
 }
 
-std::string data_path(const std::string& file) { return std::string(FLOWTMPL_TEST_DATA_DIR) + "/" + file; }
-
-// rows of R numbers as the columns of an R x n matrix
-template <int R = 3>
-Eigen::Matrix<double, R, Eigen::Dynamic> columns(const nlohmann::json& rows) {
-  const bool all_r = std::all_of(rows.begin(), rows.end(), [](const nlohmann::json& r) { return r.size() == R; });
-  REQUIRE(all_r);
-  Eigen::Matrix<double, R, Eigen::Dynamic> m(R, Eigen::Index(rows.size()));
-  for (std::size_t j = 0; j < rows.size(); ++j)
-    for (std::size_t i = 0; i < std::size_t(R); ++i) m(Eigen::Index(i), Eigen::Index(j)) = rows[j][i].get<double>();
-  return m;
-}
-
-// the context components a flow reads, 0 for none
-template <class Flow>
-constexpr int context_dim_of() {
-  if constexpr (requires { Flow::context_dim; })
-    return int(Flow::context_dim);
-  else
-    return 0;
-}
-
-using flowtmpl_test::check_errors;
-using flowtmpl_test::point_errors;
-
 template <class Flow>
 void check_file(const std::string& file, const char* type_text) {
-  using S = typename Flow::scalar_type;
-  constexpr bool is_double = std::is_same_v<S, double>;
-  constexpr int C = context_dim_of<Flow>();
-  INFO("tests/data/" << file);
-  const nlohmann::json& all = fixtures();
-  REQUIRE(all.at("files").contains(file));
-  const nlohmann::json& entry = all.at("files").at(file);
-  CHECK(entry.at("cpp_type").get<std::string>() == type_text);
-  CHECK(entry.at("dtype").get<std::string>() == (is_double ? "float64" : "float32"));
-  CHECK(entry.at("context").get<int>() == C);
-
-  Flow flow;
-  REQUIRE_NOTHROW(ft::load(flow, data_path(file)));
-
-  // a float flow gets the recorded doubles rounded to float, as the reference was computed
-  const Eigen::Matrix<S, 3, Eigen::Dynamic> x = columns(all.at("points")).template cast<S>();
-  const Eigen::Matrix<S, 3, Eigen::Dynamic> z = columns(all.at("noise")).template cast<S>();
-  const std::vector<double> want_lp = flowtmpl_test::doubles(entry.at("log_prob"));
-  REQUIRE(want_lp.size() == std::size_t(x.cols()));
-  const Eigen::MatrixXd want_samples = columns(entry.at("samples"));
-  REQUIRE(want_samples.cols() == z.cols());
-
-  // log_prob(flow, x[, c]) and forward(flow.transform, z[, c]): context j with column j
-  const auto [lp, samples] = [&] {
-    if constexpr (C > 0) {
-      const Eigen::Matrix<S, C, Eigen::Dynamic> cx = columns<C>(all.at("contexts")).template cast<S>();
-      const Eigen::Matrix<S, C, Eigen::Dynamic> cz = columns<C>(all.at("noise_contexts")).template cast<S>();
-      REQUIRE(cx.cols() == x.cols());
-      REQUIRE(cz.cols() == z.cols());
-      return std::pair(ft::log_prob(flow, x, cx), ft::forward(flow.transform, z, cz));
-    } else {
-      return std::pair(ft::log_prob(flow, x), ft::forward(flow.transform, z));
-    }
-  }();
-  Eigen::MatrixXd got_lp(1, x.cols()), ref_lp(1, x.cols());
-  for (Eigen::Index j = 0; j < x.cols(); ++j) {
-    got_lp(0, j) = double(lp[j]);
-    ref_lp(0, j) = want_lp[std::size_t(j)];
-  }
-  check_errors("log_prob", point_errors(got_lp, ref_lp), is_double);
-  check_errors("samples", point_errors(samples.template cast<double>(), want_samples), is_double);
+  flowtmpl_test::check_import_file<Flow>(fixtures(), file, type_text);
 }
+using flowtmpl_test::data_path;
 
 }  // namespace
 
