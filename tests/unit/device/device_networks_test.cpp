@@ -16,7 +16,8 @@ TEMPLATE_TEST_CASE("device parity: coupling layers, every transformer", "[device
                    (ft::Coupling<ft::Affine, Small, ft::mask::even>),
                    (ft::Coupling<ft::BoundedAffine<2.0, ft::affine_bound::learnable>, Small::with<ft::act::tanh>>),
                    (ft::Coupling<ft::SoftplusAffine, Small::with<ft::act::silu>>),
-                   (ft::Coupling<ft::Spline<8>, Small::with<ft::act::elu>>)) {
+                   (ft::Coupling<ft::Spline<8>, Small::with<ft::act::elu>>),
+                   (ft::Coupling<ft::SigmoidAffine, ft::ResidualNet<16, 2>>)) {
   check_layer(initialised_layer<TestType>(6));
 }
 
