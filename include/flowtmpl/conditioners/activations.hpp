@@ -8,6 +8,9 @@
 // relu: max(v, 0) (NaN stays NaN). tanh. silu: v sigmoid(v) (Ramachandran et al.
 // 2017), written v / (1 + exp(-v)), and -0 at v = -inf (its limit).
 // elu: v for v > 0, expm1(v) otherwise (alpha = 1; Clevert et al. 2015).
+// lipswish: silu(v) / 1.1 (Chen et al. 2019, with beta = 1): silu's derivative reaches
+// 1.0998, so lipswish is 1-Lipschitz, as a residual layer's network needs
+// (conditioners/lipschitz_mlp.hpp).
 #pragma once
 
 #include <cmath>
@@ -95,6 +98,25 @@ struct elu {
   FLOWTMPL_HOST_DEVICE static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
     return (a > S(0)).select(A::PlainObject::Ones(a.rows(), a.cols()), a.exp());
+  }
+};
+
+struct lipswish {
+  static constexpr const char* name = "lipswish";
+  static constexpr double divisor = 1.1;
+  template <class A>
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject apply(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    return silu::apply(a) / S(divisor);
+  }
+  template <class S>
+  FLOWTMPL_HOST_DEVICE static S scalar(S v) {
+    return silu::scalar(v) / S(divisor);
+  }
+  template <class A>
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    return silu::derivative(a) / S(divisor);
   }
 };
 

@@ -1,0 +1,226 @@
+// flowtmpl/conditioners/lipschitz_mlp.hpp: LipschitzMLP<hidden...>, a fully connected
+// network whose Lipschitz constant is below a coefficient c < 1 by spectral
+// normalisation (Miyato et al. 2018; Behrmann et al. 2019; Chen et al. 2019), the
+// network g of a residual layer x + g(x) (bijectors/residual.hpp).
+//
+//   LipschitzMLP<64, 64>                      act::lipswish between layers (Chen et al.)
+//   LipschitzMLP<64, 64>::with<act::elu>      another 1-Lipschitz activation (elu, tanh,
+//                                             lipswish; relu works too but makes g only
+//                                             piecewise smooth)
+//
+// Bound with In inputs, C context inputs (0: none), Out outputs and the coefficient c:
+//   h_0 = [x; c], h_l+1 = act(W~_l h_l + b_l), g = W~_L h_L + b_L
+//   W~_l = W_l / max(1, sigma_l / c),   sigma_l = |W_l^T u_l| / |u_l|
+// u_l (one value per output of layer l) is the power iteration's state: sigma_l is the
+// estimate of W_l's largest singular value that the iteration has reached (it is never
+// above the true one, and equal to it once u_l is W_l's leading left singular vector).
+// With every |W~_l| <= c and 1-Lipschitz activations, Lip(g) <= c^layers <= c, to the
+// iteration's convergence. Layer 0's norm includes the context columns, so g is
+// c-Lipschitz in x for every context.
+// update_spectral_norm(iterations) runs the power iteration on every layer:
+//   v = W^T u / |W^T u|,  u = W v / |W v|
+// (u kept as is where W^T u is 0). reset_parameters draws the weights as PyTorch's
+// Linear and runs the iteration to convergence (relative change of sigma below 1e-12,
+// at most max_power_iterations), so a fresh network is c-Lipschitz.
+//
+// Parameters in one flat array `values` (per layer: weight [out][in] row-major, then
+// bias; names "l.weight", "l.bias") and the state `spectral` (per layer u_l, named
+// "l.spectral_u": saved and loaded with the parameters, so a file gives back the same
+// function). A default-constructed network has zero weights (g = 0) and u_l = 1.
+// Cost per sample: the products of MLP, plus computing sigma_l (one product with W_l^T
+// per layer) on every evaluation: prepare() is not there yet.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <string>
+
+#include "../detail/eigen.hpp"
+
+#include "../detail/math.hpp"
+#include "../detail/members.hpp"
+#include "../errors.hpp"
+#include "activations.hpp"
+#include "conditioner.hpp"
+
+namespace flowtmpl {
+
+namespace detail {
+
+template <int In, int Out, int C, class S, class Act, double Coefficient, int... Hidden>
+struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coefficient, Hidden...>> {
+  static_assert(((Hidden > 0) && ...), "flowtmpl: LipschitzMLP<hidden...>: every hidden width must be positive");
+  static_assert(sizeof...(Hidden) >= 1, "flowtmpl: LipschitzMLP<hidden...>: at least one hidden layer");
+  static_assert(Coefficient > 0 && Coefficient < 1,
+                "flowtmpl: the Lipschitz coefficient c of a residual layer must be in (0, 1)");
+  using scalar_type = S;
+  using activation_type = Act;
+  static constexpr int inputs = In;
+  static constexpr int outputs = Out;
+  static constexpr int context = C;
+  static constexpr double coefficient = Coefficient;
+  static constexpr int layers = int(sizeof...(Hidden)) + 1;
+  static constexpr std::array<int, layers + 1> widths{In + C, Hidden..., Out};
+  static constexpr std::array<std::size_t, layers + 1> offsets = [] {
+    std::array<std::size_t, layers + 1> o{};
+    for (int l = 0; l < layers; ++l) o[l + 1] = o[l] + std::size_t(widths[l + 1]) * (widths[l] + 1);
+    return o;
+  }();
+  // layer l's u starts at u_offsets[l] in `spectral`
+  static constexpr std::array<std::size_t, layers + 1> u_offsets = [] {
+    std::array<std::size_t, layers + 1> o{};
+    for (int l = 0; l < layers; ++l) o[l + 1] = o[l] + std::size_t(widths[l + 1]);
+    return o;
+  }();
+  static constexpr std::size_t parameter_count = offsets[layers] + u_offsets[layers];
+  static constexpr int max_power_iterations = 1000;
+  static constexpr const char* name = "LipschitzMLP";
+
+  std::array<S, offsets[layers]> values{};
+  std::array<S, u_offsets[layers]> spectral = [] {
+    std::array<S, u_offsets[layers]> u{};
+    for (auto& v : u) v = S(1);
+    return u;
+  }();
+
+  template <int L>
+  using weight_t = Eigen::Matrix<S, widths[L + 1], widths[L], row_major_options(widths[L])>;
+  template <int L>
+  using col_t = Eigen::Matrix<S, widths[L + 1], 1>;
+  template <int L>
+  Eigen::Map<const weight_t<L>> weight() const {
+    return Eigen::Map<const weight_t<L>>(values.data() + offsets[L]);
+  }
+  template <int L>
+  Eigen::Map<const col_t<L>> bias() const {
+    return Eigen::Map<const col_t<L>>(values.data() + offsets[L] + std::size_t(widths[L + 1]) * widths[L]);
+  }
+  template <int L>
+  Eigen::Map<const col_t<L>> u() const {
+    return Eigen::Map<const col_t<L>>(spectral.data() + u_offsets[L]);
+  }
+
+  // sigma_l = |W^T u| / |u| (0 where u is 0), and the factor 1 / max(1, sigma_l / c)
+  template <int L>
+  S sigma() const {
+    const S un = u<L>().norm();
+    if (!(un > S(0))) return S(0);
+    return (weight<L>().transpose() * u<L>()).norm() / un;
+  }
+  template <int L>
+  S scale() const {
+    const S r = sigma<L>() / S(Coefficient);
+    return r > S(1) ? S(1) / r : S(1);
+  }
+
+  using in_vec = Eigen::Matrix<S, In, 1>;
+  using out_vec = Eigen::Matrix<S, Out, 1>;
+  using jacobian_t = Eigen::Matrix<S, Out, In>;
+
+  // g(x, c) (ctx: C values, ignored when C = 0); with J not null also dg/dx (Out x In)
+  out_vec evaluate(const in_vec& x, const S* ctx, jacobian_t* J = nullptr) const {
+    Eigen::Matrix<S, In + C, 1> h0;
+    h0.template topRows<In>() = x;
+    if constexpr (C > 0) h0.template bottomRows<C>() = Eigen::Map<const Eigen::Matrix<S, C, 1>>(ctx);
+    col_t<0> a = scale<0>() * (weight<0>() * h0);
+    a += bias<0>();
+    if (J) {
+      Eigen::Matrix<S, widths[1], In> M = scale<0>() * weight<0>().template leftCols<In>();
+      return from_layer<1>(a, &M, J);
+    }
+    return from_layer<1>(a, static_cast<Eigen::Matrix<S, widths[1], In>*>(nullptr), J);
+  }
+  // a: layer L - 1's pre-activations; M: their derivative in x (or nullptr)
+  template <int L, class A, class M>
+  out_vec from_layer(const A& a, M* dM, jacobian_t* J) const {
+    const Eigen::Matrix<S, widths[L], 1> h = Act::apply(a.array()).matrix();
+    Eigen::Matrix<S, widths[L + 1], 1> next = scale<L>() * (weight<L>() * h);
+    next += bias<L>();
+    Eigen::Matrix<S, widths[L + 1], In> nextM;
+    if (dM) {
+      const Eigen::Matrix<S, widths[L], In> dh = Act::derivative(a.array()).matrix().asDiagonal() * (*dM);
+      nextM.noalias() = scale<L>() * (weight<L>() * dh);
+    }
+    if constexpr (L == layers - 1) {
+      if (J) *J = nextM;
+      return next;
+    } else {
+      return from_layer<L + 1>(next, dM ? &nextM : static_cast<decltype(&nextM)>(nullptr), J);
+    }
+  }
+
+  // The power iteration on every layer, `iterations` times; returns the largest relative
+  // change of a sigma_l in the last iteration.
+  double update_spectral_norm(int iterations = 1) {
+    double change = 0;
+    for (int k = 0; k < iterations; ++k) {
+      change = 0;
+      [&]<int... L>(std::integer_sequence<int, L...>) { ((change = std::max(change, power_step<L>())), ...); }(
+          std::make_integer_sequence<int, layers>{});
+    }
+    return change;
+  }
+  template <int L>
+  double power_step() {
+    const S before = sigma<L>();
+    Eigen::Map<Eigen::Matrix<S, widths[L + 1], 1>> uu(spectral.data() + u_offsets[L]);
+    const Eigen::Matrix<S, widths[L], 1> v = weight<L>().transpose() * uu;
+    const S vn = v.norm();
+    if (!(vn > S(0))) return 0.0;
+    const Eigen::Matrix<S, widths[L + 1], 1> w = weight<L>() * (v / vn);
+    const S wn = w.norm();
+    if (!(wn > S(0))) return 0.0;
+    uu = w / wn;
+    const S after = sigma<L>();
+    return after > S(0) ? double(std::abs(after - before) / after) : 0.0;
+  }
+
+  void reset_parameters(philox_stream& rng, init scheme, const S* output_bias) {
+    for (int l = 0; l < layers; ++l) {
+      S* w = values.data() + offsets[l];
+      const std::size_t n = std::size_t(widths[l + 1]) * (widths[l] + 1);
+      if (l == layers - 1 && scheme == init::identity_start) {
+        for (std::size_t i = 0; i < n; ++i) w[i] = S(0);
+      } else {
+        fill_uniform(w, n, widths[l], rng);
+      }
+    }
+    if (output_bias) {
+      S* b = values.data() + offsets[layers - 1] + std::size_t(Out) * widths[layers - 1];
+      for (int o = 0; o < Out; ++o) b[o] += output_bias[o];
+    }
+    for (auto& v : spectral) v = rng.normal<S>();
+    for (int k = 0; k < max_power_iterations; ++k)
+      if (update_spectral_norm(1) < 1e-12) break;
+  }
+
+  // for parameter_walkers: "l.weight", "l.bias" and "l.spectral_u" for every layer l
+  template <class Self, class F>
+  static void walk_parameter_tensors(Self& self, F& f) {
+    for (int l = 0; l < layers; ++l) {
+      const std::size_t nw = std::size_t(widths[l + 1]) * widths[l];
+      f(detail::message(l, ".weight"), self.values.data() + offsets[l], std::size_t(widths[l + 1]), std::size_t(widths[l]));
+      f(detail::message(l, ".bias"), self.values.data() + offsets[l] + nw, std::size_t(widths[l + 1]), std::size_t(0));
+    }
+    for (int l = 0; l < layers; ++l)
+      f(detail::message(l, ".spectral_u"), self.spectral.data() + u_offsets[l], std::size_t(widths[l + 1]), std::size_t(0));
+  }
+};
+
+}  // namespace detail
+
+template <class Act, int... Hidden>
+struct LipschitzMLPWith {
+  static_assert(act::Activation<Act>, "flowtmpl: LipschitzMLPWith<Act, ...>: Act must be an activation");
+  template <int In, int Out, int C, class S, double Coefficient>
+  using lipschitz_network = detail::lipschitz_mlp<In, Out, C, S, Act, Coefficient, Hidden...>;
+};
+
+template <int... Hidden>
+struct LipschitzMLP : LipschitzMLPWith<act::lipswish, Hidden...> {
+  template <class Act>
+  using with = LipschitzMLPWith<Act, Hidden...>;
+};
+
+}  // namespace flowtmpl
