@@ -29,6 +29,22 @@ inline std::vector<double> doubles(const nlohmann::json& a) {
   return v;
 }
 
+// a state_dict entry as stored in the JSON: a vector, or a row-major [out][in] matrix
+// (rows of one length), flattened in that order
+inline std::vector<double> flatten(const nlohmann::json& t) {
+  std::vector<double> v;
+  if (!t.is_array()) FAIL("not an array");
+  for (const auto& e : t) {
+    if (e.is_array()) {
+      REQUIRE(e.size() == t[0].size());
+      for (const auto& x : e) v.push_back(x.get<double>());
+    } else {
+      v.push_back(e.get<double>());
+    }
+  }
+  return v;
+}
+
 // |got - want| <= tol max(1, |want|): absolute near 0, relative for large values
 inline bool close(double got, double want, double tol) {
   return std::abs(got - want) <= tol * std::max(1.0, std::abs(want));

@@ -213,6 +213,32 @@ def made_masks(d, widths, p, context):
     return masks
 
 
+def sequential_layers(hyper, where, is_linear, net, unknown):
+    """The linear layers of a zuko network made of linear layers and one activation between
+    them (MaskedMLP, MLP): (linears, flowtmpl activation name, C++ activation type or None
+    for relu). is_linear(m) picks the linear layers; unknown(i, m) is the ExportError for
+    a module that is neither; net names flowtmpl's network in the messages."""
+    linears, acts = [], []
+    for i, m in enumerate(hyper):
+        if is_linear(m):
+            linears.append(m)
+        elif type(m) in ACTIVATIONS:
+            if isinstance(m, nn.ELU) and m.alpha != 1.0:
+                raise ExportError(f"{where}: hyper.{i} is ELU(alpha={m.alpha}); flowtmpl's act::elu has alpha = 1")
+            acts.append(type(m))
+        else:
+            raise unknown(i, m)
+    if len(linears) < 2:
+        raise ExportError(f"{where}: hyper has no hidden layer (hidden_features=()); flowtmpl's {net} needs at least one")
+    if len(acts) != len(linears) - 1 or len(set(acts)) != 1:
+        raise ExportError(f"{where}: hyper's activations {[a.__name__ for a in acts]} are not one activation "
+                          "between every two linear layers")
+    for i, l in enumerate(linears):
+        if l.bias is None:
+            raise ExportError(f"{where}: hyper linear {i} has no bias; flowtmpl's {net} has one on every layer")
+    return (linears, *ACTIVATIONS[acts[0]])
+
+
 def translate_made(t, d, p, where, np_dtype, context):
     """The MADE of a MaskedAutoregressiveTransform: (C++ spec, spec text, list of
     (name, array) in flowtmpl's walk order, the order sigma: zuko's network is flowtmpl's
@@ -220,32 +246,17 @@ def translate_made(t, d, p, where, np_dtype, context):
     hyper = t.hyper
     if not isinstance(hyper, MaskedMLP):
         raise ExportError(f"{where}: hyper is {type(hyper).__name__}, not a zuko MaskedMLP")
-    linears, acts = [], []
-    for i, m in enumerate(hyper):
-        if isinstance(m, MaskedLinear):
-            linears.append(m)
-        elif type(m) in ACTIVATIONS:
-            if isinstance(m, nn.ELU) and m.alpha != 1.0:
-                raise ExportError(f"{where}: hyper.{i} is ELU(alpha={m.alpha}); flowtmpl's act::elu has alpha = 1")
-            acts.append(type(m))
-        elif type(m).__name__ == "Residual":
-            raise ExportError(f"{where}: hyper.{i} is a residual block (residual=True); flowtmpl's ResidualMADE "
-                              "is nflows's, not zuko's: not supported")
-        else:
-            raise ExportError(f"{where}: hyper.{i} is {type(m).__name__}, an activation flowtmpl does not have "
-                              "(it has ReLU, Tanh, SiLU, ELU(alpha=1))")
-    if len(linears) < 2:
-        raise ExportError(f"{where}: hyper has no hidden layer (hidden_features=()); flowtmpl's MADE needs at least one")
-    if len(acts) != len(linears) - 1 or len(set(acts)) != 1:
-        raise ExportError(f"{where}: hyper's activations {[a.__name__ for a in acts]} are not one activation "
-                          "between every two linear layers")
-    act_name, act_type = ACTIVATIONS[acts[0]]
+
+    def unknown(i, m):
+        if type(m).__name__ == "Residual":
+            return ExportError(f"{where}: hyper.{i} is a residual block (residual=True); flowtmpl's ResidualMADE "
+                               "is nflows's, not zuko's: not supported")
+        return ExportError(f"{where}: hyper.{i} is {type(m).__name__}, an activation flowtmpl does not have "
+                           "(it has ReLU, Tanh, SiLU, ELU(alpha=1))")
+    linears, act_name, act_type = sequential_layers(hyper, where, lambda m: isinstance(m, MaskedLinear), "MADE", unknown)
     widths = [int(l.out_features) for l in linears[:-1]]
     if int(linears[-1].out_features) != d * p:
         raise ExportError(f"{where}: hyper has {int(linears[-1].out_features)} outputs, expected {d} x {p}")
-    for i, l in enumerate(linears):
-        if l.bias is None:
-            raise ExportError(f"{where}: hyper linear {i} has no bias; flowtmpl's MADE has one on every layer")
 
     order = [int(v) for v in t.order.tolist()]
     if t.passes != d:
@@ -305,34 +316,20 @@ def translate_mlp(t, n_in, n_out, context, where, np_dtype):
     hyper = t.hyper
     if not isinstance(hyper, nn.Sequential):
         raise ExportError(f"{where}: hyper is {type(hyper).__name__}, not a zuko MLP")
-    linears, acts = [], []
-    for i, m in enumerate(hyper):
-        if is_plain_linear(m):
-            if m.weight.dim() != 2:
-                raise ExportError(f"{where}: hyper.{i} is a stack of linear maps (stack=...); not supported")
-            linears.append(m)
-        elif type(m) in ACTIVATIONS:
-            if isinstance(m, nn.ELU) and m.alpha != 1.0:
-                raise ExportError(f"{where}: hyper.{i} is ELU(alpha={m.alpha}); flowtmpl's act::elu has alpha = 1")
-            acts.append(type(m))
-        else:
-            raise ExportError(f"{where}: hyper.{i} is {type(m).__name__}; flowtmpl's MLP has linear layers with one "
-                              "activation (ReLU, Tanh, SiLU, ELU(alpha=1)) between them (no normalize=True "
-                              "LayerNorm)")
-    if len(linears) < 2:
-        raise ExportError(f"{where}: hyper has no hidden layer (hidden_features=()); flowtmpl's MLP needs at least one")
-    if len(acts) != len(linears) - 1 or len(set(acts)) != 1:
-        raise ExportError(f"{where}: hyper's activations {[a.__name__ for a in acts]} are not one activation "
-                          "between every two linear layers")
-    act_name, act_type = ACTIVATIONS[acts[0]]
+
+    def unknown(i, m):
+        return ExportError(f"{where}: hyper.{i} is {type(m).__name__}; flowtmpl's MLP has linear layers with one "
+                           "activation (ReLU, Tanh, SiLU, ELU(alpha=1)) between them (no normalize=True LayerNorm)")
+    linears, act_name, act_type = sequential_layers(hyper, where, is_plain_linear, "MLP", unknown)
+    for i, l in enumerate(linears):
+        if l.weight.dim() != 2:
+            raise ExportError(f"{where}: hyper linear {i} is a stack of linear maps (stack=...); not supported")
     widths = [int(l.out_features) for l in linears[:-1]]
     if int(linears[0].in_features) != n_in + context or int(linears[-1].out_features) != n_out:
         raise ExportError(f"{where}: hyper maps {int(linears[0].in_features)} -> {int(linears[-1].out_features)}, "
                           f"expected {n_in + context} -> {n_out}")
     tensors = []
     for i, l in enumerate(linears):
-        if l.bias is None:
-            raise ExportError(f"{where}: hyper linear {i} has no bias; flowtmpl's MLP has one on every layer")
         tensors.append((f"conditioner.{i}.weight", l.weight.detach().cpu().to(torch.float64).numpy().astype(np_dtype)))
         tensors.append((f"conditioner.{i}.bias", l.bias.detach().cpu().to(torch.float64).numpy().astype(np_dtype)))
     hidden = ", ".join(map(str, widths))

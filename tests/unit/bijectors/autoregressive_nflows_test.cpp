@@ -18,6 +18,8 @@
 #include <flowtmpl/host.hpp>
 #include <flowtmpl/transformers/affine.hpp>
 
+#include "support/reference_data.hpp"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -56,19 +58,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::vector<double> flatten(const json& t) {
-  std::vector<double> v;
-  if (!t.is_array()) FAIL("not an array");
-  for (const auto& e : t) {
-    if (e.is_array()) {
-      REQUIRE(e.size() == t[0].size());
-      for (const auto& x : e) v.push_back(x.get<double>());
-    } else {
-      v.push_back(e.get<double>());
-    }
-  }
-  return v;
-}
+using flowtmpl_test::flatten;
 
 // The largest difference per quantity.
 struct stats {

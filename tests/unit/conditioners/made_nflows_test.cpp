@@ -13,6 +13,8 @@
 // steps), all within 1e-12 absolute.
 #include <flowtmpl/conditioners/made.hpp>
 
+#include "support/reference_data.hpp"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -43,20 +45,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// A vector or an [out][in] matrix of the state_dict, row-major.
-std::vector<double> flatten(const json& t) {
-  std::vector<double> v;
-  if (!t.is_array()) FAIL("not an array");
-  for (const auto& e : t) {
-    if (e.is_array()) {
-      REQUIRE(e.size() == t[0].size());
-      for (const auto& x : e) v.push_back(x.get<double>());
-    } else {
-      v.push_back(e.get<double>());
-    }
-  }
-  return v;
-}
+using flowtmpl_test::flatten;
 
 struct stats {
   double evaluate = 0, block = 0, sequential = 0;

@@ -34,17 +34,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// a row-major [out][in] matrix or a vector of the state_dict
-std::vector<double> flatten(const json& t) {
-  std::vector<double> v;
-  for (const auto& e : t) {
-    if (e.is_array())
-      for (const auto& x : e) v.push_back(x.get<double>());
-    else
-      v.push_back(e.get<double>());
-  }
-  return v;
-}
+using flowtmpl_test::flatten;
 
 template <class Made>
 int linear_index(const std::string& name) {

@@ -27,17 +27,7 @@ namespace {
 namespace ft = flowtmpl;
 using json = nlohmann::json;
 
-// a row-major [out][in] matrix or a vector of the state_dict
-std::vector<double> flatten(const json& t) {
-  std::vector<double> v;
-  for (const auto& e : t) {
-    if (e.is_array())
-      for (const auto& x : e) v.push_back(x.get<double>());
-    else
-      v.push_back(e.get<double>());
-  }
-  return v;
-}
+using flowtmpl_test::flatten;
 
 template <class Spec, int In, int Out, int C>
 void check_nflows_case(const json& c) {
