@@ -122,8 +122,9 @@ struct ResidualBijector : detail::parameter_walkers<ResidualBijector<Net, Option
     residual_solve st;
     st.converged = false;
     const S tol = tolerance();
+    const auto sc = net.scales();  // the same weights at every iteration
     for (int k = 0; k < Options.max_iterations; ++k) {
-      const vec next = z - net.evaluate(x, ctx);
+      const vec next = z - net.evaluate(x, ctx, sc);
       const S step = (next - x).cwiseAbs().maxCoeff() / max(S(1), next.cwiseAbs().maxCoeff());
       x = next;
       st.iterations = k + 1;
@@ -136,9 +137,9 @@ struct ResidualBijector : detail::parameter_walkers<ResidualBijector<Net, Option
     }
     for (int k = 0; k < Options.newton_steps; ++k) {
       typename network_type::jacobian_t J;
-      const vec r = x + net.evaluate(x, ctx, &J) - z;
+      const vec r = x + net.evaluate(x, ctx, sc, &J) - z;
       const vec cand = x - (mat::Identity() + J).partialPivLu().solve(r);
-      const vec rc = cand + net.evaluate(cand, ctx) - z;
+      const vec rc = cand + net.evaluate(cand, ctx, sc) - z;
       if (!(rc.cwiseAbs().maxCoeff() < r.cwiseAbs().maxCoeff())) break;
       st.step = double((cand - x).cwiseAbs().maxCoeff() / max(S(1), cand.cwiseAbs().maxCoeff()));
       if (st.step <= double(tol)) st.converged = true;

@@ -28,13 +28,14 @@
 // "l.spectral_u": saved and loaded with the parameters, so a file gives back the same
 // function). A default-constructed network has zero weights (g = 0) and u_l = 1.
 // Cost per sample: the products of MLP, plus computing sigma_l (one product with W_l^T
-// per layer) on every evaluation: prepare() is not there yet.
+// per layer) on every evaluation, or once for many with evaluate(x, c, scales()).
 #pragma once
 
 #include <array>
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <utility>
 
 #include "../detail/eigen.hpp"
 
@@ -118,35 +119,47 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
   using out_vec = Eigen::Matrix<S, Out, 1>;
   using jacobian_t = Eigen::Matrix<S, Out, In>;
 
-  // g(x, c) (ctx: C values, ignored when C = 0); with J not null also dg/dx (Out x In)
-  out_vec evaluate(const in_vec& x, const S* ctx, jacobian_t* J = nullptr) const {
+  // every layer's factor 1 / max(1, sigma_l / c): a solve that evaluates g many times
+  // with the same weights forms them once
+  using scale_array = std::array<S, layers>;
+  scale_array scales() const {
+    scale_array s{};
+    [&]<int... L>(std::integer_sequence<int, L...>) { ((s[std::size_t(L)] = scale<L>()), ...); }(
+        std::make_integer_sequence<int, layers>{});
+    return s;
+  }
+
+  // g(x, c) (ctx: C values, ignored when C = 0); with J not null also dg/dx (Out x In).
+  // sc: the factors of scales().
+  out_vec evaluate(const in_vec& x, const S* ctx, jacobian_t* J = nullptr) const { return evaluate(x, ctx, scales(), J); }
+  out_vec evaluate(const in_vec& x, const S* ctx, const scale_array& sc, jacobian_t* J = nullptr) const {
     Eigen::Matrix<S, In + C, 1> h0;
     h0.template topRows<In>() = x;
     if constexpr (C > 0) h0.template bottomRows<C>() = Eigen::Map<const Eigen::Matrix<S, C, 1>>(ctx);
-    col_t<0> a = scale<0>() * (weight<0>() * h0);
+    col_t<0> a = sc[0] * (weight<0>() * h0);
     a += bias<0>();
     if (J) {
-      Eigen::Matrix<S, widths[1], In> M = scale<0>() * weight<0>().template leftCols<In>();
-      return from_layer<1>(a, &M, J);
+      Eigen::Matrix<S, widths[1], In> M = sc[0] * weight<0>().template leftCols<In>();
+      return from_layer<1>(a, sc, &M, J);
     }
-    return from_layer<1>(a, static_cast<Eigen::Matrix<S, widths[1], In>*>(nullptr), J);
+    return from_layer<1>(a, sc, static_cast<Eigen::Matrix<S, widths[1], In>*>(nullptr), J);
   }
   // a: layer L - 1's pre-activations; M: their derivative in x (or nullptr)
   template <int L, class A, class M>
-  out_vec from_layer(const A& a, M* dM, jacobian_t* J) const {
+  out_vec from_layer(const A& a, const scale_array& sc, M* dM, jacobian_t* J) const {
     const Eigen::Matrix<S, widths[L], 1> h = Act::apply(a.array()).matrix();
-    Eigen::Matrix<S, widths[L + 1], 1> next = scale<L>() * (weight<L>() * h);
+    Eigen::Matrix<S, widths[L + 1], 1> next = sc[std::size_t(L)] * (weight<L>() * h);
     next += bias<L>();
     Eigen::Matrix<S, widths[L + 1], In> nextM;
     if (dM) {
       const Eigen::Matrix<S, widths[L], In> dh = Act::derivative(a.array()).matrix().asDiagonal() * (*dM);
-      nextM.noalias() = scale<L>() * (weight<L>() * dh);
+      nextM.noalias() = sc[std::size_t(L)] * (weight<L>() * dh);
     }
     if constexpr (L == layers - 1) {
       if (J) *J = nextM;
       return next;
     } else {
-      return from_layer<L + 1>(next, dM ? &nextM : static_cast<decltype(&nextM)>(nullptr), J);
+      return from_layer<L + 1>(next, sc, dM ? &nextM : static_cast<decltype(&nextM)>(nullptr), J);
     }
   }
 
