@@ -26,6 +26,10 @@
 // Each of these also takes a distribution (a base: "mean", "log_scale") and a flow distribution (bind_t<Flow<Base, Spec>, D, S>): its
 // base's parameters come first, named "base.<member>", then the transform's, named
 // "transform.<path>".
+// State: a block whose name ends in "_state" (a residual layer's power-iteration
+// vectors, "net.0.power_iteration_state") is saved, loaded and copied with the
+// parameters, so a file gives back the same function, but is not differentiated: its
+// gradient is always 0 and the gradient checks do not perturb it (is_state_parameter).
 //   copy_parameters(b, out)       writes the parameter_count_v<B> scalars into out, in
 //                                 the order of for_each_parameter (an optimizer's flat
 //                                 view of a flow); assign_parameters(b, in) reads them.
@@ -54,6 +58,14 @@
 #include "errors.hpp"
 
 namespace flowtmpl {
+
+// Whether the block named `name` (as for_each_parameter gives it) is state, not a
+// parameter of the gradient: its name ends in "_state".
+inline bool is_state_parameter(const std::string& name) {
+  constexpr const char suffix[] = "_state";
+  constexpr std::size_t n = sizeof(suffix) - 1;
+  return name.size() >= n && name.compare(name.size() - n, n, suffix) == 0;
+}
 
 namespace detail {
 template <class T>

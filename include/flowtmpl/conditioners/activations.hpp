@@ -4,6 +4,8 @@
 //   scalar(v)   the same on one value
 //   derivative(a)  the derivative at the pre-activations a, elementwise (for the
 //               gradients; relu's is 0 at 0, as PyTorch's)
+//   second_derivative(a)  the second derivative, elementwise (for the gradients of a
+//               residual layer's log-det, which holds the first; relu's is 0)
 //   name
 // relu: max(v, 0) (NaN stays NaN). tanh. silu: v sigmoid(v) (Ramachandran et al.
 // 2017), written v / (1 + exp(-v)), and -0 at v = -inf (its limit).
@@ -40,6 +42,10 @@ struct relu {
     using S = typename A::Scalar;
     return (a > S(0)).select(A::PlainObject::Ones(a.rows(), a.cols()), S(0));
   }
+  template <class A>
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject second_derivative(const Eigen::ArrayBase<A>& a) {
+    return A::PlainObject::Zero(a.rows(), a.cols());
+  }
 };
 
 struct tanh {
@@ -57,6 +63,13 @@ struct tanh {
   FLOWTMPL_HOST_DEVICE static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
     return S(1) - a.tanh().square();
+  }
+  // -2 tanh (1 - tanh^2)
+  template <class A>
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject second_derivative(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    const typename A::PlainObject t = a.tanh();
+    return S(-2) * t * (S(1) - t.square());
   }
 };
 
@@ -80,6 +93,14 @@ struct silu {
     const typename A::PlainObject s = S(1) / (S(1) + (-a).exp());
     return (a == -std::numeric_limits<S>::infinity()).select(S(0), s * (S(1) + a * (S(1) - s)));
   }
+  // sigmoid(v) (1 - sigmoid(v)) (2 + v (1 - 2 sigmoid(v))), 0 at v = +-inf (its limit)
+  template <class A>
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject second_derivative(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    const typename A::PlainObject s = S(1) / (S(1) + (-a).exp());
+    return (a.abs() == std::numeric_limits<S>::infinity())
+        .select(S(0), s * (S(1) - s) * (S(2) + a * (S(1) - S(2) * s)));
+  }
 };
 
 struct elu {
@@ -99,6 +120,11 @@ struct elu {
     using S = typename A::Scalar;
     return (a > S(0)).select(A::PlainObject::Ones(a.rows(), a.cols()), a.exp());
   }
+  template <class A>
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject second_derivative(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    return (a > S(0)).select(S(0), a.exp());
+  }
 };
 
 struct lipswish {
@@ -117,6 +143,11 @@ struct lipswish {
   FLOWTMPL_HOST_DEVICE static typename A::PlainObject derivative(const Eigen::ArrayBase<A>& a) {
     using S = typename A::Scalar;
     return silu::derivative(a) / S(divisor);
+  }
+  template <class A>
+  FLOWTMPL_HOST_DEVICE static typename A::PlainObject second_derivative(const Eigen::ArrayBase<A>& a) {
+    using S = typename A::Scalar;
+    return silu::second_derivative(a) / S(divisor);
   }
 };
 

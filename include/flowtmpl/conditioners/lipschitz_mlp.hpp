@@ -25,7 +25,7 @@
 //
 // Parameters in one flat array `values` (per layer: weight [out][in] row-major, then
 // bias; names "l.weight", "l.bias") and the state `spectral` (per layer u_l, named
-// "l.spectral_u": saved and loaded with the parameters, so a file gives back the same
+// "l.power_iteration_state": saved and loaded with the parameters, so a file gives back the same
 // function). A default-constructed network has zero weights (g = 0) and u_l = 1.
 // Cost per sample: the products of MLP, plus computing sigma_l (one product with W_l^T
 // per layer) on every evaluation, or once for many with evaluate(x, c, scales()).
@@ -35,9 +35,11 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "../detail/eigen.hpp"
+#include <Eigen/Eigenvalues>
 
 #include "../detail/math.hpp"
 #include "../detail/members.hpp"
@@ -90,27 +92,27 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
   template <int L>
   using col_t = Eigen::Matrix<S, widths[L + 1], 1>;
   template <int L>
-  Eigen::Map<const weight_t<L>> weight() const {
+  FLOWTMPL_HOST_DEVICE Eigen::Map<const weight_t<L>> weight() const {
     return Eigen::Map<const weight_t<L>>(values.data() + offsets[L]);
   }
   template <int L>
-  Eigen::Map<const col_t<L>> bias() const {
+  FLOWTMPL_HOST_DEVICE Eigen::Map<const col_t<L>> bias() const {
     return Eigen::Map<const col_t<L>>(values.data() + offsets[L] + std::size_t(widths[L + 1]) * widths[L]);
   }
   template <int L>
-  Eigen::Map<const col_t<L>> u() const {
+  FLOWTMPL_HOST_DEVICE Eigen::Map<const col_t<L>> u() const {
     return Eigen::Map<const col_t<L>>(spectral.data() + u_offsets[L]);
   }
 
   // sigma_l = |W^T u| / |u| (0 where u is 0), and the factor 1 / max(1, sigma_l / c)
   template <int L>
-  S sigma() const {
+  FLOWTMPL_HOST_DEVICE S sigma() const {
     const S un = u<L>().norm();
     if (!(un > S(0))) return S(0);
     return (weight<L>().transpose() * u<L>()).norm() / un;
   }
   template <int L>
-  S scale() const {
+  FLOWTMPL_HOST_DEVICE S scale() const {
     const S r = sigma<L>() / S(Coefficient);
     return r > S(1) ? S(1) / r : S(1);
   }
@@ -122,7 +124,7 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
   // every layer's factor 1 / max(1, sigma_l / c): a solve that evaluates g many times
   // with the same weights forms them once
   using scale_array = std::array<S, layers>;
-  scale_array scales() const {
+  FLOWTMPL_HOST_DEVICE scale_array scales() const {
     scale_array s{};
     [&]<int... L>(std::integer_sequence<int, L...>) { ((s[std::size_t(L)] = scale<L>()), ...); }(
         std::make_integer_sequence<int, layers>{});
@@ -131,8 +133,9 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
 
   // g(x, c) (ctx: C values, ignored when C = 0); with J not null also dg/dx (Out x In).
   // sc: the factors of scales().
-  out_vec evaluate(const in_vec& x, const S* ctx, jacobian_t* J = nullptr) const { return evaluate(x, ctx, scales(), J); }
-  out_vec evaluate(const in_vec& x, const S* ctx, const scale_array& sc, jacobian_t* J = nullptr) const {
+  FLOWTMPL_HOST_DEVICE out_vec evaluate(const in_vec& x, const S* ctx, jacobian_t* J = nullptr) const { return evaluate(x, ctx, scales(), J); }
+  FLOWTMPL_HOST_DEVICE out_vec evaluate(const in_vec& x, const S* ctx, const scale_array& sc,
+                                        jacobian_t* J = nullptr) const {
     Eigen::Matrix<S, In + C, 1> h0;
     h0.template topRows<In>() = x;
     if constexpr (C > 0) h0.template bottomRows<C>() = Eigen::Map<const Eigen::Matrix<S, C, 1>>(ctx);
@@ -146,7 +149,7 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
   }
   // a: layer L - 1's pre-activations; M: their derivative in x (or nullptr)
   template <int L, class A, class M>
-  out_vec from_layer(const A& a, const scale_array& sc, M* dM, jacobian_t* J) const {
+  FLOWTMPL_HOST_DEVICE out_vec from_layer(const A& a, const scale_array& sc, M* dM, jacobian_t* J) const {
     const Eigen::Matrix<S, widths[L], 1> h = Act::apply(a.array()).matrix();
     Eigen::Matrix<S, widths[L + 1], 1> next = sc[std::size_t(L)] * (weight<L>() * h);
     next += bias<L>();
@@ -160,6 +163,140 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
       return next;
     } else {
       return from_layer<L + 1>(next, sc, dM ? &nextM : static_cast<decltype(&nextM)>(nullptr), J);
+    }
+  }
+
+  // ---- derivatives, for the residual layer's log-det and its gradients -------------
+  // record<K>(x, ctx, sc, T, tr): g(x, c), keeping in tr every layer's pre-activations
+  // a_l and their derivative P_l along the K columns of T (In x K directions of x):
+  //   P_0 = s_0 W_0[:, x] T,   P_l = s_l W_l diag(act'(a_l-1)) P_l-1
+  // so the last one is J_g T (T = I: the Jacobian; T = v: the product J_g v).
+  template <int L>
+  using tangent_t = Eigen::Matrix<S, widths[L + 1], 1>;
+  template <class Seq, int K>
+  struct trace_of;
+  template <int... L, int K>
+  struct trace_of<std::integer_sequence<int, L...>, K> {
+    std::tuple<col_t<L>...> a;
+    std::tuple<Eigen::Matrix<S, widths[L + 1], K>...> P;
+  };
+  template <int K>
+  using trace = trace_of<std::make_integer_sequence<int, layers>, K>;
+  template <int K>
+  using seed_t = Eigen::Matrix<S, In, K>;
+
+  template <int K>
+  FLOWTMPL_HOST_DEVICE out_vec record(const in_vec& x, const S* ctx, const scale_array& sc, const seed_t<K>& T,
+                                      trace<K>& tr) const {
+    Eigen::Matrix<S, In + C, 1> h0;
+    h0.template topRows<In>() = x;
+    if constexpr (C > 0) h0.template bottomRows<C>() = Eigen::Map<const Eigen::Matrix<S, C, 1>>(ctx);
+    std::get<0>(tr.a).noalias() = sc[0] * (weight<0>() * h0);
+    std::get<0>(tr.a) += bias<0>();
+    std::get<0>(tr.P).noalias() = sc[0] * (weight<0>().template leftCols<In>() * T);
+    [&]<int... L>(std::integer_sequence<int, L...>) { (record_layer<L + 1>(sc, tr), ...); }(
+        std::make_integer_sequence<int, layers - 1>{});
+    return std::get<layers - 1>(tr.a);
+  }
+  template <int L, class Tr>
+  FLOWTMPL_HOST_DEVICE void record_layer(const scale_array& sc, Tr& tr) const {
+    const auto& a = std::get<L - 1>(tr.a);
+    const Eigen::Matrix<S, widths[L], 1> h = Act::apply(a.array()).matrix();
+    const Eigen::Matrix<S, widths[L], 1> d = Act::derivative(a.array()).matrix();
+    std::get<L>(tr.a).noalias() = sc[std::size_t(L)] * (weight<L>() * h);
+    std::get<L>(tr.a) += bias<L>();
+    std::get<L>(tr.P).noalias() = sc[std::size_t(L)] * (weight<L>() * (d.asDiagonal() * std::get<L - 1>(tr.P)));
+  }
+  template <int K>
+  FLOWTMPL_HOST_DEVICE static const Eigen::Matrix<S, Out, K>& tangent(const trace<K>& tr) {
+    return std::get<layers - 1>(tr.P);
+  }
+
+  // The reverse sweep over a trace: for the cotangents abar of g and Pbar of J_g T
+  // (nullptr: none), adds to grad's values the parameters' cotangents (through the
+  // spectral factors s_l = c / sigma_l too, where they bind; u gets none: it is state),
+  // adds the context's into gctx (when not null), and returns x's. Pbar reaches x and
+  // the parameters through the second derivatives of the activations.
+  template <int K>
+  FLOWTMPL_HOST_DEVICE in_vec backward(const trace<K>& tr, const in_vec& x, const S* ctx, const scale_array& sc,
+                                       const seed_t<K>& T, const out_vec& abar, const Eigen::Matrix<S, Out, K>* Pbar,
+                                       lipschitz_mlp& grad, S* gctx) const {
+    Eigen::Matrix<S, In + C, 1> h0;
+    h0.template topRows<In>() = x;
+    if constexpr (C > 0) h0.template bottomRows<C>() = Eigen::Map<const Eigen::Matrix<S, C, 1>>(ctx);
+    return back_layer<layers - 1, K>(tr, h0, sc, T, abar, Pbar, grad, gctx);
+  }
+  template <int L, int K>
+  FLOWTMPL_HOST_DEVICE in_vec back_layer(const trace<K>& tr, const Eigen::Matrix<S, In + C, 1>& h0,
+                                         const scale_array& sc, const seed_t<K>& T, const col_t<L>& abar,
+                                         const Eigen::Matrix<S, widths[L + 1], K>* Pbar, lipschitz_mlp& grad,
+                                         S* gctx) const {
+    constexpr int n_in = widths[L];
+    const S s = sc[std::size_t(L)];
+    Eigen::Matrix<S, n_in, 1> h, d;
+    if constexpr (L == 0) {
+      h = h0;
+    } else {
+      h = Act::apply(std::get<L - 1>(tr.a).array()).matrix();
+      d = Act::derivative(std::get<L - 1>(tr.a).array()).matrix();
+    }
+    // Q = abar h^T + Pbar H^T: the cotangent of s_l W_l
+    weight_t<L> Q = abar * h.transpose();
+    if (Pbar) {
+      if constexpr (L == 0)
+        Q.template leftCols<In>().noalias() += (*Pbar) * T.transpose();
+      else
+        Q.noalias() += (*Pbar) * (d.asDiagonal() * std::get<L - 1>(tr.P)).transpose();
+    }
+    Eigen::Map<weight_t<L>> gW(grad.values.data() + offsets[L]);
+    Eigen::Map<col_t<L>> gb(grad.values.data() + offsets[L] + std::size_t(widths[L + 1]) * n_in);
+    gW += s * Q;
+    gb += abar;
+    add_spectral_cotangent<L>(Q, gW);
+    if constexpr (L == 0) {
+      const Eigen::Matrix<S, In + C, 1> hbar = s * (weight<0>().transpose() * abar);
+      if constexpr (C > 0)
+        if (gctx)
+          for (int c = 0; c < C; ++c) gctx[c] += hbar[In + c];
+      (void)gctx;
+      return hbar.template topRows<In>();
+    } else {
+      const Eigen::Matrix<S, n_in, 1> hbar = s * (weight<L>().transpose() * abar);
+      col_t<L - 1> abar_prev = d.cwiseProduct(hbar);
+      if (!Pbar) return back_layer<L - 1, K>(tr, h0, sc, T, abar_prev, nullptr, grad, gctx);
+      const Eigen::Matrix<S, n_in, K> Hbar = s * (weight<L>().transpose() * (*Pbar));
+      const Eigen::Matrix<S, n_in, 1> d2 = Act::second_derivative(std::get<L - 1>(tr.a).array()).matrix();
+      abar_prev += d2.cwiseProduct(Hbar.cwiseProduct(std::get<L - 1>(tr.P)).rowwise().sum());
+      const Eigen::Matrix<S, n_in, K> Pbar_prev = d.asDiagonal() * Hbar;
+      return back_layer<L - 1, K>(tr, h0, sc, T, abar_prev, &Pbar_prev, grad, gctx);
+    }
+  }
+  // Where s_l = c / sigma_l binds: sigma_l = |W^T u| / |u|, d sigma / dW = u (W^T u)^T /
+  // (|u| |W^T u|), d s / d sigma = -s / sigma, and the cotangent of s is <W, Q>.
+  template <int L>
+  FLOWTMPL_HOST_DEVICE void add_spectral_cotangent(const weight_t<L>& Q, Eigen::Map<weight_t<L>>& gW) const {
+    const S sig = sigma<L>();
+    if (!(sig / S(Coefficient) > S(1))) return;
+    const S sbar = weight<L>().cwiseProduct(Q).sum();
+    const Eigen::Matrix<S, widths[L], 1> v = weight<L>().transpose() * u<L>();
+    const S k = -sbar * (S(Coefficient) / sig) / (sig * u<L>().norm() * v.norm());
+    gW.noalias() += k * (u<L>() * v.transpose());
+  }
+
+  // With the activation slopes of a trace: J_g^T w, and J_g t, without the parameters
+  // (the chain of the stochastic log-det's powers)
+  template <int K>
+  FLOWTMPL_HOST_DEVICE in_vec jacobian_transpose_times(const trace<K>& tr, const scale_array& sc, const out_vec& w) const {
+    return jt_layer<layers - 1>(tr, sc, w);
+  }
+  template <int L, class Tr>
+  FLOWTMPL_HOST_DEVICE in_vec jt_layer(const Tr& tr, const scale_array& sc, const col_t<L>& w) const {
+    if constexpr (L == 0) {
+      return sc[0] * (weight<0>().template leftCols<In>().transpose() * w);
+    } else {
+      const Eigen::Matrix<S, widths[L], 1> hbar = sc[std::size_t(L)] * (weight<L>().transpose() * w);
+      const col_t<L - 1> prev = Act::derivative(std::get<L - 1>(tr.a).array()).matrix().cwiseProduct(hbar);
+      return jt_layer<L - 1>(tr, sc, prev);
     }
   }
 
@@ -189,6 +326,35 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
     return after > S(0) ? double(std::abs(after - before) / after) : 0.0;
   }
 
+  // Training's update (bijectors/residual.hpp, after every optimizer step): on every
+  // layer the power iteration from the current u until sigma changes by less than 1e-12
+  // (relative), at most max_iterations times; where that has not converged (close
+  // singular values make the iteration slow), u is set to W's leading left singular
+  // vector from the eigendecomposition of the smaller of W W^T and W^T W. Then every
+  // sigma_l is W_l's largest singular value to rounding.
+  void settle_spectral_norm(int max_iterations) {
+    [&]<int... L>(std::integer_sequence<int, L...>) { (settle_layer<L>(max_iterations), ...); }(
+        std::make_integer_sequence<int, layers>{});
+  }
+  template <int L>
+  void settle_layer(int max_iterations) {
+    for (int k = 0; k < max_iterations; ++k)
+      if (power_step<L>() < 1e-12) return;
+    constexpr int out = widths[L + 1], in = widths[L];
+    Eigen::Map<Eigen::Matrix<S, out, 1>> uu(spectral.data() + u_offsets[L]);
+    const weight_t<L> W = weight<L>();
+    // dynamic sizes: one instantiation of the solver per scalar type
+    using dyn = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+    if constexpr (out <= in) {
+      const Eigen::SelfAdjointEigenSolver<dyn> es(dyn(W * W.transpose()));
+      uu = es.eigenvectors().col(out - 1);
+    } else {
+      const Eigen::SelfAdjointEigenSolver<dyn> es(dyn(W.transpose() * W));
+      const Eigen::Matrix<S, out, 1> w = W * es.eigenvectors().col(in - 1);
+      if (w.norm() > S(0)) uu = w / w.norm();
+    }
+  }
+
   void reset_parameters(philox_stream& rng, init scheme, const S* output_bias) {
     for (int l = 0; l < layers; ++l) {
       S* w = values.data() + offsets[l];
@@ -208,7 +374,7 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
       if (update_spectral_norm(1) < 1e-12) break;
   }
 
-  // for parameter_walkers: "l.weight", "l.bias" and "l.spectral_u" for every layer l
+  // for parameter_walkers: "l.weight", "l.bias" and "l.power_iteration_state" for every layer l
   template <class Self, class F>
   static void walk_parameter_tensors(Self& self, F& f) {
     for (int l = 0; l < layers; ++l) {
@@ -217,7 +383,7 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
       f(detail::message(l, ".bias"), self.values.data() + offsets[l] + nw, std::size_t(widths[l + 1]), std::size_t(0));
     }
     for (int l = 0; l < layers; ++l)
-      f(detail::message(l, ".spectral_u"), self.spectral.data() + u_offsets[l], std::size_t(widths[l + 1]), std::size_t(0));
+      f(detail::message(l, ".power_iteration_state"), self.spectral.data() + u_offsets[l], std::size_t(widths[l + 1]), std::size_t(0));
   }
 };
 

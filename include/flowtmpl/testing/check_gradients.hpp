@@ -9,7 +9,9 @@
 // Each derivative is a Richardson-extrapolated central difference with step
 // fd_step * max(1, |v|) (and a tenth and a hundredth of it where that misses: kinks of
 // relu networks and spline knots); it passes when |analytic - numeric| <= rel_tol *
-// max(|analytic|, |numeric|) + abs_tol * max(1, |L|). A parameter that a layer's
+// max(|analytic|, |numeric|) + abs_tol * max(1, |L|). State (parameters.hpp: a
+// residual layer's power-iteration vectors) is not differenced: its analytic gradient
+// must be exactly 0. A parameter that a layer's
 // validate() requires to stay 0 (a weight MADE's mask forbids) is not differenced: its
 // analytic gradient must be exactly 0. Meant for double.
 //
@@ -98,10 +100,13 @@ report check_gradients(const B& b, const gradient_options<typename B::scalar_typ
     const double offset = rng.uniform<double>() * stride;
     for (std::size_t k = 0; k < opt.max_parameters; ++k) which.push_back(std::min(NP - 1, std::size_t(offset + stride * double(k))));
   }
-  std::vector<std::string> names;
+  std::vector<std::string> names, tensor_names;
   if (!which.empty()) {
     for_each_parameter(b, [&](const std::string& n, const S*, std::size_t k) {
-      for (std::size_t i = 0; i < k; ++i) names.push_back(message(n, '[', i, ']'));
+      for (std::size_t i = 0; i < k; ++i) {
+        names.push_back(message(n, '[', i, ']'));
+        tensor_names.push_back(n);
+      }
     });
   }
 
@@ -143,6 +148,11 @@ report check_gradients(const B& b, const gradient_options<typename B::scalar_typ
                            double(num)));
       }
       for (std::size_t k : which) {
+        if (is_state_parameter(tensor_names[k])) {  // state (parameters.hpp): never differentiated
+          rep.expect(parameter_check, gtheta[k] == S(0),
+                     message(at, ": ", names[k], " is state, not a parameter, but its gradient is ", double(gtheta[k])));
+          continue;
+        }
         B m = b;
         std::vector<S> t = theta;
         const S h = opt.fd_step * std::max(S(1), std::abs(theta[k]));

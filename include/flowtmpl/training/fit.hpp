@@ -11,7 +11,8 @@
 // Fisher-Yates), then takes batches of options.batch_size: nll_and_gradient
 // (training/losses.hpp), optional global-norm clipping, one step of adam or sgd
 // (training/optimizers.hpp) at the learning rate of options.schedule (training/
-// schedules.hpp) or options.learning_rate. The validation loss (mean NLL of valid) is
+// schedules.hpp) or options.learning_rate, then after_optimizer_step (training/
+// layer_hooks.hpp: a residual layer's power iteration). The validation loss (mean NLL of valid) is
 // computed after each epoch; with patience > 0 training stops when it has not improved
 // for that many epochs and the best parameters are restored. Progress: one line per
 // epoch on stderr (training/progress.hpp) unless options.on_progress replaces it or
@@ -54,6 +55,7 @@
 #include "../host/initialize.hpp"
 #include "../parameters.hpp"
 #include "../random.hpp"
+#include "layer_hooks.hpp"
 #include "losses.hpp"
 #include "optimizers.hpp"
 #include "conditional_data.hpp"
@@ -234,6 +236,7 @@ fit_result fit_impl(F& flow, const XR& train, const CR* train_c, const XR& valid
           }
         if (res.stop == fit_stop::non_finite) break;
         assign_parameters(flow, params.data());
+        after_optimizer_step(flow, step);  // layer_hooks.hpp: a residual layer's spectral norm
       }
       epoch_loss += double(loss);
       ++epoch_batches;

@@ -18,6 +18,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/residual.hpp"
+
 #include <Eigen/LU>
 #include <Eigen/SVD>
 
@@ -30,19 +32,9 @@ namespace {
 namespace ft = flowtmpl;
 using LD = long double;
 
-// reset_parameters(seed, init::uniform), then every weight (not the biases) times 4:
-// each layer's sigma is then above c, so the spectral scale holds it at c and g is as
-// far from 0 as a c-Lipschitz network of these widths gets (u stays W's singular vector)
 template <class B>
 B drawn(std::uint64_t seed) {
-  using N = typename B::network_type;
-  B b;
-  b.reset_parameters(seed, ft::init::uniform);
-  for (int l = 0; l < N::layers; ++l) {
-    const std::size_t n = std::size_t(N::widths[std::size_t(l) + 1]) * std::size_t(N::widths[std::size_t(l)]);
-    for (std::size_t i = 0; i < n; ++i) b.net.values[N::offsets[std::size_t(l)] + i] *= 4;
-  }
-  return b;
+  return flowtmpl_test::drawn_residual<B>(seed);
 }
 
 // g(x) of the bound layer b from its documented formula, in long double

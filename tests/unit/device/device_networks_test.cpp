@@ -43,3 +43,12 @@ TEST_CASE("device parity: double", "[device]") {
   check_distribution(f, X);
   check_gradient(f, X);
 }
+
+// Residual: the explicit map with its exact or stochastic log-det, the fixed-point
+// solve, and the gradients (exact: through the LU; stochastic: the Neumann estimator,
+// whose probes depend only on (probe_seed, x), so host and device draw the same)
+TEST_CASE("device parity: residual layers, exact and stochastic log-det", "[device][residual]") {
+  check_layer(initialised_layer<ft::Residual<ft::LipschitzMLP<16, 16>>>(8));
+  constexpr ft::residual_options stochastic{.log_det = ft::residual_log_det::stochastic};
+  check_layer(initialised_layer<ft::Residual<ft::LipschitzMLP<16>::with<ft::act::elu>, stochastic>>(9));
+}
