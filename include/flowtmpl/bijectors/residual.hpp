@@ -278,6 +278,32 @@ struct ResidualBijector : detail::conditioned_ops<ResidualBijector<Net, Options,
     }
   }
 
+  // The host's block path (host/block_path.hpp), exact mode: the density direction over
+  // a block of columns, the network and its Jacobians as matrix-matrix products
+  // (lipschitz_mlp.hpp's evaluate_block), then one D x D LU per column. The same
+  // numbers as the per-sample path up to the order of the products' sums.
+  void inverse_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
+    requires(exact && C == 0)
+  {
+    inverse_block_impl(V, ld, static_cast<const Eigen::Matrix<S, 1, Eigen::Dynamic>*>(nullptr));
+  }
+  void inverse_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
+                     const Eigen::Matrix<S, (C > 0 ? C : 1), Eigen::Dynamic>& Ctx) const
+    requires(exact && C > 0)
+  {
+    inverse_block_impl(V, ld, &Ctx);
+  }
+  template <class CtxBlock>
+  void inverse_block_impl(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
+                          const CtxBlock* Ctx) const {
+    Eigen::Matrix<S, D, Eigen::Dynamic> Js;
+    V += net.evaluate_block(V, Ctx, &Js);
+    for (Eigen::Index j = 0; j < V.cols(); ++j) {
+      const mat A = mat::Identity() + Js.middleCols(j * D, D);
+      ld[j] += detail::small_lu<D, S>(A).log_abs_det();
+    }
+  }
+
   // ---- gradients (flowtmpl/differentiable.hpp) --------------------------------------
   // inverse (z = x + g(x), ld(x)): gx = gz + J^T gz + gld d ld/dx.
   // forward (x = f^-1(z), -ld(x)): v = gx - gld d ld/dx, gz = w = (I + J)^-T v, and the

@@ -300,6 +300,58 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
     }
   }
 
+  // ---- a block of samples (host) ----------------------------------------------------
+  // g for the n columns of X (In x n; Ctx: their contexts, C x n, or nullptr), the layers
+  // as matrix-matrix products; with Js not null also every column's Jacobian, side by
+  // side: Js = [J_1 ... J_n] (Out x In n), its tangents carried as one block per layer
+  // (P_l = s_l W_l [diag(act'(a_j)) P_l-1,j]_j, one product for all columns).
+  template <class CtxBlock>
+  Eigen::Matrix<S, Out, Eigen::Dynamic> evaluate_block(const Eigen::Matrix<S, In, Eigen::Dynamic>& X,
+                                                       const CtxBlock* Ctx,
+                                                       Eigen::Matrix<S, Out, Eigen::Dynamic>* Js) const {
+    const scale_array sc = scales();
+    const Eigen::Index n = X.cols();
+    Eigen::Matrix<S, widths[1], Eigen::Dynamic> A(widths[1], n);
+    A.noalias() = weight<0>().template leftCols<In>() * X;
+    if constexpr (C > 0) A.noalias() += weight<0>().template rightCols<C>() * (*Ctx);
+    (void)Ctx;
+    A *= sc[0];
+    A.colwise() += bias<0>();
+    Eigen::Matrix<S, widths[1], Eigen::Dynamic> P;
+    if (Js) {
+      const Eigen::Matrix<S, widths[1], In> P0 = sc[0] * weight<0>().template leftCols<In>();
+      P.resize(widths[1], In * n);
+      for (Eigen::Index j = 0; j < n; ++j) P.middleCols(j * In, In) = P0;
+    }
+    return block_from<1>(A, Js ? &P : nullptr, sc, Js);
+  }
+  template <int L>
+  Eigen::Matrix<S, Out, Eigen::Dynamic> block_from(const Eigen::Matrix<S, widths[L], Eigen::Dynamic>& A,
+                                                   Eigen::Matrix<S, widths[L], Eigen::Dynamic>* P,
+                                                   const scale_array& sc,
+                                                   Eigen::Matrix<S, Out, Eigen::Dynamic>* Js) const {
+    const Eigen::Index n = A.cols();
+    const Eigen::Matrix<S, widths[L], Eigen::Dynamic> H = Act::apply(A.array()).matrix();
+    Eigen::Matrix<S, widths[L + 1], Eigen::Dynamic> next(widths[L + 1], n);
+    next.noalias() = weight<L>() * H;
+    next *= sc[std::size_t(L)];
+    next.colwise() += bias<L>();
+    Eigen::Matrix<S, widths[L + 1], Eigen::Dynamic> nextP;
+    if (P) {
+      const Eigen::Matrix<S, widths[L], Eigen::Dynamic> slope = Act::derivative(A.array()).matrix();
+      for (Eigen::Index j = 0; j < n; ++j) P->middleCols(j * In, In).array().colwise() *= slope.col(j).array();
+      nextP.resize(widths[L + 1], In * n);
+      nextP.noalias() = weight<L>() * (*P);
+      nextP *= sc[std::size_t(L)];
+    }
+    if constexpr (L == layers - 1) {
+      if (Js) *Js = std::move(nextP);
+      return next;
+    } else {
+      return block_from<L + 1>(next, P ? &nextP : nullptr, sc, Js);
+    }
+  }
+
   // The power iteration on every layer, `iterations` times; returns the largest relative
   // change of a sigma_l in the last iteration.
   double update_spectral_norm(int iterations = 1) {
