@@ -54,14 +54,15 @@ static double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-// the held-out NLL with the exact log-det (the stochastic model's parameters in the exact one)
+// the model with the exact log-det (for the stochastic one: its parameters in the exact
+// model), for the held-out NLL and the density picture
 template <residual_options O>
-double exact_nll(const Model<O>& m, const Data& test_set) {
+Model<exact_options> exact_copy(const Model<O>& m) {
   Model<exact_options> e;
   std::vector<float> theta(parameter_count_v<Model<O>>);
   copy_parameters(m, theta.data());
   assign_parameters(e, theta.data());
-  return -log_prob(e, test_set).template cast<double>().mean();
+  return e;
 }
 
 template <residual_options O>
@@ -127,7 +128,8 @@ int run(const std::string& dir, long steps, std::uint64_t seed, bool small, Eige
     std::fprintf(stderr, "residual flow: %s\n", r.message.c_str());
     return 1;
   }
-  const double nll = exact_nll<O>(model, test_set);
+  const Model<exact_options> shown = exact_copy<O>(model);
+  const double nll = -log_prob(shown, test_set).template cast<double>().mean();
   std::printf("Residual  held-out NLL %.4f nats  (%ld steps, %.1f s)\n", nll, r.steps, r.seconds);
 
   std::ofstream cfg(dir + "/residual_config.json");
@@ -143,12 +145,6 @@ int run(const std::string& dir, long steps, std::uint64_t seed, bool small, Eige
   std::vector<double> xs, ys;
   for (Eigen::Index j = 0; j < test_set.cols(); ++j) xs.push_back(test_set(0, j)), ys.push_back(test_set(1, j));
   fig.points(0, 0, w, xs, ys);
-  Model<exact_options> shown;
-  {
-    std::vector<float> theta(parameter_count_v<Model<O>>);
-    copy_parameters(model, theta.data());
-    assign_parameters(shown, theta.data());
-  }
   fig.heat_map(0, 1, w, [&](double x, double y) { return double(shown.log_prob(Eigen::Vector2f(float(x), float(y)))); });
   const Data s = sample(model, small ? 1000 : 20000, /*seed=*/99);
   xs.clear();
