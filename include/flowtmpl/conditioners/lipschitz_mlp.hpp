@@ -171,13 +171,12 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
   // a_l and their derivative P_l along the K columns of T (In x K directions of x):
   //   P_0 = s_0 W_0[:, x] T,   P_l = s_l W_l diag(act'(a_l-1)) P_l-1
   // so the last one is J_g T (T = I: the Jacobian; T = v: the product J_g v).
-  template <int L>
-  using tangent_t = Eigen::Matrix<S, widths[L + 1], 1>;
   template <class Seq, int K>
   struct trace_of;
   template <int... L, int K>
   struct trace_of<std::integer_sequence<int, L...>, K> {
     std::tuple<col_t<L>...> a;
+    std::tuple<col_t<L>...> slope;  // act'(a_l), l < layers - 1 (the last is not used)
     std::tuple<Eigen::Matrix<S, widths[L + 1], K>...> P;
   };
   template <int K>
@@ -202,7 +201,7 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
   FLOWTMPL_HOST_DEVICE void record_layer(const scale_array& sc, Tr& tr) const {
     const auto& a = std::get<L - 1>(tr.a);
     const Eigen::Matrix<S, widths[L], 1> h = Act::apply(a.array()).matrix();
-    const Eigen::Matrix<S, widths[L], 1> d = Act::derivative(a.array()).matrix();
+    const auto& d = std::get<L - 1>(tr.slope) = Act::derivative(a.array()).matrix();
     std::get<L>(tr.a).noalias() = sc[std::size_t(L)] * (weight<L>() * h);
     std::get<L>(tr.a) += bias<L>();
     std::get<L>(tr.P).noalias() = sc[std::size_t(L)] * (weight<L>() * (d.asDiagonal() * std::get<L - 1>(tr.P)));
@@ -238,7 +237,7 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
       h = h0;
     } else {
       h = Act::apply(std::get<L - 1>(tr.a).array()).matrix();
-      d = Act::derivative(std::get<L - 1>(tr.a).array()).matrix();
+      d = std::get<L - 1>(tr.slope);
     }
     // Q = abar h^T + Pbar H^T: the cotangent of s_l W_l
     weight_t<L> Q = abar * h.transpose();
@@ -283,8 +282,8 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
     gW.noalias() += k * (u<L>() * v.transpose());
   }
 
-  // With the activation slopes of a trace: J_g^T w, and J_g t, without the parameters
-  // (the chain of the stochastic log-det's powers)
+  // With the activation slopes of a trace: J_g^T w, without the parameters (the chain
+  // of the stochastic log-det's powers; the slopes formed once, in record)
   template <int K>
   FLOWTMPL_HOST_DEVICE in_vec jacobian_transpose_times(const trace<K>& tr, const scale_array& sc, const out_vec& w) const {
     return jt_layer<layers - 1>(tr, sc, w);
@@ -295,7 +294,7 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
       return sc[0] * (weight<0>().template leftCols<In>().transpose() * w);
     } else {
       const Eigen::Matrix<S, widths[L], 1> hbar = sc[std::size_t(L)] * (weight<L>().transpose() * w);
-      const col_t<L - 1> prev = Act::derivative(std::get<L - 1>(tr.a).array()).matrix().cwiseProduct(hbar);
+      const col_t<L - 1> prev = std::get<L - 1>(tr.slope).cwiseProduct(hbar);
       return jt_layer<L - 1>(tr, sc, prev);
     }
   }
