@@ -13,8 +13,10 @@
 // Cost: one Philox block (10 rounds of two 32x32->64 multiplies) per four words.
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "config.hpp"
 
@@ -113,5 +115,24 @@ class philox_stream {
   bool have_spare_ = false;
   double spare_ = 0.0;
 };
+
+namespace detail {
+// A key for philox_stream from the bits of a point (n values) and of its context (c
+// values, may be null when c = 0): the per-sample probes of the stochastic log-dets
+// (Residual, Continuous) depend on the point, not on its place in a batch.
+template <class S>
+FLOWTMPL_HOST_DEVICE std::uint64_t point_key(const S* x, int n, const S* ctx, int c) {
+  using U = std::conditional_t<sizeof(S) == 4, std::uint32_t, std::uint64_t>;
+  std::uint64_t h = 0x9e3779b97f4a7c15ull;
+  auto mix = [&](S v) {
+    h ^= std::uint64_t(std::bit_cast<U>(v)) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+  };
+  for (int i = 0; i < n; ++i) mix(x[i]);
+  for (int i = 0; i < c; ++i) mix(ctx[i]);
+  return h;
+}
+}  // namespace detail
 
 }  // namespace flowtmpl

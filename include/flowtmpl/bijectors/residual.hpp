@@ -65,7 +65,6 @@
 // Every per-sample function is FLOWTMPL_HOST_DEVICE (the device path: device.hpp).
 #pragma once
 
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -161,18 +160,7 @@ struct ResidualBijector : detail::conditioned_ops<ResidualBijector<Net, Options,
 
   // the key of a sample's probe stream: the bits of x and of its context
   FLOWTMPL_HOST_DEVICE static std::uint64_t probe_key(const vec& x, const S* ctx) {
-    using U = std::conditional_t<sizeof(S) == 4, std::uint32_t, std::uint64_t>;
-    std::uint64_t h = 0x9e3779b97f4a7c15ull;
-    auto mix = [&](S v) {
-      h ^= std::uint64_t(std::bit_cast<U>(v)) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-      h *= 0xbf58476d1ce4e5b9ull;
-      h ^= h >> 31;
-    };
-    for (int i = 0; i < D; ++i) mix(x[i]);
-    if constexpr (C > 0)
-      for (int i = 0; i < C; ++i) mix(ctx[i]);
-    (void)ctx;
-    return h;
+    return detail::point_key(x.data(), D, ctx, C);
   }
   FLOWTMPL_HOST_DEVICE static detail::residual_series_law series_law() {
     return {Options.series, Options.series_parameter, Options.exact_terms, Options.max_terms};

@@ -29,6 +29,10 @@
 // function). A default-constructed network has zero weights (g = 0) and u_l = 1.
 // Cost per sample: the products of MLP, plus computing sigma_l (one product with W_l^T
 // per layer) on every evaluation, or once for many with evaluate(x, c, scales()).
+// The same network without the normalisation (every factor 1, no state) is
+// DynamicsMLP (conditioners/dynamics_mlp.hpp), the dynamics of a continuous flow: the
+// tangents (record), the reverse sweep with second derivatives (backward) and J^T w
+// below serve both.
 #pragma once
 
 #include <array>
@@ -51,11 +55,17 @@ namespace flowtmpl {
 
 namespace detail {
 
-template <int In, int Out, int C, class S, class Act, double Coefficient, int... Hidden>
-struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coefficient, Hidden...>> {
-  static_assert(((Hidden > 0) && ...), "flowtmpl: LipschitzMLP<hidden...>: every hidden width must be positive");
-  static_assert(sizeof...(Hidden) >= 1, "flowtmpl: LipschitzMLP<hidden...>: at least one hidden layer");
-  static_assert(Coefficient > 0 && Coefficient < 1,
+// How a tangent_mlp bounds its weights: spectral (LipschitzMLP: W / max(1, sigma / c),
+// with the power iteration's state) or none (DynamicsMLP, the dynamics of a continuous
+// flow: the weights as they are, no state).
+enum class weight_normalisation { spectral, none };
+
+template <int In, int Out, int C, class S, class Act, weight_normalisation Norm, double Coefficient, int... Hidden>
+struct tangent_mlp : parameter_walkers<tangent_mlp<In, Out, C, S, Act, Norm, Coefficient, Hidden...>> {
+  static constexpr bool normalised = Norm == weight_normalisation::spectral;
+  static_assert(((Hidden > 0) && ...), "flowtmpl: LipschitzMLP / DynamicsMLP<hidden...>: every hidden width must be positive");
+  static_assert(sizeof...(Hidden) >= 1, "flowtmpl: LipschitzMLP / DynamicsMLP<hidden...>: at least one hidden layer");
+  static_assert(!normalised || (Coefficient > 0 && Coefficient < 1),
                 "flowtmpl: the Lipschitz coefficient c of a residual layer must be in (0, 1)");
   using scalar_type = S;
   using activation_type = Act;
@@ -70,15 +80,15 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
     for (int l = 0; l < layers; ++l) o[l + 1] = o[l] + std::size_t(widths[l + 1]) * (widths[l] + 1);
     return o;
   }();
-  // layer l's u starts at u_offsets[l] in `spectral`
+  // layer l's u starts at u_offsets[l] in `spectral` (none without normalisation)
   static constexpr std::array<std::size_t, layers + 1> u_offsets = [] {
     std::array<std::size_t, layers + 1> o{};
-    for (int l = 0; l < layers; ++l) o[l + 1] = o[l] + std::size_t(widths[l + 1]);
+    for (int l = 0; l < layers; ++l) o[l + 1] = o[l] + (normalised ? std::size_t(widths[l + 1]) : 0);
     return o;
   }();
   static constexpr std::size_t parameter_count = offsets[layers] + u_offsets[layers];
   static constexpr int max_power_iterations = 1000;
-  static constexpr const char* name = "LipschitzMLP";
+  static constexpr const char* name = normalised ? "LipschitzMLP" : "DynamicsMLP";
 
   std::array<S, offsets[layers]> values{};
   std::array<S, u_offsets[layers]> spectral = [] {
@@ -113,6 +123,7 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
   }
   template <int L>
   FLOWTMPL_HOST_DEVICE S scale() const {
+    if constexpr (!normalised) return S(1);
     const S r = sigma<L>() / S(Coefficient);
     return r > S(1) ? S(1) / r : S(1);
   }
@@ -219,7 +230,7 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
   template <int K>
   FLOWTMPL_HOST_DEVICE in_vec backward(const trace<K>& tr, const in_vec& x, const S* ctx, const scale_array& sc,
                                        const seed_t<K>& T, const out_vec& abar, const Eigen::Matrix<S, Out, K>* Pbar,
-                                       lipschitz_mlp& grad, S* gctx) const {
+                                       tangent_mlp& grad, S* gctx) const {
     Eigen::Matrix<S, In + C, 1> h0;
     h0.template topRows<In>() = x;
     if constexpr (C > 0) h0.template bottomRows<C>() = Eigen::Map<const Eigen::Matrix<S, C, 1>>(ctx);
@@ -228,7 +239,7 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
   template <int L, int K>
   FLOWTMPL_HOST_DEVICE in_vec back_layer(const trace<K>& tr, const Eigen::Matrix<S, In + C, 1>& h0,
                                          const scale_array& sc, const seed_t<K>& T, const col_t<L>& abar,
-                                         const Eigen::Matrix<S, widths[L + 1], K>* Pbar, lipschitz_mlp& grad,
+                                         const Eigen::Matrix<S, widths[L + 1], K>* Pbar, tangent_mlp& grad,
                                          S* gctx) const {
     constexpr int n_in = widths[L];
     const S s = sc[std::size_t(L)];
@@ -274,6 +285,7 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
   // (|u| |W^T u|), d s / d sigma = -s / sigma, and the cotangent of s is <W, Q>.
   template <int L>
   FLOWTMPL_HOST_DEVICE void add_spectral_cotangent(const weight_t<L>& Q, Eigen::Map<weight_t<L>>& gW) const {
+    if constexpr (!normalised) return;
     const S sig = sigma<L>();
     if (!(sig / S(Coefficient) > S(1))) return;
     const S sbar = weight<L>().cwiseProduct(Q).sum();
@@ -353,7 +365,9 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
 
   // The power iteration on every layer, `iterations` times; returns the largest relative
   // change of a sigma_l in the last iteration.
-  double update_spectral_norm(int iterations = 1) {
+  double update_spectral_norm(int iterations = 1)
+    requires normalised
+  {
     double change = 0;
     for (int k = 0; k < iterations; ++k) {
       change = 0;
@@ -383,7 +397,9 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
   // singular values make the iteration slow), u is set to W's leading left singular
   // vector from the eigendecomposition of the smaller of W W^T and W^T W. Then every
   // sigma_l is W_l's largest singular value to rounding.
-  void settle_spectral_norm(int max_iterations) {
+  void settle_spectral_norm(int max_iterations)
+    requires normalised
+  {
     [&]<int... L>(std::integer_sequence<int, L...>) { (settle_layer<L>(max_iterations), ...); }(
         std::make_integer_sequence<int, layers>{});
   }
@@ -420,12 +436,15 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
       S* b = values.data() + offsets[layers - 1] + std::size_t(Out) * widths[layers - 1];
       for (int o = 0; o < Out; ++o) b[o] += output_bias[o];
     }
-    for (auto& v : spectral) v = rng.normal<S>();
-    for (int k = 0; k < max_power_iterations; ++k)
-      if (update_spectral_norm(1) < 1e-12) break;
+    if constexpr (normalised) {
+      for (auto& v : spectral) v = rng.normal<S>();
+      for (int k = 0; k < max_power_iterations; ++k)
+        if (update_spectral_norm(1) < 1e-12) break;
+    }
   }
 
-  // for parameter_walkers: "l.weight", "l.bias" and "l.power_iteration_state" for every layer l
+  // for parameter_walkers: "l.weight", "l.bias" and (spectral) "l.power_iteration_state"
+  // for every layer l
   template <class Self, class F>
   static void walk_parameter_tensors(Self& self, F& f) {
     for (int l = 0; l < layers; ++l) {
@@ -433,10 +452,14 @@ struct lipschitz_mlp : parameter_walkers<lipschitz_mlp<In, Out, C, S, Act, Coeff
       f(detail::message(l, ".weight"), self.values.data() + offsets[l], std::size_t(widths[l + 1]), std::size_t(widths[l]));
       f(detail::message(l, ".bias"), self.values.data() + offsets[l] + nw, std::size_t(widths[l + 1]), std::size_t(0));
     }
-    for (int l = 0; l < layers; ++l)
-      f(detail::message(l, ".power_iteration_state"), self.spectral.data() + u_offsets[l], std::size_t(widths[l + 1]), std::size_t(0));
+    if constexpr (normalised)
+      for (int l = 0; l < layers; ++l)
+        f(detail::message(l, ".power_iteration_state"), self.spectral.data() + u_offsets[l], std::size_t(widths[l + 1]), std::size_t(0));
   }
 };
+
+template <int In, int Out, int C, class S, class Act, double Coefficient, int... Hidden>
+using lipschitz_mlp = tangent_mlp<In, Out, C, S, Act, weight_normalisation::spectral, Coefficient, Hidden...>;
 
 }  // namespace detail
 

@@ -8,7 +8,7 @@
 // sample, the component and the value: invalid parameters (a layer's validate()), a
 // non-finite input, an input outside a layer's domain (forward_domain() /
 // inverse_domain()), an iterative solve that did not converge (a layer's
-// solve_status(dir, v, ctx): Residual's forward), a non-finite output or log-det; for a
+// solve_status(dir, v, ctx): Residual's forward, Continuous's ODE solves), a non-finite output or log-det; for a
 // conditional flow also a non-finite context component.
 //   detail::checked_sample(b, dir, x, sample [, ctx])   one sample through b in
 //                                               direction dir (ctx: its context's values)
@@ -101,11 +101,19 @@ void checked_leaf(const L& layer, direction dir, vector_t<L>& v, typename L::sca
   // a layer whose direction is an iterative solve (Residual's forward) says how it went
   if constexpr (requires { layer.solve_status(dir, v, ctx); }) {
     const auto st = layer.solve_status(dir, v, ctx);
-    if (!st.converged)
+    if constexpr (requires { st.evaluations; }) {  // an ODE solve (Continuous)
+      if (!st.converged)
+        fail_domain(message(path.label(L::name), ", sample ", sample, ": the ", dir_name,
+                            " direction's ODE solve stopped at t = ", st.reached, " before the end: ", st.steps,
+                            " steps accepted, ", st.rejected, " rejected (the solver's max_steps), ", st.evaluations,
+                            " evaluations"),
+                    path.label(L::name), sample, -1, st.reached);
+    } else if (!st.converged) {
       fail_domain(message(path.label(L::name), ", sample ", sample, ": the ", dir_name,
                           " direction's fixed-point solve did not converge: ", st.iterations,
                           " iterations, last step ", st.step, " (relative to the iterate)"),
                   path.label(L::name), sample, -1, st.step);
+    }
   }
   const auto r = [&] {
     if constexpr (context_dim_of<L>() > 0) {
