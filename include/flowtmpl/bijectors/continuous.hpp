@@ -314,6 +314,13 @@ struct ContinuousBijector
 
 template <class Dynamics = DynamicsMLP<64, 64>, class Solver = Dopri5<>, continuous_options Options = continuous_options{}>
 struct Continuous : bijector_spec {
+  static_assert(requires { typename Dynamics::template dynamics_network<1, 1, 1, double>; },
+                "flowtmpl: Continuous<Dynamics, Solver>: Dynamics must be a dynamics network, DynamicsMLP<hidden...> "
+                "(conditioners/dynamics_mlp.hpp), not a coupling conditioner such as MLP<...>");
+  static_assert(requires {
+    Solver::adaptive;
+    Solver::stages;
+  }, "flowtmpl: Continuous<Dynamics, Solver>: Solver must be Dopri5<rtol, atol, max_steps> or RK4<steps> (ode_solvers.hpp)");
   template <int D, class S>
   using bind = ContinuousBijector<Dynamics, Solver, Options, D, S, 0>;
   template <int D, class S, int C>

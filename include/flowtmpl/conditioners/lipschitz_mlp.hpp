@@ -203,7 +203,7 @@ struct tangent_mlp : parameter_walkers<tangent_mlp<In, Out, C, S, Act, Norm, Coe
     if constexpr (C > 0) h0.template bottomRows<C>() = Eigen::Map<const Eigen::Matrix<S, C, 1>>(ctx);
     std::get<0>(tr.a).noalias() = sc[0] * (weight<0>() * h0);
     std::get<0>(tr.a) += bias<0>();
-    std::get<0>(tr.P).noalias() = sc[0] * (weight<0>().template leftCols<In>() * T);
+    std::get<0>(tr.P).noalias() = sc[0] * weight<0>().template leftCols<In>().lazyProduct(T);
     [&]<int... L>(std::integer_sequence<int, L...>) { (record_layer<L + 1>(sc, tr), ...); }(
         std::make_integer_sequence<int, layers - 1>{});
     return std::get<layers - 1>(tr.a);
@@ -211,11 +211,17 @@ struct tangent_mlp : parameter_walkers<tangent_mlp<In, Out, C, S, Act, Norm, Coe
   template <int L, class Tr>
   FLOWTMPL_HOST_DEVICE void record_layer(const scale_array& sc, Tr& tr) const {
     const auto& a = std::get<L - 1>(tr.a);
-    const Eigen::Matrix<S, widths[L], 1> h = Act::apply(a.array()).matrix();
     const auto& d = std::get<L - 1>(tr.slope) = Act::derivative(a.array()).matrix();
-    std::get<L>(tr.a).noalias() = sc[std::size_t(L)] * (weight<L>() * h);
-    std::get<L>(tr.a) += bias<L>();
-    std::get<L>(tr.P).noalias() = sc[std::size_t(L)] * (weight<L>() * (d.asDiagonal() * std::get<L - 1>(tr.P)));
+    // [h, diag(d) P] through W_l in one product: the weights read once for the value
+    // and its K tangents
+    constexpr int K = std::tuple_element_t<L, decltype(tr.P)>::ColsAtCompileTime;
+    Eigen::Matrix<S, widths[L], K + 1> M;
+    M.col(0) = Act::apply(a.array()).matrix();
+    M.template rightCols<K>() = d.asDiagonal() * std::get<L - 1>(tr.P);
+    Eigen::Matrix<S, widths[L + 1], K + 1> R;
+    R.noalias() = weight<L>().lazyProduct(M);  // no packing: a few columns
+    std::get<L>(tr.a) = sc[std::size_t(L)] * R.col(0) + bias<L>();
+    std::get<L>(tr.P) = sc[std::size_t(L)] * R.template rightCols<K>();
   }
   template <int K>
   FLOWTMPL_HOST_DEVICE static const Eigen::Matrix<S, Out, K>& tangent(const trace<K>& tr) {
@@ -253,10 +259,12 @@ struct tangent_mlp : parameter_walkers<tangent_mlp<In, Out, C, S, Act, Norm, Coe
     // Q = abar h^T + Pbar H^T: the cotangent of s_l W_l
     weight_t<L> Q = abar * h.transpose();
     if (Pbar) {
-      if constexpr (L == 0)
-        Q.template leftCols<In>().noalias() += (*Pbar) * T.transpose();
-      else
-        Q.noalias() += (*Pbar) * (d.asDiagonal() * std::get<L - 1>(tr.P)).transpose();
+      if constexpr (L == 0) {
+        Q.template leftCols<In>().noalias() += Pbar->lazyProduct(T.transpose());
+      } else {
+        const Eigen::Matrix<S, n_in, K> dP = d.asDiagonal() * std::get<L - 1>(tr.P);
+        Q.noalias() += Pbar->lazyProduct(dP.transpose());  // K outer products: no packing
+      }
     }
     Eigen::Map<weight_t<L>> gW(grad.values.data() + offsets[L]);
     Eigen::Map<col_t<L>> gb(grad.values.data() + offsets[L] + std::size_t(widths[L + 1]) * n_in);
@@ -274,7 +282,7 @@ struct tangent_mlp : parameter_walkers<tangent_mlp<In, Out, C, S, Act, Norm, Coe
       const Eigen::Matrix<S, n_in, 1> hbar = s * (weight<L>().transpose() * abar);
       col_t<L - 1> abar_prev = d.cwiseProduct(hbar);
       if (!Pbar) return back_layer<L - 1, K>(tr, h0, sc, T, abar_prev, nullptr, grad, gctx);
-      const Eigen::Matrix<S, n_in, K> Hbar = s * (weight<L>().transpose() * (*Pbar));
+      const Eigen::Matrix<S, n_in, K> Hbar = s * weight<L>().transpose().lazyProduct(*Pbar);
       const Eigen::Matrix<S, n_in, 1> d2 = Act::second_derivative(std::get<L - 1>(tr.a).array()).matrix();
       abar_prev += d2.cwiseProduct(Hbar.cwiseProduct(std::get<L - 1>(tr.P)).rowwise().sum());
       const Eigen::Matrix<S, n_in, K> Pbar_prev = d.asDiagonal() * Hbar;
