@@ -9,9 +9,10 @@
 #   build/sanitize  clang++-19 -O0 -fsanitize=address,undefined with the targets'
 #                   -Wall -Wextra -Wpedantic -Werror: every unit test (all the other
 #                   cases), the device parity tests, every header on its own, the static
-#                   checks, the no-allocation test and the examples (with few steps); the two targets that run
-#                   whole flows over thousands of samples on the OMP system (the chain
-#                   parity test, the device_flow example) at -O1
+#                   checks, the no-allocation test and the examples (with few steps); the
+#                   targets that run whole flows over thousands of samples or ODE solves
+#                   (the chain and continuous parity tests, the continuous flows' tests,
+#                   the device_flow and continuous_flow examples) at -O1
 # After each build it prints the slowest translation units (seconds of wall time, from
 # ninja's log): the compile time is a number this project watches.
 set -euo pipefail

@@ -26,7 +26,8 @@ TEMPLATE_TEST_CASE("Continuous with RK4: exact gradients of the computed solutio
   using L = ft::bind_t<ft::Continuous<ft::DynamicsMLPWith<TestType, 8, 8>, ft::RK4<6>>, 3, double>;
   const L b = drawn_continuous<L>(21, 1.5);
   ft::testing::gradient_options<double> opt;
-  opt.points = 3;
+  opt.points = 2;
+  opt.max_parameters = 64;  // evenly spread over every layer's weights and biases: each is 4 solves
   require_gradients(b, opt);
   // the concatenated time, and D = 1
   using T = ft::bind_t<ft::Continuous<ft::DynamicsMLPWith<TestType, 6>, ft::RK4<3>,
@@ -41,7 +42,8 @@ TEST_CASE("Continuous with Dopri5 at tight tolerances: gradients", "[continuous]
   using L = ft::bind_t<ft::Continuous<ft::DynamicsMLP<8, 8>::with<ft::act::tanh>, ft::Dopri5<1e-10, 1e-12>>, 2, double>;
   const L b = drawn_continuous<L>(23, 1.5);
   ft::testing::gradient_options<double> opt;
-  opt.points = 2;
+  opt.points = 1;
+  opt.max_parameters = 16;  // each one 4 solves of about 100 steps at this tolerance
   require_gradients(b, opt);
 }
 
@@ -51,6 +53,7 @@ TEST_CASE("Continuous with a context: gradients, and the context's cotangent", "
   const Eigen::Vector2d c(0.7, -1.3);
   ft::testing::gradient_options<double> opt;
   opt.points = 2;
+  opt.max_parameters = 48;
   require_gradients(ft::with_context(b, c), opt);
   const Eigen::Vector3d v(0.4, -0.9, 1.2), g(0.3, 1.1, -0.6);
   const double gld = 0.8;

@@ -1,10 +1,10 @@
 // The Hutchinson trace of flowtmpl/bijectors/continuous.hpp:
-//   unbiased   over 4000 probe seeds the mean log-det equals the exact trace's (same
+//   unbiased   over 2000 probe seeds the mean log-det equals the exact trace's (same
 //              weights, RK4; and Dopri5 with log_det_weight 0, whose steps do not
 //              depend on the probe), Rademacher and Gaussian probes; the values are
 //              the exact mode's to the bit (the probe only enters the log-det)
 //   keyed      one sample's estimate depends on (probe_seed, its point), not on the
-//              batch; after_optimizer_step draws fresh probes
+//              batch (to rounding); after_optimizer_step draws fresh probes
 //   gradients  with the probe fixed (parameters do not enter its key): the parameters'
 //              cotangents against central differences
 #include <flowtmpl/bijectors/continuous.hpp>
@@ -33,7 +33,7 @@ void check_unbiased() {
   static_assert(!H::exact && E::exact);
   const Eigen::Vector4d z(0.3, -0.8, 1.1, 0.2);
   const auto ref = e.forward_and_log_det(z);
-  constexpr int n = 4000;
+  constexpr int n = 2000;
   double sum = 0, sum2 = 0;
   for (int s = 0; s < n; ++s) {
     h.probe_seed = std::uint64_t(s) * 7919 + 1;
@@ -70,8 +70,9 @@ TEST_CASE("Continuous's Hutchinson probes are keyed on the point and the probe s
   Z << 0.1, 0.5, -1, 0.2, -0.3, 0.7, 1.1, 0, -0.4, -0.9, 0.6, 0.8;
   const auto all = ft::forward_and_log_det(h, Z);
   Eigen::Matrix<double, 4, Eigen::Dynamic> one = Z.col(2);
-  CHECK(ft::forward_and_log_det(h, one).log_det[0] == all.log_det[2]);
-  CHECK(h.log_det(Eigen::Vector4d(Z.col(1))) == all.log_det[1]);
+  // the batch takes the block path: the same probes, the network's sums in another order
+  CHECK(ft::forward_and_log_det(h, one).log_det[0] == Approx(all.log_det[2]).epsilon(1e-13));
+  CHECK(h.log_det(Eigen::Vector4d(Z.col(1))) == Approx(all.log_det[1]).epsilon(1e-13));
   const double before = h.log_det(Eigen::Vector4d(Z.col(0)));
   h.after_optimizer_step(1);
   CHECK(h.log_det(Eigen::Vector4d(Z.col(0))) != before);

@@ -101,7 +101,9 @@ TEST_CASE("Continuous's exact trace is the trace of the dense Jacobian of f", "[
 }
 
 TEST_CASE("Continuous's Dopri5 agrees with Boost.Odeint's controlled Dopri5", "[continuous]") {
-  using L = ft::bind_t<ft::Continuous<ft::DynamicsMLP<16, 16>, Tight>, 3, double>;
+  // tanh: smooth dynamics (ELU's second derivative jumps at 0, and the trace with it,
+  // where both solvers' error estimates are no longer of the order they assume)
+  using L = ft::bind_t<ft::Continuous<ft::DynamicsMLP<16, 16>::with<ft::act::tanh>, Tight>, 3, double>;
   const L b = drawn_continuous<L>(5, 1.5);
   const L::scales_t sc = b.net.scales();
   using state_t = std::array<double, 4>;
@@ -123,8 +125,8 @@ TEST_CASE("Continuous's Dopri5 agrees with Boost.Odeint's controlled Dopri5", "[
     const auto r = forward ? b.forward_and_log_det(z) : b.inverse_and_log_det(z);
     INFO((forward ? "forward" : "inverse") << ": odeint took " << steps << " steps");
     CHECK(steps > 5);
-    for (int i = 0; i < 3; ++i) CHECK(r.value[i] == Approx(y[std::size_t(i)]).epsilon(1e-7).margin(1e-10));
-    CHECK(r.log_det == Approx(y[3]).epsilon(1e-7).margin(1e-10));  // global errors: steps times the local tolerance
+    for (int i = 0; i < 3; ++i) CHECK(r.value[i] == Approx(y[std::size_t(i)]).epsilon(1e-8).margin(1e-10));
+    CHECK(r.log_det == Approx(y[3]).epsilon(1e-8).margin(1e-10));
     CHECK(std::abs(r.log_det) > 0.05);  // the dynamics are not near the identity
   }
 }
