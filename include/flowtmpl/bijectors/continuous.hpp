@@ -44,7 +44,6 @@
 // f reads it and the layer models ConditionalBijector.
 #pragma once
 
-#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -55,14 +54,12 @@
 #include "../detail/eigen.hpp"
 
 #include "../conditioners/dynamics_mlp.hpp"
-#include "../conditioners/tangent_block.hpp"
 #include "../core.hpp"
 #include "../detail/conditioned.hpp"
 #include "../direction.hpp"
 #include "../ode_solvers.hpp"
 #include "../random.hpp"
 #include "../structure.hpp"
-#include "continuous_block.hpp"
 
 namespace flowtmpl {
 
@@ -81,8 +78,7 @@ struct continuous_options {
 
 template <class Dynamics, class Solver, continuous_options Options, int D, class S, int C>
 struct ContinuousBijector
-    : detail::conditioned_ops<ContinuousBijector<Dynamics, Solver, Options, D, S, C>, D, S, C, void>,
-      detail::continuous_block_path<ContinuousBijector<Dynamics, Solver, Options, D, S, C>, D, S, C> {
+    : detail::conditioned_ops<ContinuousBijector<Dynamics, Solver, Options, D, S, C>, D, S, C, void> {
   static_assert(Options.exact_up_to >= 0 && Options.log_det_weight >= 0 &&
                     (Options.time != time_embedding::sinusoidal || Options.frequencies >= 1),
                 "flowtmpl: Continuous: continuous_options needs exact_up_to >= 0, log_det_weight >= 0 and, for "
@@ -188,8 +184,6 @@ struct ContinuousBijector
 
   // for detail::conditioned_ops: forward, inverse, log_det, the fused forms, with and
   // without a context
-  // the host's block path: detail::continuous_block_path (continuous_block.hpp)
-
   template <direction Dir>
   FLOWTMPL_HOST_DEVICE value_and_log_det<vec, S> apply(const vec& v, const S* ctx) const {
     ode_solve st;
@@ -222,8 +216,6 @@ struct ContinuousBijector
 
   // ---- gradients: the reverse sweep over the accepted steps -------------------------
   using checkpoint = detail::ode_checkpoint<state, S>;
-  using block_trace = detail::tangent_block_trace<network_type>;
-  using context_block = Eigen::Matrix<S, (C > 0 ? C : 1), Eigen::Dynamic>;  // both bases name it
   // where the solve's checkpoints go: a list (Dopri5, host) or a fixed array (RK4)
   static constexpr int fixed_steps = [] {
     if constexpr (Solver::adaptive)
