@@ -109,7 +109,9 @@ template <class Solver, int I, class Y, class S, class K>
 FLOWTMPL_HOST_DEVICE Y stage_input(const Y& y, S h, const K& k) {
   Y u = y;
   [&]<int... J>(std::integer_sequence<int, J...>) {
-    (((Solver::a[I][J] != 0) ? (u += (h * S(Solver::a[I][J])) * k[J], 0) : 0), ...);
+    ([&] {
+      if constexpr (Solver::a[I][J] != 0) u += (h * S(Solver::a[I][J])) * k[J];
+    }(), ...);
   }(std::make_integer_sequence<int, I>{});
   return u;
 }
@@ -124,9 +126,25 @@ FLOWTMPL_HOST_DEVICE Y rk_step(const F& f, S t, S h, const Y& y, std::array<Y, S
   }(std::make_integer_sequence<int, Solver::solution_stages - 1>{});
   Y y1 = y;
   [&]<int... I>(std::integer_sequence<int, I...>) {
-    (((Solver::b[I] != 0) ? (y1 += (h * S(Solver::b[I])) * k[I], 0) : 0), ...);
+    ([&] {
+      if constexpr (Solver::b[I] != 0) y1 += (h * S(Solver::b[I])) * k[I];
+    }(), ...);
   }(std::make_integer_sequence<int, Solver::solution_stages>{});
   return y1;
+}
+
+// One stage of the reverse of rk_step: its input's cotangent from kbar[I], added to out
+// and passed on to the stages it read (the coefficients as template indices: device
+// code may not index the tableau at run time).
+template <class Solver, int I, class Y, class S, class VJP, class K>
+FLOWTMPL_HOST_DEVICE void reverse_stage(const VJP& vjp, S h, K& kbar, Y& out) {
+  const Y ubar = vjp(I, kbar[I]);
+  out += ubar;
+  [&]<int... J>(std::integer_sequence<int, J...>) {
+    ([&] {
+      if constexpr (Solver::a[I][J] != 0) kbar[J] += (h * S(Solver::a[I][J])) * ubar;
+    }(), ...);
+  }(std::make_integer_sequence<int, I>{});
 }
 
 // The reverse of rk_step at a fixed h: ybar (the cotangent of y1) becomes y's.
@@ -136,18 +154,12 @@ template <class Solver, class Y, class S, class VJP>
 FLOWTMPL_HOST_DEVICE Y rk_reverse_step(const VJP& vjp, S h, const Y& ybar) {
   constexpr int n = Solver::solution_stages;
   std::array<Y, n> kbar;
-  for (int i = 0; i < n; ++i) kbar[i] = (h * S(Solver::b[i])) * ybar;
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    ((kbar[I] = (h * S(Solver::b[I])) * ybar), ...);
+  }(std::make_integer_sequence<int, n>{});
   Y out = ybar;
   [&]<int... R>(std::integer_sequence<int, R...>) {
-    (([&] {
-       constexpr int i = n - 1 - R;
-       const Y ubar = vjp(i, kbar[i]);
-       out += ubar;
-       [&]<int... J>(std::integer_sequence<int, J...>) {
-         (((Solver::a[i][J] != 0) ? (kbar[J] += (h * S(Solver::a[i][J])) * ubar, 0) : 0), ...);
-       }(std::make_integer_sequence<int, i>{});
-     }()),
-     ...);
+    (reverse_stage<Solver, n - 1 - R>(vjp, h, kbar, out), ...);
   }(std::make_integer_sequence<int, n>{});
   return out;
 }
@@ -158,7 +170,9 @@ FLOWTMPL_HOST_DEVICE S error_ratio(const Y& y, const Y& y1, S h, const std::arra
   using std::abs, std::max;
   Y e = Y::Zero(y.rows());
   [&]<int... I>(std::integer_sequence<int, I...>) {
-    (((Solver::e[I] != 0) ? (e += S(Solver::e[I]) * k[I], 0) : 0), ...);
+    ([&] {
+      if constexpr (Solver::e[I] != 0) e += S(Solver::e[I]) * k[I];
+    }(), ...);
   }(std::make_integer_sequence<int, Solver::stages>{});
   e *= h;
   S err(0);
