@@ -50,6 +50,7 @@ cmake -S . -B build/sanitize -G Ninja -DCMAKE_CXX_COMPILER=clang++-19 -DCMAKE_BU
   -DFLOWTMPL_BUILD_BENCHMARKS=OFF -DFLOWTMPL_CUDA=OFF -DFLOWTMPL_BUILD_COMPILE_TESTS=ON \
   -DFLOWTMPL_UNIT_TESTS=all -DFLOWTMPL_SKIP_ACCEPTANCE=ON "-DFLOWTMPL_EXAMPLE_TEST_ARGS=--steps;5;--small" \
   "-DFLOWTMPL_CONTINUOUS_EXAMPLE_TEST_ARGS=--steps;2;--small" \
+  "-DFLOWTMPL_IMAGE_EXAMPLE_TEST_ARGS=--quick;--budget;2;--test-images;20" \
   -DFLOWTMPL_WHOLE_FLOW_TARGET_FLAGS=-O1 \
   -DCMAKE_CXX_FLAGS="-O0 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" >/dev/null
 cmake --build build/sanitize -j "$jobs"

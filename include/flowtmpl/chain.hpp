@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "core.hpp"
+#include "shapes.hpp"
 
 namespace flowtmpl {
 
@@ -357,7 +358,9 @@ struct compose_bind<D, S, std::index_sequence<I...>, Layers...> {
 };
 }  // namespace detail
 
-// compose<Specs...>: see the top of this header.
+// compose<Specs...>: see the top of this header; bound to a shape, or with a layer that
+// needs one (Squeeze, Split, ...), each layer is bound to the shape that reaches it
+// (shapes.hpp).
 template <class... Layers>
 struct compose : bijector_spec {
   static_assert(sizeof...(Layers) >= 1, "flowtmpl: compose<...> needs at least one layer");
@@ -365,8 +368,29 @@ struct compose : bijector_spec {
   template <int D>
   static constexpr bool accepts_dim = D >= 1;
 
+  static constexpr bool shape_aware = true;
+  static constexpr bool needs_shape = (detail::needs_shape<Layers>() || ...);
+
+  template <class Shape, class S, int Position>
+  static consteval auto bind_shape() {
+    return std::type_identity<
+        typename detail::chain_of<typename detail::shape_fold<Shape, S, 0, Layers...>::layers>::type>{};
+  }
+  template <class Shape>
+  using output_shape = typename detail::output_fold<Shape, Layers...>::type;
+
+ private:
   template <int D, class S>
-  using bind = typename detail::compose_bind<D, S, std::index_sequence_for<Layers...>, Layers...>::type;
+  static consteval auto bind_dim() {
+    if constexpr (needs_shape && D >= 1)
+      return bind_shape<features<D>, S, 0>();
+    else
+      return std::type_identity<typename detail::compose_bind<D, S, std::index_sequence_for<Layers...>, Layers...>::type>{};
+  }
+
+ public:
+  template <int D, class S>
+  using bind = typename decltype(bind_dim<D, S>())::type;
 };
 
 }  // namespace flowtmpl

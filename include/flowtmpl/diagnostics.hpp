@@ -77,6 +77,41 @@ struct adjacent_layers_have_different_scalars {
                 "flowtmpl: the layer at Position (Previous above) and the layer after it (Next above) use different "
                 "scalar types");
 };
+// ---- shapes (shapes.hpp, bijectors/squeeze.hpp, the image layers) --------------------
+template <int Position, int C, int H, int W>
+struct squeeze_needs_an_even_height_and_width {
+  static_assert(H % 2 == 0 && W % 2 == 0,
+                "flowtmpl: Squeeze at Position gets an image<C, H, W> with an odd height or width; it takes 2 x 2 "
+                "blocks of pixels into channels (crop or pad the images, or squeeze earlier)");
+};
+template <int Position, int C, int H, int W>
+struct split_needs_an_even_channel_count {
+  static_assert(C % 2 == 0,
+                "flowtmpl: Split at Position gets an image<C, H, W> with an odd number of channels; it factors out "
+                "half of them (squeeze first, or split where the channel count is even)");
+};
+template <int Position, int D>
+struct split_needs_an_even_feature_count {
+  static_assert(D % 2 == 0,
+                "flowtmpl: Split at Position gets an odd number of features D; it factors out half of them");
+};
+template <int Position>
+struct split_has_no_layers_after_it {
+  static_assert(Position < 0 && Position >= 0,
+                "flowtmpl: Split at Position is the last entry of its compose<...>; the layers after a Split act on "
+                "the half that continues, so it needs at least one");
+};
+template <int Position, class Layer, int D>
+struct layer_needs_an_image_shape {
+  static_assert(detail::always_false_v<Layer>,
+                "flowtmpl: this layer works on images and was bound to a vector of D features; bind the flow with "
+                "bind_shape_t<..., image<C, H, W>, S>, or reshape with Unflatten<C, H, W> before it");
+};
+template <int Position, int C, int H, int W, int D>
+struct unflatten_shape_differs_from_the_dimension {
+  static_assert(C * H * W == D, "flowtmpl: Unflatten<C, H, W> at Position gets D features, and C * H * W != D");
+};
+
 template <class BatchScalar, class FlowScalar, class Flow>
 struct batch_scalar_differs_from_the_flows {
   static_assert(std::is_same_v<BatchScalar, FlowScalar>,

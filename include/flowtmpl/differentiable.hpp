@@ -92,6 +92,8 @@ consteval bool differentiable() {
     return []<class... Ls>(Chain<Ls...>*) { return (differentiable<Ls>() && ...); }(static_cast<B*>(nullptr));
   } else if constexpr (is_inverse_layer<B>::value) {
     return differentiable<typename B::base_type>();
+  } else if constexpr (is_split_layer<B>::value) {
+    return differentiable<typename B::inner_type>();
   } else if constexpr (ConditionalBijector<B>) {
     return leaf_vjp_ctx<B>;
   } else {
@@ -114,6 +116,10 @@ struct tape_of<InverseBijector<B>, Dir> {
 template <class B, direction Dir>
 struct tape_of<context_bound<B>, Dir> {
   using type = typename tape_of<B, Dir>::type;
+};
+template <class Inner, direction Dir>
+struct tape_of<SplitBijector<Inner>, Dir> {
+  using type = typename tape_of<Inner, Dir>::type;
 };
 template <class Net, class B, direction Dir>
 struct tape_of<EmbeddedContextBijector<Net, B>, Dir> {
@@ -171,6 +177,12 @@ FLOWTMPL_HOST_DEVICE value_and_log_det<vector_t<B>, typename B::scalar_type> rec
     return record<Dir>(b.inner, v, e.data(), tape);
   } else if constexpr (detail::is_inverse_layer<B>::value) {
     return record<opposite(Dir)>(b.base, v, ctx, tape);
+  } else if constexpr (is_split_layer<B>::value) {
+    using H = vector_t<typename B::inner_type>;
+    const auto r = record<Dir>(b.inner, H(v.template head<B::half>()), ctx, tape);
+    value_and_log_det<vector_t<B>, S> out{v, r.log_det};
+    out.value.template head<B::half>() = r.value;
+    return out;
   } else {
     tape = v;
     if constexpr (ConditionalBijector<B>) {
@@ -218,6 +230,11 @@ FLOWTMPL_HOST_DEVICE vector_t<B> backward(const B& b, const tape_t<B, Dir>& tape
     return gv;
   } else if constexpr (detail::is_inverse_layer<B>::value) {
     return backward<opposite(Dir)>(b.base, tape, ctx, g, gld, grad.base, gctx);
+  } else if constexpr (is_split_layer<B>::value) {
+    using H = vector_t<typename B::inner_type>;
+    vector_t<B> out = g;
+    out.template head<B::half>() = backward<Dir>(b.inner, tape, ctx, H(g.template head<B::half>()), gld, grad.inner, gctx);
+    return out;
   } else if constexpr (ConditionalBijector<B>) {
     static_assert(detail::leaf_vjp_ctx<B>,
                   "flowtmpl: this conditional layer has no forward_vjp / inverse_vjp members (both forms: (x, c, gy, gld, "

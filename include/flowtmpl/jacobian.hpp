@@ -32,6 +32,8 @@ consteval bool has_jacobian() {
     return []<class... Ls>(Chain<Ls...>*) { return (has_jacobian<Ls>() && ...); }(static_cast<B*>(nullptr));
   } else if constexpr (is_inverse_layer<B>::value) {
     return has_jacobian<typename B::base_type>();
+  } else if constexpr (is_split_layer<B>::value) {
+    return has_jacobian<typename B::inner_type>();
   } else {
     return requires(const B& b, const vector_t<B>& x) { b.jacobian(x); } ||
            std::is_same_v<typename B::structure, structure::identity>;
@@ -84,6 +86,10 @@ Eigen::Matrix<typename B::scalar_type, B::dim, B::dim> jacobian(const B& b, cons
           if (!may_be_nonzero<T>(r, c)) inv(r, c) = S(0);
       return inv;
     }
+  } else if constexpr (is_split_layer<B>::value) {
+    M m = M::Identity();
+    m.template topLeftCorner<B::half, B::half>() = jacobian(b.inner, vector_t<typename B::inner_type>(x.template head<B::half>()));
+    return m;
   } else if constexpr (requires { b.jacobian(x); }) {
     return b.jacobian(x);
   } else if constexpr (std::is_same_v<typename B::structure, structure::identity>) {

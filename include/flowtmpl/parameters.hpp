@@ -82,6 +82,8 @@ consteval std::size_t count_parameters() {
         static_cast<B*>(nullptr));
   } else if constexpr (is_inverse_layer<B>::value) {
     return count_parameters<typename B::base_type>();
+  } else if constexpr (is_split_layer<B>::value) {
+    return count_parameters<typename B::inner_type>();
   } else if constexpr (is_embedded_context<B>::value) {
     return member_count<typename B::embedding_type>() + count_parameters<typename B::inner_type>();
   } else {
@@ -109,6 +111,8 @@ void walk_parameters(B& b, const std::string& prefix, F& f) {
     b.for_each_layer([&](auto idx, auto& layer) { walk_parameters(layer, message(prefix, idx.value, '.'), f); });
   } else if constexpr (is_inverse_layer<T>::value) {
     walk_parameters(b.base, prefix, f);
+  } else if constexpr (is_split_layer<T>::value) {
+    walk_parameters(b.inner, prefix, f);
   } else if constexpr (is_embedded_context<T>::value) {
     for_each_member_tensor(b.embedding, prefix + "embedding.", f);
     walk_parameters(b.inner, prefix, f);
@@ -182,6 +186,8 @@ void reset_walk(B& b, std::uint64_t seed, init scheme) {
     });
   } else if constexpr (is_inverse_layer<T>::value) {
     reset_walk(b.base, seed, scheme);
+  } else if constexpr (is_split_layer<T>::value) {
+    reset_walk(b.inner, seed, scheme);
   } else if constexpr (is_embedded_context<T>::value) {
     b.reset_embedding(seed);
     reset_walk(b.inner, seed, scheme);

@@ -29,6 +29,7 @@
 
 #include "../errors.hpp"
 #include "affine_family.hpp"
+#include "per_pixel.hpp"
 
 namespace flowtmpl {
 
@@ -89,9 +90,19 @@ struct ActNormBijector : detail::affine_ops<ActNormBijector<D, S>, D, S> {
   }
 };
 
+// On an image<C, H, W> (shapes.hpp), ActNorm is per channel: PerPixelBijector<
+// ActNormBijector<C, S>, H W> (bijectors/per_pixel.hpp), as Glow's.
 struct ActNorm : bijector_spec {
   template <int D, class S>
   using bind = ActNormBijector<D, S>;
+  static constexpr bool shape_aware = true;
+  static constexpr bool needs_shape = false;
+  template <class Shape, class S, int Position>
+  static consteval auto bind_shape() {
+    return detail::bind_per_channel<ActNorm, Shape, S, Position>();
+  }
+  template <class Shape>
+  using output_shape = Shape;
 };
 
 }  // namespace flowtmpl

@@ -17,6 +17,7 @@
 
 #include "../core.hpp"
 #include "../detail/interval.hpp"
+#include "../shapes.hpp"
 
 namespace flowtmpl {
 
@@ -145,6 +146,18 @@ struct Inverse : bijector_spec {
   }();
   template <int D, class S>
   using bind = InverseBijector<bind_t<Spec, D, S>>;
+  // bound to a shape (shapes.hpp): Spec bound to it, so that Shape is the data side of
+  // Inverse<compose<Squeeze, ...>> (the input of Spec's forward); what follows sees a
+  // vector unless Spec keeps the shape
+  static constexpr bool shape_aware = true;
+  static constexpr bool needs_shape = detail::needs_shape<Spec>();
+  template <class Shape, class S, int Position>
+  static consteval auto bind_shape() {
+    return std::type_identity<InverseBijector<typename detail::bind_at_shape<Spec, Shape, S, Position>::type>>{};
+  }
+  template <class Shape>
+  using output_shape = std::conditional_t<std::is_same_v<typename detail::shape_after<Spec, Shape>::type, Shape>, Shape,
+                                          features<Shape::size>>;
 };
 
 namespace detail {

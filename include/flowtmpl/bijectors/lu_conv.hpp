@@ -47,6 +47,7 @@
 #include "../core.hpp"
 #include "../detail/math.hpp"
 #include "../errors.hpp"
+#include "per_pixel.hpp"
 
 namespace flowtmpl {
 
@@ -438,10 +439,20 @@ struct LUConvBijector {
   std::array<S, D> signs;   // +-1; used by lu_diag::exp only
 };
 
+// On an image<C, H, W> (shapes.hpp), LUConv is the invertible 1x1 convolution:
+// PerPixelBijector<LUConvBijector<Diag, C, S>, H W> (bijectors/per_pixel.hpp).
 template <class Diag>
 struct LUConvT : bijector_spec {
   template <int D, class S>
   using bind = LUConvBijector<Diag, D, S>;
+  static constexpr bool shape_aware = true;
+  static constexpr bool needs_shape = false;
+  template <class Shape, class S, int Position>
+  static consteval auto bind_shape() {
+    return detail::bind_per_channel<LUConvT, Shape, S, Position>();
+  }
+  template <class Shape>
+  using output_shape = Shape;
 };
 
 struct LUConv : LUConvT<lu_diag::exp> {};

@@ -122,6 +122,17 @@ template <class BaseSpec, class BijectorSpec_>
 struct Flow : distribution_spec {
   template <int D, class S>
   using bind = FlowDistribution<bind_t<BaseSpec, D, S>, bind_t<BijectorSpec_, D, S>>;
+  // bound to the shape of the data (bind_shape_t, shapes.hpp): the transform to it, the
+  // base to its size
+  static constexpr bool shape_aware = true;
+  static constexpr bool needs_shape = detail::needs_shape<BijectorSpec_>();
+  template <class Shape, class S, int Position>
+  static consteval auto bind_shape() {
+    return std::type_identity<FlowDistribution<bind_t<BaseSpec, Shape::size, S>,
+                                               typename detail::bind_at_shape<BijectorSpec_, Shape, S, 1>::type>>{};
+  }
+  template <class Shape>
+  using output_shape = Shape;
 };
 
 }  // namespace flowtmpl

@@ -52,6 +52,8 @@ consteval bool uses_blocks() {
     return []<class... Ls>(Chain<Ls...>*) { return (uses_blocks<Ls>() || ...); }(static_cast<B*>(nullptr));
   } else if constexpr (is_inverse_layer<B>::value) {
     return uses_blocks<typename B::base_type>();
+  } else if constexpr (is_split_layer<B>::value) {
+    return uses_blocks<typename B::inner_type>();
   } else if constexpr (is_embedded_context<B>::value) {
     return true;
   } else {
@@ -80,6 +82,17 @@ void eval_block(const B& b, Eigen::Matrix<typename B::scalar_type, B::dim, Eigen
   } else if constexpr (is_embedded_context<B>::value) {
     const Eigen::Matrix<S, B::embedded_dim, Eigen::Dynamic> E = b.embed_block(*Ctx);
     eval_block<Dir>(b.inner, V, ld, &E);
+  } else if constexpr (is_split_layer<B>::value) {
+    // the inner chain over the first half of the rows; its constant log-dets are added
+    // here when the split's own log-det is not constant (else the caller's constant
+    // part holds them)
+    Eigen::Matrix<S, B::half, Eigen::Dynamic> head = V.template topRows<B::half>();
+    eval_block<Dir>(b.inner, head, ld, Ctx);
+    V.template topRows<B::half>() = head;
+    if constexpr (B::log_det_kind == flowtmpl::log_det_kind::input_dependent) {
+      const S c = detail::constant_part(b.inner);
+      ld.array() += Dir == direction::forward ? c : -c;
+    }
   } else if constexpr (Dir == direction::forward && has_forward_block_v<B, D, S>) {
     if constexpr (context_dim_of<B>() > 0)
       b.forward_block(V, ld, *Ctx);

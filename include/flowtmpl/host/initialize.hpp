@@ -41,6 +41,11 @@ void init_walk(B& b, bool normalizing, M& batch, const Ctx* ctx) {
     }
   } else if constexpr (is_inverse_layer<B>::value) {
     init_walk(b.base, !normalizing, batch, ctx);
+  } else if constexpr (is_split_layer<B>::value) {
+    // the inner layers see the first half of the rows
+    Eigen::Matrix<typename B::scalar_type, B::half, Eigen::Dynamic> head = batch.template topRows<B::half>();
+    init_walk(b.inner, normalizing, head, ctx);
+    batch.template topRows<B::half>() = head;
   } else if constexpr (is_embedded_context<B>::value) {
     const Eigen::Matrix<typename B::scalar_type, B::embedded_dim, Eigen::Dynamic> E = b.embed_block(*ctx);
     init_walk(b.inner, normalizing, batch, &E);

@@ -41,6 +41,8 @@ consteval bool block_vjp_ok() {
     return []<class... Ls>(Chain<Ls...>*) { return (block_vjp_ok<Ls>() && ...); }(static_cast<B*>(nullptr));
   } else if constexpr (is_inverse_layer<B>::value) {
     return block_vjp_ok<typename B::base_type>();
+  } else if constexpr (is_split_layer<B>::value) {
+    return block_vjp_ok<typename B::inner_type>();
   } else if constexpr (is_embedded_context<B>::value) {
     return block_vjp_ok<typename B::inner_type>();
   } else if constexpr (is_context_bound<B>::value) {
@@ -133,6 +135,19 @@ void backward_block(const B& b, const std::vector<sample_block<typename B::scala
     backward_block<Dir>(b.inner, tape, next, G, gld, grad.inner, &E, &GE);
     const auto graw = b.embedding.backward_block(net_tape, GE, grad.embedding);
     if (GC) *GC += graw;
+  } else if constexpr (is_split_layer<B>::value) {
+    // the inner chain's pass again over the first half of the rows, with a tape of its
+    // own (the outer tape holds blocks of the outer dimension), then its reverse sweep
+    using Inner = typename B::inner_type;
+    const auto& V = tape[--next];
+    sample_block<S, B::half> head = V.template topRows<B::half>();
+    Eigen::Matrix<S, 1, Eigen::Dynamic> ld = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
+    std::vector<sample_block<S, Inner::dim>> inner_tape;
+    record_block<Dir>(b.inner, head, ld, inner_tape, Ctx);
+    std::size_t inner_next = inner_tape.size();
+    sample_block<S, B::half> gh = G.template topRows<B::half>();
+    backward_block<Dir>(b.inner, inner_tape, inner_next, gh, gld, grad.inner, Ctx, GC);
+    G.template topRows<B::half>() = gh;
   } else {
     const auto& V = tape[--next];
     if constexpr (context_dim_of<B>() > 0) {

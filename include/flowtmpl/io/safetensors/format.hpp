@@ -28,14 +28,10 @@
 #include <nlohmann/json.hpp>
 
 #include "../../errors.hpp"
+#include "../error.hpp"
 #include "../../parameters.hpp"
 
 namespace flowtmpl {
-
-// What save and load throw: an I/O failure (naming the path) or an invalid input.
-struct io_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 namespace detail::io {
 
