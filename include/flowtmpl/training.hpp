@@ -11,7 +11,8 @@
 //       eps_j from philox_stream(seed, j) as sample() draws them; target(x) returns
 //       {log p~(x), d log p~/dx} (flowtmpl::value_and_gradient), p~ unnormalised. Also
 //       reports the effective sample size of the importance weights p~/q.
-// Samples are evaluated in blocks of 256 (in parallel with OpenMP when on); each block
+// Samples are evaluated in blocks of 256 (fewer for D > 128: host/parallel_loops.hpp's
+// host_block_for; in parallel with OpenMP when on); each block
 // accumulates its own gradient and the blocks are summed in order, so the result is
 // bitwise the same for any number of threads.
 //
@@ -43,6 +44,8 @@
 //   training/optimizers.hpp       adam, sgd, clip_grad_norm
 //   training/schedules.hpp        constant_lr, cosine_lr, step_lr
 //   training/progress.hpp         fit_progress and its line on stderr
+//   training/variational_dequantization.hpp  pixel_dequantizer (a learned q(u | x)),
+//                                 negative_elbo_and_gradient, importance_bits_per_dim
 //   training/fit.hpp              fit, fit_options, fit_result
 #pragma once
 
@@ -51,4 +54,5 @@
 #include "training/losses.hpp"
 #include "training/optimizers.hpp"
 #include "training/progress.hpp"
+#include "training/variational_dequantization.hpp"
 #include "training/schedules.hpp"

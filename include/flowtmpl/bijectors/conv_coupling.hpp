@@ -33,6 +33,7 @@
 // as one set of matrix products.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -133,6 +134,8 @@ struct ConvCouplingBijector : detail::parameter_walkers<ConvCouplingBijector<C, 
     std::array<S, net_type::input_size(1)> in;
     std::array<S, net_type::hidden_size(1)> a1, a2;
     std::array<S, net_type::output_size(1)> out;
+    std::array<S, net_type::shifted_size(1)> cols;
+    std::array<S, net_type::scratch_size(1)> scratch;
   };
 
   vec forward(const vec& x) const { return pass<direction::forward>(x).value; }
@@ -163,15 +166,17 @@ struct ConvCouplingBijector : detail::parameter_walkers<ConvCouplingBijector<C, 
   void vjp_block(const Eigen::Matrix<S, dim, Eigen::Dynamic>& V, Eigen::Matrix<S, dim, Eigen::Dynamic>& G, S gld,
                  ConvCouplingBijector& grad) const {
     const long n = V.cols();
-    std::vector<S> in(net_type::input_size(n)), a1(net_type::hidden_size(n)), a2(net_type::hidden_size(n)),
-        out(net_type::output_size(n)), gout(net_type::output_size(n), S(0)), gin(net_type::input_size(n), S(0)),
-        ga1(net_type::hidden_size(n)), ga2(net_type::hidden_size(n));
-    for (long j = 0; j < n; ++j) gather_input(V.col(j).data(), in.data(), j, n);
-    layout::zero_border(in.data(), net_in, n);
-    net.evaluate(in.data(), a1.data(), a2.data(), out.data(), n);
-    for (long j = 0; j < n; ++j) transform_vjp<Dir>(V.col(j).data(), G.col(j).data(), gld, out.data(), gout.data(), j, n, grad);
-    net.backward(in.data(), a1.data(), a2.data(), gout.data(), grad.net, gin.data(), ga1.data(), ga2.data(), n);
-    for (long j = 0; j < n; ++j) scatter_input_cotangent(gin.data(), G.col(j).data(), j, n);
+    block_buffers& b = buffers(n);
+    for (long j = 0; j < n; ++j) gather_input(V.col(j).data(), b.in.data(), j, n);
+    layout::zero_border(b.in.data(), net_in, n);
+    net.evaluate(b.in.data(), b.a1.data(), b.a2.data(), b.out.data(), b.cols.data(), b.scratch.data(), n);
+    std::fill(b.gout.begin(), b.gout.end(), S(0));
+    std::fill(b.gin.begin(), b.gin.end(), S(0));
+    for (long j = 0; j < n; ++j)
+      transform_vjp<Dir>(V.col(j).data(), G.col(j).data(), gld, b.out.data(), b.gout.data(), j, n, grad);
+    net.backward(b.a1.data(), b.a2.data(), b.cols.data(), b.gout.data(), grad.net, b.gin.data(), b.ga1.data(),
+                 b.ga2.data(), b.scratch.data(), n);
+    for (long j = 0; j < n; ++j) scatter_input_cotangent(b.gin.data(), G.col(j).data(), j, n);
   }
 
   void reset_parameters(std::uint64_t seed, init scheme) { net.reset(seed, scheme, identity_bias()); }
@@ -183,6 +188,29 @@ struct ConvCouplingBijector : detail::parameter_walkers<ConvCouplingBijector<C, 
   }
 
  private:
+  // The buffers of a block of n images, one set per thread, grown when a larger block
+  // comes (so that training allocates them once, not per block).
+  struct block_buffers {
+    std::vector<S> in, a1, a2, out, cols, scratch, gout, gin, ga1, ga2;
+  };
+  static block_buffers& buffers(long n) {
+    thread_local block_buffers b;
+    auto fit = [](std::vector<S>& v, long size) {
+      if (long(v.size()) < size) v.resize(std::size_t(size));
+    };
+    fit(b.in, net_type::input_size(n));
+    fit(b.gin, net_type::input_size(n));
+    fit(b.a1, net_type::hidden_size(n));
+    fit(b.a2, net_type::hidden_size(n));
+    fit(b.ga1, net_type::hidden_size(n));
+    fit(b.ga2, net_type::hidden_size(n));
+    fit(b.out, net_type::output_size(n));
+    fit(b.gout, net_type::output_size(n));
+    fit(b.cols, net_type::shifted_size(n));
+    fit(b.scratch, net_type::scratch_size(n));
+    return b;
+  }
+
   // the network's input (padded layout, image j of n) from the values v of one image
   static void gather_input(const S* v, S* in, long j, long n) {
     const long len = layout::length(n);
@@ -263,7 +291,7 @@ struct ConvCouplingBijector : detail::parameter_walkers<ConvCouplingBijector<C, 
     workspace ws;
     ws.in.fill(S(0));
     gather_input(v.data(), ws.in.data(), 0, 1);
-    net.evaluate(ws.in.data(), ws.a1.data(), ws.a2.data(), ws.out.data(), 1);
+    net.evaluate(ws.in.data(), ws.a1.data(), ws.a2.data(), ws.out.data(), ws.cols.data(), ws.scratch.data(), 1);
     value_and_log_det<vec, S> r{v, S(0)};
     r.log_det = transform<Dir>(r.value.data(), ws.out.data(), 0, 1);
     return r;
@@ -280,13 +308,13 @@ struct ConvCouplingBijector : detail::parameter_walkers<ConvCouplingBijector<C, 
     backward_workspace bw;
     ws.in.fill(S(0));
     gather_input(v.data(), ws.in.data(), 0, 1);
-    net.evaluate(ws.in.data(), ws.a1.data(), ws.a2.data(), ws.out.data(), 1);
+    net.evaluate(ws.in.data(), ws.a1.data(), ws.a2.data(), ws.out.data(), ws.cols.data(), ws.scratch.data(), 1);
     bw.gout.fill(S(0));
     bw.gin.fill(S(0));
     vec gv = g;
     transform_vjp<Dir>(v.data(), gv.data(), gld, ws.out.data(), bw.gout.data(), 0, 1, grad);
-    net.backward(ws.in.data(), ws.a1.data(), ws.a2.data(), bw.gout.data(), grad.net, bw.gin.data(), bw.ga1.data(),
-                 bw.ga2.data(), 1);
+    net.backward(ws.a1.data(), ws.a2.data(), ws.cols.data(), bw.gout.data(), grad.net, bw.gin.data(), bw.ga1.data(),
+                 bw.ga2.data(), ws.scratch.data(), 1);
     scatter_input_cotangent(bw.gin.data(), gv.data(), 0, 1);
     return gv;
   }
@@ -294,11 +322,11 @@ struct ConvCouplingBijector : detail::parameter_walkers<ConvCouplingBijector<C, 
   template <direction Dir, class Block, class LogDets>
   void block_pass(Block& v, LogDets& ld) const {
     const long n = v.cols();
-    std::vector<S> in(net_type::input_size(n), S(0)), a1(net_type::hidden_size(n)), a2(net_type::hidden_size(n)),
-        out(net_type::output_size(n));
-    for (long j = 0; j < n; ++j) gather_input(v.col(j).data(), in.data(), j, n);
-    net.evaluate(in.data(), a1.data(), a2.data(), out.data(), n);
-    for (long j = 0; j < n; ++j) ld(j) += transform<Dir>(v.col(j).data(), out.data(), j, n);
+    block_buffers& b = buffers(n);
+    for (long j = 0; j < n; ++j) gather_input(v.col(j).data(), b.in.data(), j, n);
+    layout::zero_border(b.in.data(), net_in, n);
+    net.evaluate(b.in.data(), b.a1.data(), b.a2.data(), b.out.data(), b.cols.data(), b.scratch.data(), n);
+    for (long j = 0; j < n; ++j) ld(j) += transform<Dir>(v.col(j).data(), b.out.data(), j, n);
   }
 };
 

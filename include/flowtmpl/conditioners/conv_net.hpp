@@ -15,11 +15,12 @@
 //
 // Evaluation works on a padded layout (conv_layout<H, W>): each channel of n images is
 // one row of n (H + 2)(W + 2) values with a zero border around every image and a
-// margin of W + 3 zeros at both ends, so that a 3x3 convolution is nine products of a
-// Cout x Cin tap of the weights with the input row shifted by the tap's offset, over
-// all n images at once (the values computed on the border are discarded). One image
-// (the per-sample path) and a block of images (the host's block path) are the same
-// code; the buffers are the caller's (on the stack for one image).
+// margin of W + 3 zeros at both ends, so that a tap of a 3x3 convolution is the row
+// shifted by the tap's offset, over all n images at once (the values computed on the
+// border are discarded). conv1 is one product with the nine shifted copies of its
+// input; conv3 one product of its nine stacked taps with a2, added at the nine shifts.
+// One image (the per-sample path) and a block of images (the host's block path) are
+// the same code; the buffers are the caller's (on the stack for one image).
 #pragma once
 
 #include <array>
@@ -68,106 +69,129 @@ using row_map = Eigen::Map<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eige
 template <class S>
 using const_row_map =
     Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0, Eigen::OuterStride<>>;
-template <class S>
-using tap_map = Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0,
-                           Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
-template <class S>
-using grad_tap_map =
-    Eigen::Map<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
 
-// out (Cout rows) += conv3x3(in (Cin rows)) over the padded layout's span of n images;
-// w: [Cout][Cin][3][3]
-template <int H, int W, class S>
-void conv3x3_accumulate(const S* w, int cout, int cin, const S* in, S* out, long n) {
-  using L = conv_layout<H, W>;
-  const long len = L::length(n), span = n * L::plane;
-  row_map<S> o(out + L::margin, cout, span, Eigen::OuterStride<>(len));
-  for (int kh = 0; kh < 3; ++kh)
-    for (int kw = 0; kw < 3; ++kw) {
-      const long shift = (kh - 1) * L::row + (kw - 1);
-      const tap_map<S> tap(w + kh * 3 + kw, cout, cin, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(cin * 9, 9));
-      const const_row_map<S> x(in + L::margin + shift, cin, span, Eigen::OuterStride<>(len));
-      o.noalias() += tap * x;
-    }
-}
-
-// The reverse of conv3x3_accumulate for the cotangent g of out (zero outside the
-// pixels): adds into gw ([Cout][Cin][3][3]) and, when gin is not null, into gin's rows
-// (values on the border are meaningless).
-template <int H, int W, class S>
-void conv3x3_backward(const S* w, int cout, int cin, const S* in, const S* g, S* gw, S* gin, long n) {
-  using L = conv_layout<H, W>;
-  const long len = L::length(n), span = n * L::plane;
-  const const_row_map<S> go(g + L::margin, cout, span, Eigen::OuterStride<>(len));
-  for (int kh = 0; kh < 3; ++kh)
-    for (int kw = 0; kw < 3; ++kw) {
-      const long shift = (kh - 1) * L::row + (kw - 1);
-      const const_row_map<S> x(in + L::margin + shift, cin, span, Eigen::OuterStride<>(len));
-      grad_tap_map<S> gtap(gw + kh * 3 + kw, cout, cin, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(cin * 9, 9));
-      gtap.noalias() += go * x.transpose();
-      if (gin) {
-        const tap_map<S> tap(w + kh * 3 + kw, cout, cin, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(cin * 9, 9));
-        row_map<S> gi(gin + L::margin + shift, cin, span, Eigen::OuterStride<>(len));
-        gi.noalias() += tap.transpose() * go;
-      }
-    }
+// The offset of tap k = 3 kh + kw of a 3x3 kernel in the padded layout's rows.
+template <int H, int W>
+constexpr long tap_shift(int k) {
+  return (k / 3 - 1) * conv_layout<H, W>::row + (k % 3 - 1);
 }
 
 // The bound network: Cin -> Cout channels on H x W images.
+//   conv1 as one product with the nine shifted copies of the input (cols, 9 Cin rows,
+//   kept for the weight gradient); conv3 as one product of the nine stacked taps
+//   (9 Cout x Hidden) with a2, whose rows are then added at the nine shifts; the
+//   reverse sweep the same way round. Every product has an inner dimension of at least
+//   9 Cin, Hidden or 9 Cout, where the nine separate per-tap products had Cin or Cout.
 template <int Cin, int Cout, int Hidden, int H, int W, class S>
 struct conv_net : parameter_walkers<conv_net<Cin, Cout, Hidden, H, W, S>> {
   using layout = conv_layout<H, W>;
   static constexpr int in_channels = Cin, out_channels = Cout, hidden = Hidden;
+  static constexpr int taps = 9;
   BOOST_HANA_DEFINE_STRUCT(conv_net, (std::array<S, Hidden * Cin * 9>, conv1_weight), (std::array<S, Hidden>, conv1_bias),
                            (std::array<S, Hidden * Hidden>, conv2_weight), (std::array<S, Hidden>, conv2_bias),
                            (std::array<S, Cout * Hidden * 9>, conv3_weight), (std::array<S, Cout>, conv3_bias));
   conv_net() : conv1_weight{}, conv1_bias{}, conv2_weight{}, conv2_bias{}, conv3_weight{}, conv3_bias{} {}
 
-  // The buffers of one evaluation over n images: rows of the padded layout.
+  // The buffers of one evaluation over n images (rows of the padded layout, or of its
+  // span of n (H + 2)(W + 2) columns): the input, the activations and the output, the
+  // shifted input (kept from evaluate for backward), and scratch.
+  static constexpr long span(long n) { return n * layout::plane; }
   static constexpr long input_size(long n) { return Cin * layout::length(n); }
   static constexpr long hidden_size(long n) { return Hidden * layout::length(n); }
   static constexpr long output_size(long n) { return Cout * layout::length(n); }
+  static constexpr long shifted_size(long n) { return 9 * Cin * span(n); }
+  static constexpr long scratch_size(long n) { return 9 * (Cout > Cin ? Cout : Cin) * layout::length(n); }
 
-  // a1, a2 (the activations, kept for backward) and out from x (its border zero).
-  void evaluate(const S* x, S* a1, S* a2, S* out, long n) const {
-    const long len = layout::length(n);
+  // a1, a2 (kept for backward), out and the shifted input cols from x (its border zero);
+  // scratch of scratch_size(n).
+  void evaluate(const S* x, S* a1, S* a2, S* out, S* cols, S* scratch, long n) const {
+    const long len = layout::length(n), sp = span(n), m = layout::margin;
+    // conv1: a1 = W1 (Hidden x 9 Cin, torch's layout) cols + b1
+    for (int i = 0; i < Cin; ++i)
+      for (int k = 0; k < 9; ++k) {
+        const S* src = x + i * len + m + tap_shift<H, W>(k);
+        S* dst = cols + (i * 9 + k) * sp;
+        for (long q = 0; q < sp; ++q) dst[q] = src[q];
+      }
+    const Eigen::Map<const Eigen::Matrix<S, Hidden, Cin * 9, Eigen::RowMajor>> w1(conv1_weight.data());
     bias_rows(a1, conv1_bias.data(), Hidden, len);
-    conv3x3_accumulate<H, W>(conv1_weight.data(), Hidden, Cin, x, a1, n);
+    row_map<S>(a1 + m, Hidden, sp, Eigen::OuterStride<>(len)).noalias() +=
+        w1 * const_row_map<S>(cols, Cin * 9, sp, Eigen::OuterStride<>(sp));
     relu(a1, Hidden * len);
     layout::zero_border(a1, Hidden, n);
+    // conv2 (1x1)
+    const Eigen::Map<const Eigen::Matrix<S, Hidden, Hidden, Eigen::RowMajor>> w2(conv2_weight.data());
     bias_rows(a2, conv2_bias.data(), Hidden, len);
-    {
-      row_map<S> o(a2, Hidden, len, Eigen::OuterStride<>(len));
-      const Eigen::Map<const Eigen::Matrix<S, Hidden, Hidden, Eigen::RowMajor>> w2(conv2_weight.data());
-      o.noalias() += w2 * const_row_map<S>(a1, Hidden, len, Eigen::OuterStride<>(len));
-    }
+    row_map<S>(a2 + m, Hidden, sp, Eigen::OuterStride<>(len)).noalias() +=
+        w2 * const_row_map<S>(a1 + m, Hidden, sp, Eigen::OuterStride<>(len));
     relu(a2, Hidden * len);
     layout::zero_border(a2, Hidden, n);
+    // conv3: T (tap-major 9 Cout x len) = stacked taps a2, out[o] = b3 + sum_k T[k Cout + o] shifted
+    const auto w3 = stacked_conv3();
+    row_map<S>(scratch, 9 * Cout, len, Eigen::OuterStride<>(len)).noalias() =
+        w3 * const_row_map<S>(a2, Hidden, len, Eigen::OuterStride<>(len));
     bias_rows(out, conv3_bias.data(), Cout, len);
-    conv3x3_accumulate<H, W>(conv3_weight.data(), Cout, Hidden, a2, out, n);
+    for (int k = 0; k < 9; ++k)
+      for (int o = 0; o < Cout; ++o) {
+        const S* t = scratch + (k * Cout + o) * len + m + tap_shift<H, W>(k);
+        S* dst = out + o * len + m;
+        for (long q = 0; q < sp; ++q) dst[q] += t[q];
+      }
   }
 
   // g: the cotangent of out (Cout rows; zeroed here outside the pixels); adds the
   // parameters' cotangents into grad and, when gx is not null, the input's into gx (on
-  // the pixels; its border is meaningless). ga1, ga2: scratch of hidden_size(n).
-  void backward(const S* x, const S* a1, const S* a2, S* g, conv_net& grad, S* gx, S* ga1, S* ga2, long n) const {
-    const long len = layout::length(n);
+  // the pixels; its border is meaningless). cols: what evaluate left there; ga1, ga2:
+  // hidden_size(n) scratch; scratch: scratch_size(n).
+  void backward(const S* a1, const S* a2, const S* cols, S* g, conv_net& grad, S* gx, S* ga1, S* ga2, S* scratch,
+                long n) const {
+    const long len = layout::length(n), sp = span(n), m = layout::margin;
     layout::zero_border(g, Cout, n);
     add_row_sums(grad.conv3_bias.data(), g, Cout, len);
-    for (long k = 0; k < Hidden * len; ++k) ga2[k] = S(0);
-    conv3x3_backward<H, W>(conv3_weight.data(), Cout, Hidden, a2, g, grad.conv3_weight.data(), ga2, n);
+    // G9[k Cout + o][p] = g[o][p - shift_k] over the span: ga2 = stacked^T G9 and the
+    // stacked taps' gradient G9 a2^T
+    for (int k = 0; k < 9; ++k)
+      for (int o = 0; o < Cout; ++o) {
+        const S* src = g + o * len + m - tap_shift<H, W>(k);
+        S* dst = scratch + (k * Cout + o) * sp;
+        for (long q = 0; q < sp; ++q) dst[q] = src[q];
+      }
+    const const_row_map<S> g9(scratch, 9 * Cout, sp, Eigen::OuterStride<>(sp));
+    {
+      const auto w3 = stacked_conv3();
+      for (long k = 0; k < Hidden * len; ++k) ga2[k] = S(0);
+      row_map<S>(ga2 + m, Hidden, sp, Eigen::OuterStride<>(len)).noalias() = w3.transpose() * g9;
+      const Eigen::Matrix<S, 9 * Cout, Hidden> gw3 = g9 * const_row_map<S>(a2 + m, Hidden, sp, Eigen::OuterStride<>(len)).transpose();
+      for (int k = 0; k < 9; ++k)
+        for (int o = 0; o < Cout; ++o)
+          for (int i = 0; i < Hidden; ++i) grad.conv3_weight[(o * Hidden + i) * 9 + k] += gw3(k * Cout + o, i);
+    }
     for (long k = 0; k < Hidden * len; ++k) ga2[k] = a2[k] > S(0) ? ga2[k] : S(0);  // relu; border: a2 = 0
     add_row_sums(grad.conv2_bias.data(), ga2, Hidden, len);
     {
-      const const_row_map<S> g2(ga2, Hidden, len, Eigen::OuterStride<>(len));
+      const const_row_map<S> g2(ga2 + m, Hidden, sp, Eigen::OuterStride<>(len));
       Eigen::Map<Eigen::Matrix<S, Hidden, Hidden, Eigen::RowMajor>> gw2(grad.conv2_weight.data());
-      gw2.noalias() += g2 * const_row_map<S>(a1, Hidden, len, Eigen::OuterStride<>(len)).transpose();
+      gw2.noalias() += g2 * const_row_map<S>(a1 + m, Hidden, sp, Eigen::OuterStride<>(len)).transpose();
       const Eigen::Map<const Eigen::Matrix<S, Hidden, Hidden, Eigen::RowMajor>> w2(conv2_weight.data());
-      row_map<S>(ga1, Hidden, len, Eigen::OuterStride<>(len)).noalias() = w2.transpose() * g2;
+      for (long k = 0; k < Hidden * len; ++k) ga1[k] = S(0);
+      row_map<S>(ga1 + m, Hidden, sp, Eigen::OuterStride<>(len)).noalias() = w2.transpose() * g2;
     }
     for (long k = 0; k < Hidden * len; ++k) ga1[k] = a1[k] > S(0) ? ga1[k] : S(0);
     add_row_sums(grad.conv1_bias.data(), ga1, Hidden, len);
-    conv3x3_backward<H, W>(conv1_weight.data(), Hidden, Cin, x, ga1, grad.conv1_weight.data(), gx, n);
+    const const_row_map<S> g1(ga1 + m, Hidden, sp, Eigen::OuterStride<>(len));
+    Eigen::Map<Eigen::Matrix<S, Hidden, Cin * 9, Eigen::RowMajor>> gw1(grad.conv1_weight.data());
+    gw1.noalias() += g1 * const_row_map<S>(cols, Cin * 9, sp, Eigen::OuterStride<>(sp)).transpose();
+    if (gx) {
+      // U[k Cin + i] = sum_h W1[h][i][k] ga1[h], added into gx[i] at the shift
+      const Eigen::Map<const Eigen::Matrix<S, Hidden, Cin * 9, Eigen::RowMajor>> w1(conv1_weight.data());
+      row_map<S>(scratch, Cin * 9, sp, Eigen::OuterStride<>(sp)).noalias() = w1.transpose() * g1;
+      for (int i = 0; i < Cin; ++i)
+        for (int k = 0; k < 9; ++k) {
+          const S* u = scratch + (i * 9 + k) * sp;
+          S* dst = gx + i * len + m + tap_shift<H, W>(k);
+          for (long q = 0; q < sp; ++q) dst[q] += u[q];
+        }
+    }
   }
 
   // identity_bias: the Cout biases of the identity start
@@ -197,6 +221,14 @@ struct conv_net : parameter_walkers<conv_net<Cin, Cout, Hidden, H, W, S>> {
   }
 
  private:
+  // conv3's taps stacked tap-major: row k Cout + o, column i = W3[o][i][k]
+  Eigen::Matrix<S, 9 * Cout, Hidden, Eigen::RowMajor> stacked_conv3() const {
+    Eigen::Matrix<S, 9 * Cout, Hidden, Eigen::RowMajor> w;
+    for (int o = 0; o < Cout; ++o)
+      for (int i = 0; i < Hidden; ++i)
+        for (int k = 0; k < 9; ++k) w(k * Cout + o, i) = conv3_weight[(o * Hidden + i) * 9 + k];
+    return w;
+  }
   static void bias_rows(S* rows, const S* b, int channels, long len) {
     for (int c = 0; c < channels; ++c)
       for (long k = 0; k < len; ++k) rows[c * len + k] = b[c];

@@ -50,7 +50,7 @@ batch_result<typename B::scalar_type, B::dim> run_bijector(const B& b, const Eig
       eval_block<Dir>(*p, V, ld, static_cast<const batch_t<S, 1>*>(nullptr));
       out.values.middleCols(first, count) = V;
       out.log_det.segment(first, count) = ld.array() + (Dir == direction::forward ? c : -c);
-    });
+    }, host_block_for(B::dim));
   } else {
     const auto p = prepared_on_heap(b);
     const S c = detail::constant_part(*p);

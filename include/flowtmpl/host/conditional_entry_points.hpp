@@ -80,7 +80,7 @@ batch_result<typename B::scalar_type, B::dim> run_conditional(const B& b, const 
       eval_block<Dir>(*p, V, ld, &cb);
       out.values.middleCols(first, count) = V;
       out.log_det.segment(first, count) = ld.array() + (Dir == direction::forward ? c : -c);
-    });
+    }, host_block_for(B::dim));
   }
   return out;
 }

@@ -78,7 +78,7 @@ batch_result<typename Dist::scalar_type, Dist::dim> draw(const Dist& d, Eigen::I
       eval_block<direction::forward>(*p, V, ld, static_cast<const batch_t<S, 1>*>(nullptr));
       out.values.middleCols(first, count) = V;
       if (with_lp) out.log_det.segment(first, count) = lz.array() - (ld.array() + c);
-    });
+    }, host_block_for(Dist::dim));
   } else if constexpr (is_flow_distribution<Dist>::value) {
     const auto p = prepared_on_heap(d.transform);
     const S c = detail::constant_part(*p);

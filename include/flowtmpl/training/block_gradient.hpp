@@ -175,10 +175,12 @@ void backward_block(const B& b, const std::vector<sample_block<typename B::scala
 }
 
 // log p of the columns of X into lp, adding w d log p / dtheta (summed over the block)
-// into grad; Ctx: the context block of a conditional flow (C x n), else nullptr.
+// into grad; Ctx: the context block of a conditional flow (C x n), else nullptr; GX,
+// when not null: w d log p / dx of every column.
 template <class F, class XB, class CtxBlock = context_block_of<F>>
 void log_prob_vjp_block(const F& f, const XB& X, typename F::scalar_type w, F& grad, typename F::scalar_type* lp,
-                        const CtxBlock* Ctx = nullptr) {
+                        const CtxBlock* Ctx = nullptr,
+                        sample_block<typename F::scalar_type, F::dim>* GX = nullptr) {
   using S = typename F::scalar_type;
   constexpr int D = F::dim;
   const Eigen::Index n = X.cols();
@@ -196,6 +198,7 @@ void log_prob_vjp_block(const F& f, const XB& X, typename F::scalar_type w, F& g
   std::size_t next = tape.size();
   backward_block<direction::inverse>(f.transform, tape, next, G, w, grad.transform, Ctx,
                                      static_cast<CtxBlock*>(nullptr));
+  if (GX) *GX = std::move(G);
 }
 
 }  // namespace detail

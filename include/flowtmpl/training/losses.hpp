@@ -4,7 +4,7 @@
 //   nll_and_gradient(flow, X, grad [, log_probs])  -> S   mean -log p(x) over the
 //       columns of X (D x N); per-sample log densities to *log_probs (1 x N) when given.
 //       A flow with coupling layers (no context) is differentiated a block of 256
-//       samples at a time with matrix-matrix products (training/block_gradient.hpp),
+//       samples (host_block_for(D): fewer for D > 128) at a time with matrix-matrix products (training/block_gradient.hpp),
 //       others sample by sample (log_prob_vjp per column).
 //   nll_and_gradient(flow, X, Ctx, grad [, log_probs])  a conditional flow: the mean of
 //       -log p(x_j | c_j), the context batch Ctx C x N (or C x 1 for all); by blocks
@@ -17,7 +17,8 @@
 //       value_and_gradient {log p~(x), d log p~/dx}, p~ unnormalised. Also reports the
 //       effective sample size of the importance weights p~/q. The flow's base must
 //       model ReparameterizedDistribution.
-// Samples are evaluated in blocks of 256 (in parallel with OpenMP when on); each block
+// Samples are evaluated in blocks of 256 (fewer for D > 128: host/parallel_loops.hpp's
+// host_block_for; in parallel with OpenMP when on); each block
 // accumulates its own gradient (one flow-sized gradient per block, on the heap) and the
 // blocks are summed in order, so the result is bitwise the same for any number of
 // threads.
@@ -86,7 +87,8 @@ typename F::scalar_type nll_and_gradient_impl(const F& flow, const Eigen::Matrix
   const Eigen::Index n = X.cols();
   if (n < 1) detail::fail_shape(message(what, ": the batch is empty"));
   const S w = S(-1) / S(n);
-  const Eigen::Index blocks = (n + detail::host_block - 1) / detail::host_block;
+  constexpr Eigen::Index block = detail::host_block_for(F::dim);
+  const Eigen::Index blocks = (n + block - 1) / block;
   std::vector<F> parts(std::size_t(blocks), make_gradient(flow));
   std::vector<S> sums(std::size_t(blocks), S(0));
   Eigen::Matrix<S, 1, Eigen::Dynamic> lp(n);
@@ -113,7 +115,7 @@ typename F::scalar_type nll_and_gradient_impl(const F& flow, const Eigen::Matrix
       }
     }
     sums[std::size_t(b)] = acc;
-  });
+  }, block);
   detail::sum_gradients(parts, grad);
   S total(0);
   for (S s : sums) total += s;
