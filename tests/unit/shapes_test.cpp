@@ -10,6 +10,7 @@
 #include <flowtmpl/training.hpp>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -146,4 +147,23 @@ TEST_CASE("sampling a multi-scale image flow at temperatures, and the round trip
     const auto z = m.transform.inverse(x);
     REQUIRE((m.transform.forward(z) - x).cwiseAbs().maxCoeff() < 1e-10);
   }
+}
+
+TEST_CASE("checked mode walks into the Split and names the layer and the sample", "[image]") {
+  const auto px = blobs(20);
+  Eigen::Matrix<double, 64, Eigen::Dynamic> v = ft::uniform_dequantize<64, double>(px, 4);
+  const Model<double> m = trained_a_little<double>(v);
+  const auto checked = ft::log_prob(m, v, ft::checked);
+  const auto unchecked = ft::log_prob(m, v);
+  for (Eigen::Index j = 0; j < v.cols(); ++j) REQUIRE(checked[j] == Approx(unchecked[j]).epsilon(1e-12));
+  v(5, 3) = 1.2;  // outside LogitPreprocessing<0.05>'s domain: the first layer from the data
+  REQUIRE_THROWS_WITH(ft::log_prob(m, v, ft::checked),
+                      Catch::Contains("layer 0 (Inverse<LogitPreprocessing>)") && Catch::Contains("sample 3, component 5") &&
+                          Catch::Contains("outside the domain"));
+  // a layer inside the split: ActNorm (layer 1 of the inner chain, after its squeeze)
+  // with a non-finite scale
+  Model<double> broken = m;
+  broken.transform.base.get<4>().inner.get<1>().get<0>().inner.log_scale[2] = std::numeric_limits<double>::infinity();
+  v(5, 3) = 0.5;
+  REQUIRE_THROWS_WITH(ft::log_prob(broken, v, ft::checked), Catch::Contains("layer 4.1.0"));
 }

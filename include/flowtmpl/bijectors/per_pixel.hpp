@@ -14,7 +14,8 @@
 // Log-det: the sum over the pixels (Pixels times Inner's, for a constant one).
 // Structure: Inner's when diagonal, else dense. Parameters: Inner's, with Inner's names
 // ("3.log_scale"). Gradients: Inner's vector-Jacobian products summed over the pixels
-// (each pixel's log-det has the whole log-det's cotangent).
+// (each pixel's log-det has the whole log-det's cotangent); over a block, Inner's
+// vjp_block on every pixel of every sample at once, where Inner has one.
 #pragma once
 
 #include <cmath>
@@ -25,6 +26,7 @@
 #include "../detail/eigen.hpp"
 
 #include "../core.hpp"
+#include "../direction.hpp"
 #include "../detail/members.hpp"
 #include "../random.hpp"
 #include "../shapes.hpp"
@@ -110,6 +112,27 @@ struct PerPixelBijector : detail::parameter_walkers<PerPixelBijector<Inner, Pixe
     vec gy;
     for (int p = 0; p < Pixels; ++p) put(gy, p, inner.inverse_vjp(at(y, p), at(gx, p), gld, grad.inner));
     return gy;
+  }
+
+  // The same over a block of n samples (training's block path), as Inner's over the
+  // C x (n Pixels) block of every pixel of every sample: Inner's parameters' cotangents
+  // summed over all of them, each pixel's log-det cotangent gld.
+  template <direction Dir>
+  void vjp_block(const Eigen::Matrix<S, dim, Eigen::Dynamic>& V, Eigen::Matrix<S, dim, Eigen::Dynamic>& G, S gld,
+                 PerPixelBijector& grad) const
+    requires requires(const Inner& b, const Eigen::Matrix<S, channels, Eigen::Dynamic>& m,
+                      Eigen::Matrix<S, channels, Eigen::Dynamic>& g, Inner& gi) { b.template vjp_block<Dir>(m, g, gld, gi); }
+  {
+    const Eigen::Index n = V.cols();
+    Eigen::Matrix<S, channels, Eigen::Dynamic> m(channels, n * Pixels), g(channels, n * Pixels);
+    using per_sample = Eigen::Map<const Eigen::Matrix<S, Pixels, channels>>;
+    for (Eigen::Index j = 0; j < n; ++j) {
+      m.middleCols(j * Pixels, Pixels) = per_sample(V.col(j).data()).transpose();
+      g.middleCols(j * Pixels, Pixels) = per_sample(G.col(j).data()).transpose();
+    }
+    inner.template vjp_block<Dir>(m, g, gld, grad.inner);
+    for (Eigen::Index j = 0; j < n; ++j)
+      Eigen::Map<Eigen::Matrix<S, Pixels, channels>>(G.col(j).data()) = g.middleCols(j * Pixels, Pixels).transpose();
   }
 
   // Data-dependent initialisation (host/initialize.hpp): Inner's, over the C x (N Pixels)

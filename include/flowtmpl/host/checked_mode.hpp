@@ -157,6 +157,11 @@ void checked_walk(const B& b, direction dir, vector_t<B>& v, typename B::scalar_
     layer_path p = path;
     ++p.inversions;
     checked_walk(b.base, opposite(dir), v, ld, sample, p, ctx);
+  } else if constexpr (is_split_layer<B>::value) {
+    // the inner chain on the first half, its layers numbered below the split's
+    vector_t<typename B::inner_type> head = v.template head<B::half>();
+    checked_walk(b.inner, dir, head, ld, sample, path, ctx);
+    v.template head<B::half>() = head;
   } else if constexpr (is_embedded_context<B>::value) {
     // the layers read the embedding's output: it must be finite
     const auto e = b.embed_values(ctx);

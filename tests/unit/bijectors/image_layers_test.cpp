@@ -14,7 +14,9 @@
 #include "support/gradients.hpp"
 
 #include <cmath>
+#include <algorithm>
 #include <string>
+#include <vector>
 
 namespace ft = flowtmpl;
 using flowtmpl_test::randomize;
@@ -137,4 +139,60 @@ TEST_CASE("gradients of the image layers on 2 x 4 x 4 images", "[image][gradient
     randomize(b, 17, -0.4, 0.4);
     require_gradients(b, opt);
   }
+}
+
+namespace {
+// The float layer's vector-Jacobian products against the double layer's (checked against
+// central differences above) at the same parameters and points, both directions.
+template <class Spec>
+void require_float_gradients_match_double(std::uint64_t seed) {
+  bound<Spec, double> bd;
+  ft::reset_parameters(bd, seed);
+  randomize(bd, seed, -0.4, 0.4);
+  bound<Spec, float> bf;
+  ft::reset_parameters(bf, seed);  // the fixed settings too (the 1x1 convolutions' permutation and signs)
+  std::vector<double> p(ft::parameter_count_v<bound<Spec, double>>);
+  ft::copy_parameters(bd, p.data());
+  std::vector<float> pf(p.begin(), p.end());
+  ft::assign_parameters(bf, pf.data());
+  std::vector<double> back(p.size());
+  ft::copy_parameters(bf, back.data());
+  ft::assign_parameters(bd, back.data());  // the double layer at the float-rounded parameters
+  constexpr int D = Small::size;
+  ft::philox_stream rng(seed, 9);
+  for (int point = 0; point < 3; ++point) {
+    Eigen::Matrix<double, D, 1> x, gy;
+    for (int i = 0; i < D; ++i) {
+      x[i] = double(float(2 * rng.uniform<double>() - 1));
+      gy[i] = double(float(2 * rng.uniform<double>() - 1));
+    }
+    for (int dir = 0; dir < 2; ++dir) {
+      auto gd = ft::make_gradient(bd);
+      auto gf = ft::make_gradient(bf);
+      const Eigen::Matrix<double, D, 1> xd = dir == 0 ? ft::forward_vjp(bd, x, gy, 0.7, gd) : ft::inverse_vjp(bd, x, gy, 0.7, gd);
+      const Eigen::Matrix<float, D, 1> xf = dir == 0 ? ft::forward_vjp(bf, x.cast<float>().eval(), gy.cast<float>().eval(), 0.7f, gf)
+                                                      : ft::inverse_vjp(bf, x.cast<float>().eval(), gy.cast<float>().eval(), 0.7f, gf);
+      REQUIRE((xf.cast<double>() - xd).norm() <= 1e-4 * std::max(1.0, xd.norm()));
+      std::vector<double> a(p.size());
+      std::vector<float> b(p.size());
+      ft::copy_parameters(gd, a.data());
+      ft::copy_parameters(gf, b.data());
+      double diff = 0, norm = 0;
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        diff += (double(b[i]) - a[i]) * (double(b[i]) - a[i]);
+        norm += a[i] * a[i];
+      }
+      REQUIRE(std::sqrt(diff) <= 1e-4 * std::max(1.0, std::sqrt(norm)));
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("the image layers' float gradients agree with the double ones", "[image][gradients]") {
+  require_float_gradients_match_double<ft::ActNorm>(21);
+  require_float_gradients_match_double<ft::LUConv>(22);
+  require_float_gradients_match_double<GlowCoupling>(23);
+  require_float_gradients_match_double<SplineCoupling>(24);
+  require_float_gradients_match_double<CheckerCoupling>(25);
+  require_float_gradients_match_double<ft::compose<ft::Squeeze, ft::compose<ft::ActNorm, ft::LUConv, GlowCoupling>, ft::Split, GlowCoupling>>(26);
 }
