@@ -20,7 +20,8 @@
 // (checkerboard: t = c). Feature i of the transformer is the value's rank among the
 // transformed values in storage order.
 //
-// Domain: the transformer's. Structure: dense (the partition is not contiguous in
+// Domain: the transformer's, for every value (checked mode checks the whole input
+// against it, as Coupling's). Structure: dense (the partition is not contiguous in
 // general). Log-det: input-dependent (zero for a volume-preserving transformer).
 // Parameters: "net.conv1.weight", ... (conditioners/conv_net.hpp) and the
 // transformer's own ("transformer.<name>"). Default-constructed the network is 0 and
@@ -44,6 +45,7 @@
 #include "../conditioners/conditioner.hpp"
 #include "../conditioners/conv_net.hpp"
 #include "../core.hpp"
+#include "../detail/interval.hpp"
 #include "../detail/members.hpp"
 #include "../direction.hpp"
 #include "../shapes.hpp"
@@ -180,6 +182,21 @@ struct ConvCouplingBijector : detail::parameter_walkers<ConvCouplingBijector<C, 
   }
 
   void reset_parameters(std::uint64_t seed, init scheme) { net.reset(seed, scheme, identity_bias()); }
+
+  // the transformer's domain, for every value (checked mode checks the whole input)
+  static constexpr interval<S> forward_domain()
+    requires requires { transformer_type::domain(); }
+  {
+    return transformer_type::domain();
+  }
+  static constexpr interval<S> inverse_domain()
+    requires requires { transformer_type::domain(); }
+  {
+    if constexpr (requires { transformer_type::image(); })
+      return transformer_type::image();
+    else
+      return transformer_type::domain();
+  }
 
   template <class Self, class F>
   static void walk_parameter_tensors(Self& self, F& f) {
@@ -333,6 +350,14 @@ struct ConvCouplingBijector : detail::parameter_walkers<ConvCouplingBijector<C, 
 // The spec.
 template <class Transformer, class Net = ConvNet<32>, class Mask = image_mask::channels<>>
 struct ConvCoupling : bijector_spec {
+  static_assert(TransformerSpec<Transformer>,
+                "flowtmpl: ConvCoupling<Transformer, Net, Mask>: Transformer must be a transformer spec (Affine, "
+                "SigmoidAffine, Spline<K>, ...)");
+  static_assert(requires { typename Net::template network<1, 1, 2, 2, double>; },
+                "flowtmpl: ConvCoupling<Transformer, Net, Mask>: Net must be a convolutional conditioner, ConvNet<Hidden>");
+  static_assert(requires { Mask::template net_in<2>; },
+                "flowtmpl: ConvCoupling<Transformer, Net, Mask>: Mask must be image_mask::channels<...> or "
+                "image_mask::checkerboard<...>");
   static constexpr bool shape_aware = true;
   static constexpr bool needs_shape = true;
   template <class Shape, class S, int Position>
