@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <flowtmpl/dequantization.hpp>
+#include <flowtmpl/differentiable.hpp>
 #include <flowtmpl/flowtmpl.hpp>
+#include <flowtmpl/testing.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -111,4 +113,26 @@ TEMPLATE_TEST_CASE("LogitPreprocessing: round trip, log-det and domain", "[dequa
   REQUIRE(B::forward_domain().contains(S(0)));
   REQUIRE(B::forward_domain().contains(S(1)));
   REQUIRE(!B::forward_domain().contains(S(1.06)));
+}
+
+TEMPLATE_TEST_CASE("LogitPreprocessing passes the kit", "[dequantization]", float, double) {
+  using S = TestType;
+  const ft::LogitPreprocessingBijector<32, S, 0.05> b;
+  ft::testing::options<S> opt;
+  opt.points = 32;
+  const auto rep = ft::testing::check_bijector(b, opt);
+  INFO(rep.text());
+  REQUIRE(rep.checks() > 0);
+  REQUIRE(rep.ok());
+}
+
+TEST_CASE("LogitPreprocessing's gradients", "[dequantization][gradients]") {
+  const ft::LogitPreprocessingBijector<6, double, 0.05> b;
+  ft::testing::gradient_options<double> opt;
+  opt.lo = 0.01;  // inside the domain, away from where the logit is steep
+  opt.hi = 0.99;
+  const auto rep = ft::testing::check_gradients(b, opt);
+  INFO(rep.text());
+  REQUIRE(rep.checks() > 0);
+  REQUIRE(rep.ok());
 }
