@@ -74,6 +74,24 @@ struct Split {};
 template <class... Ls>
 class Chain;
 
+// The base of a spec that binds only through the shape pipeline (Squeeze, Flatten,
+// Unflatten, ConvCoupling): it declares itself shape-aware and needing a shape, and
+// bound to a plain D it binds to features<D> (where its bind_shape reports in words a
+// shape it does not take).
+namespace detail {
+template <class Spec, int D, class S>
+struct bound_through_features {  // a struct: Spec is complete only when this is used
+  using type = typename decltype(Spec::template bind_shape<features<D>, S, 0>())::type;
+};
+}  // namespace detail
+template <class Spec>
+struct shape_spec : bijector_spec {
+  static constexpr bool shape_aware = true;
+  static constexpr bool needs_shape = true;
+  template <int D, class S>
+  using bind = typename detail::bound_through_features<Spec, D, S>::type;
+};
+
 namespace detail {
 
 template <class L>
@@ -93,6 +111,13 @@ consteval bool needs_shape() {
 
 template <class Shape, class S, int Position>
 using invalid_at = invalid_layer<Shape::size, S>;
+
+// Whether Shape is an image; if not, the diagnostic that Spec (at Position) needs one.
+template <class Spec, class Shape, int Position>
+consteval bool image_or_diagnose() {
+  if constexpr (!is_image<Shape>::value) (void)sizeof(diagnostic::layer_needs_an_image_shape<Position, Spec, Shape::size>);
+  return is_image<Shape>::value;
+}
 
 // The shape after L's forward from Shape.
 template <class L, class Shape>

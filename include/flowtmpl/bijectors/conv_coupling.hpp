@@ -349,7 +349,7 @@ struct ConvCouplingBijector : detail::parameter_walkers<ConvCouplingBijector<C, 
 
 // The spec.
 template <class Transformer, class Net = ConvNet<32>, class Mask = image_mask::channels<>>
-struct ConvCoupling : bijector_spec {
+struct ConvCoupling : shape_spec<ConvCoupling<Transformer, Net, Mask>> {
   static_assert(TransformerSpec<Transformer>,
                 "flowtmpl: ConvCoupling<Transformer, Net, Mask>: Transformer must be a transformer spec (Affine, "
                 "SigmoidAffine, Spline<K>, ...)");
@@ -358,12 +358,9 @@ struct ConvCoupling : bijector_spec {
   static_assert(requires { Mask::template net_in<2>; },
                 "flowtmpl: ConvCoupling<Transformer, Net, Mask>: Mask must be image_mask::channels<...> or "
                 "image_mask::checkerboard<...>");
-  static constexpr bool shape_aware = true;
-  static constexpr bool needs_shape = true;
   template <class Shape, class S, int Position>
   static consteval auto bind_shape() {
-    if constexpr (!is_image<Shape>::value) {
-      (void)sizeof(diagnostic::layer_needs_an_image_shape<Position, ConvCoupling, Shape::size>);
+    if constexpr (!detail::image_or_diagnose<ConvCoupling, Shape, Position>()) {
       return std::type_identity<detail::invalid_layer<Shape::size, S>>{};
     } else {
       static_assert(detail::checkerboard_mask<Mask> || Shape::channels >= 2,
@@ -377,8 +374,6 @@ struct ConvCoupling : bijector_spec {
   }
   template <class Shape>
   using output_shape = Shape;
-  template <int D, class S>
-  using bind = typename decltype(bind_shape<features<D>, S, 0>())::type;
 };
 
 }  // namespace flowtmpl

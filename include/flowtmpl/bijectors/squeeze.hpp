@@ -77,13 +77,10 @@ struct squeezed<image<C, H, W>> {
 };
 }  // namespace detail
 
-struct Squeeze : bijector_spec {
-  static constexpr bool shape_aware = true;
-  static constexpr bool needs_shape = true;
+struct Squeeze : shape_spec<Squeeze> {
   template <class Shape, class S, int Position>
   static consteval auto bind_shape() {
-    if constexpr (!is_image<Shape>::value) {
-      (void)sizeof(diagnostic::layer_needs_an_image_shape<Position, Squeeze, Shape::size>);
+    if constexpr (!detail::image_or_diagnose<Squeeze, Shape, Position>()) {
       return std::type_identity<detail::invalid_layer<Shape::size, S>>{};
     } else if constexpr (Shape::height % 2 != 0 || Shape::width % 2 != 0) {
       (void)sizeof(diagnostic::squeeze_needs_an_even_height_and_width<Position, Shape::channels, Shape::height,
@@ -95,18 +92,12 @@ struct Squeeze : bijector_spec {
   }
   template <class Shape>
   using output_shape = typename detail::squeezed<Shape>::type;
-  // bound to a plain dimension: the diagnostic above, through the shape pipeline
-  template <int D, class S>
-  using bind = typename decltype(bind_shape<features<D>, S, 0>())::type;
 };
 
-struct Flatten : bijector_spec {
-  static constexpr bool shape_aware = true;
-  static constexpr bool needs_shape = true;
+struct Flatten : shape_spec<Flatten> {
   template <class Shape, class S, int Position>
   static consteval auto bind_shape() {
-    if constexpr (!is_image<Shape>::value) {
-      (void)sizeof(diagnostic::layer_needs_an_image_shape<Position, Flatten, Shape::size>);
+    if constexpr (!detail::image_or_diagnose<Flatten, Shape, Position>()) {
       return std::type_identity<detail::invalid_layer<Shape::size, S>>{};
     } else {
       return std::type_identity<IdentityBijector<Shape::size, S>>{};
@@ -114,15 +105,11 @@ struct Flatten : bijector_spec {
   }
   template <class Shape>
   using output_shape = features<Shape::size>;
-  template <int D, class S>
-  using bind = typename decltype(bind_shape<features<D>, S, 0>())::type;
 };
 
 template <int C, int H, int W>
-struct Unflatten : bijector_spec {
+struct Unflatten : shape_spec<Unflatten<C, H, W>> {
   static_assert(C >= 1 && H >= 1 && W >= 1, "flowtmpl: Unflatten<C, H, W>: every extent must be at least 1");
-  static constexpr bool shape_aware = true;
-  static constexpr bool needs_shape = true;
   template <class Shape, class S, int Position>
   static consteval auto bind_shape() {
     if constexpr (Shape::size != C * H * W) {
@@ -134,8 +121,6 @@ struct Unflatten : bijector_spec {
   }
   template <class Shape>
   using output_shape = std::conditional_t<Shape::size == C * H * W, image<C, H, W>, Shape>;
-  template <int D, class S>
-  using bind = typename decltype(bind_shape<features<D>, S, 0>())::type;
 };
 
 }  // namespace flowtmpl

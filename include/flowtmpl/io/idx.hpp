@@ -42,6 +42,7 @@
 
 #include "../errors.hpp"
 #include "error.hpp"
+#include "read_file.hpp"
 
 namespace flowtmpl::io {
 
@@ -157,29 +158,6 @@ inline layout check(std::span<const std::uint8_t> bytes, bool images, const char
   return l;
 }
 
-// The whole file, in one pass.
-inline std::vector<std::uint8_t> read_file(const std::string& path, const char* fn) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr)
-    throw io_error(message("flowtmpl: ", fn, ' ', path, ": cannot open it (", std::strerror(errno), ")"));
-  std::vector<std::uint8_t> bytes;
-  std::error_code ec;  // a regular file's size, to read it into one buffer
-  const std::uintmax_t known = std::filesystem::file_size(path, ec);
-  if (!ec && known <= std::numeric_limits<std::size_t>::max() / 2) bytes.reserve(std::size_t(known));
-  std::array<std::uint8_t, 65536> chunk;
-  for (;;) {
-    const std::size_t got = std::fread(chunk.data(), 1, chunk.size(), file);
-    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
-    if (got < chunk.size()) break;
-  }
-  const bool failed = std::ferror(file) != 0;
-  const int read_errno = errno;
-  std::fclose(file);
-  if (failed)
-    throw io_error(message("flowtmpl: ", fn, ' ', path, ": reading it failed (", std::strerror(read_errno), ")"));
-  return bytes;
-}
-
 inline idx_images images_from(const layout& l, std::vector<std::uint8_t> pixels) {
   return idx_images{l.dims[0], l.dims[1], l.dims[2], std::move(pixels)};
 }
@@ -200,7 +178,7 @@ inline std::vector<std::uint8_t> read_idx_labels_bytes(std::span<const std::uint
 
 // The images of the (decompressed) IDX image file at path, e.g. t10k-images-idx3-ubyte.
 inline idx_images read_idx_images(const std::string& path) {
-  std::vector<std::uint8_t> bytes = detail::idx::read_file(path, "read_idx_images");
+  std::vector<std::uint8_t> bytes = flowtmpl::detail::read_whole_file(path, "read_idx_images");
   const auto l = detail::idx::check(bytes, true, "read_idx_images", path);
   bytes.erase(bytes.begin(), bytes.begin() + std::ptrdiff_t(l.offset));
   return detail::idx::images_from(l, std::move(bytes));
@@ -208,7 +186,7 @@ inline idx_images read_idx_images(const std::string& path) {
 
 // The labels of the (decompressed) IDX label file at path, e.g. t10k-labels-idx1-ubyte.
 inline std::vector<std::uint8_t> read_idx_labels(const std::string& path) {
-  std::vector<std::uint8_t> bytes = detail::idx::read_file(path, "read_idx_labels");
+  std::vector<std::uint8_t> bytes = flowtmpl::detail::read_whole_file(path, "read_idx_labels");
   const auto l = detail::idx::check(bytes, false, "read_idx_labels", path);
   bytes.erase(bytes.begin(), bytes.begin() + std::ptrdiff_t(l.offset));
   return bytes;

@@ -21,6 +21,7 @@
 
 #include "../../errors.hpp"
 #include "../../parameters.hpp"
+#include "../read_file.hpp"
 #include "format.hpp"
 #include "spec_text.hpp"
 #include "validating_reader.hpp"
@@ -57,20 +58,7 @@ void load_bytes(Flow& f, std::span<const std::uint8_t> bytes) {
 template <class Flow>
   requires detail::io::saveable<Flow>
 void load(Flow& f, const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr)
-    throw io_error(detail::message("flowtmpl: load ", path, ": cannot open it (", std::strerror(errno), ")"));
-  std::vector<std::uint8_t> bytes;
-  std::array<std::uint8_t, 65536> chunk;
-  for (;;) {
-    const std::size_t got = std::fread(chunk.data(), 1, chunk.size(), file);
-    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
-    if (got < chunk.size()) break;
-  }
-  const bool failed = std::ferror(file) != 0;
-  const int read_errno = errno;
-  std::fclose(file);
-  if (failed) throw io_error(detail::message("flowtmpl: load ", path, ": reading it failed (", std::strerror(read_errno), ")"));
+  const std::vector<std::uint8_t> bytes = detail::read_whole_file(path, "load");
   detail::io::load_into(f, bytes.data(), bytes.size(), path);
 }
 
