@@ -350,6 +350,9 @@ struct ConvCouplingBijector : detail::parameter_walkers<ConvCouplingBijector<C, 
 // The spec.
 template <class Transformer, class Net = ConvNet<32>, class Mask = image_mask::channels<>>
 struct ConvCoupling : shape_spec<ConvCoupling<Transformer, Net, Mask>> {
+  static constexpr bool arguments_are_valid = TransformerSpec<Transformer> &&
+                                              requires { typename Net::template network<1, 1, 2, 2, double>; } &&
+                                              requires { Mask::template net_in<2>; };
   static_assert(TransformerSpec<Transformer>,
                 "flowtmpl: ConvCoupling<Transformer, Net, Mask>: Transformer must be a transformer spec (Affine, "
                 "SigmoidAffine, Spline<K>, ...)");
@@ -360,8 +363,8 @@ struct ConvCoupling : shape_spec<ConvCoupling<Transformer, Net, Mask>> {
                 "image_mask::checkerboard<...>");
   template <class Shape, class S, int Position>
   static consteval auto bind_shape() {
-    if constexpr (!detail::image_or_diagnose<ConvCoupling, Shape, Position>()) {
-      return std::type_identity<detail::invalid_layer<Shape::size, S>>{};
+    if constexpr (!detail::image_or_diagnose<ConvCoupling, Shape, Position>() || !arguments_are_valid) {
+      return std::type_identity<detail::invalid_layer<Shape::size, S>>{};  // said above in words
     } else {
       static_assert(detail::checkerboard_mask<Mask> || Shape::channels >= 2,
                     "flowtmpl: ConvCoupling with image_mask::channels needs at least 2 channels (squeeze first, or use "
