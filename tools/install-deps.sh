@@ -3,7 +3,7 @@
 # packages. Does nothing when everything is already installed.
 set -euo pipefail
 packages=(g++ cmake ninja-build libeigen3-dev libboost-dev catch2 libbenchmark-dev nlohmann-json3-dev libstb-dev
-          clang-19 libomp-19-dev libclang-rt-19-dev dataset-fashion-mnist)
+          clang-19 libomp-19-dev libclang-rt-19-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

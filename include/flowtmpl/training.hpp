@@ -46,7 +46,9 @@
 //   training/progress.hpp         fit_progress and its line on stderr
 //   training/variational_dequantization.hpp  pixel_dequantizer (a learned q(u | x)),
 //                                 negative_elbo_and_gradient, importance_bits_per_dim
-//   training/fit.hpp              fit, fit_options, fit_result
+//   training/fit_state.hpp        fit_options, fit_result, fit_state (checkpoints, resuming)
+//   training/fit_loop.hpp         fit's loop, on one process or over MPI (mpi/fit.hpp)
+//   training/fit.hpp              fit
 #pragma once
 
 #include "training/block_gradient.hpp"

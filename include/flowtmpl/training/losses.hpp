@@ -75,31 +75,29 @@ template <class F>
 inline constexpr gradient_path gradient_path_of =
     block_gradient_ok<F>() ? gradient_path::blocks : gradient_path::per_sample;
 
-// The mean NLL's gradient, by blocks of host_block columns (in parallel, each block into
-// its own part, the parts summed in block order), each block by the given path; ctx:
-// the checked context batch of a conditional flow (C x N or C x 1), else nullptr.
-template <gradient_path Path, class F, class Derived, class Ctx>
-typename F::scalar_type nll_and_gradient_impl(const F& flow, const Eigen::MatrixBase<Derived>& Xin, const Ctx* ctx,
-                                              F& grad, Eigen::Matrix<typename F::scalar_type, 1, Eigen::Dynamic>* log_probs,
-                                              const char* what) {
+// The blocks of X (D x n) taken by the given path, in parallel: block b's gradient of w
+// times its log densities into parts[b] (zeroed first), the sum of its log densities
+// into sums[b], every column's log density into lp[j]; ctx: the checked context batch
+// of a conditional flow (C x n or C x 1), else nullptr. X may be the columns of a larger
+// batch that start at one of its block boundaries (w is then -1 over that batch's
+// size): the blocks are the same, so the parts are those the whole batch gives there.
+template <gradient_path Path, class F, class XR, class Ctx>
+void nll_gradient_parts(const F& flow, const XR& X, const Ctx* ctx, typename F::scalar_type w, std::vector<F>& parts,
+                        std::vector<typename F::scalar_type>& sums, typename F::scalar_type* lp) {
   using S = typename F::scalar_type;
-  const auto X = detail::batch_view<F>(Xin, what);
-  const Eigen::Index n = X.cols();
-  if (n < 1) detail::fail_shape(message(what, ": the batch is empty"));
-  const S w = S(-1) / S(n);
   constexpr Eigen::Index block = detail::host_block_for(F::dim);
-  const Eigen::Index blocks = (n + block - 1) / block;
-  std::vector<F> parts(std::size_t(blocks), make_gradient(flow));
-  std::vector<S> sums(std::size_t(blocks), S(0));
-  Eigen::Matrix<S, 1, Eigen::Dynamic> lp(n);
+  const Eigen::Index n = X.cols();
+  const std::size_t blocks = std::size_t((n + block - 1) / block);
+  parts.assign(blocks, make_gradient(flow));
+  sums.assign(blocks, S(0));
   detail::for_each_numbered_block(n, [&](Eigen::Index b, Eigen::Index first, Eigen::Index count) {
     S acc(0);
     if constexpr (Path == gradient_path::blocks) {
       if constexpr (context_dim_of<F>() > 0) {
         const context_block_of<F> cb = context_block<S, context_dim_of<F>()>(*ctx, first, count);
-        log_prob_vjp_block(flow, X.middleCols(first, count), w, parts[std::size_t(b)], lp.data() + first, &cb);
+        log_prob_vjp_block(flow, X.middleCols(first, count), w, parts[std::size_t(b)], lp + first, &cb);
       } else {
-        log_prob_vjp_block(flow, X.middleCols(first, count), w, parts[std::size_t(b)], lp.data() + first);
+        log_prob_vjp_block(flow, X.middleCols(first, count), w, parts[std::size_t(b)], lp + first);
       }
       for (Eigen::Index j = first; j < first + count; ++j) acc += lp[j];
     } else {
@@ -116,6 +114,23 @@ typename F::scalar_type nll_and_gradient_impl(const F& flow, const Eigen::Matrix
     }
     sums[std::size_t(b)] = acc;
   }, block);
+}
+
+// The mean NLL's gradient, by blocks of host_block columns (nll_gradient_parts: in
+// parallel, each block into its own part), the parts summed in block order; ctx: the
+// checked context batch of a conditional flow (C x N or C x 1), else nullptr.
+template <gradient_path Path, class F, class Derived, class Ctx>
+typename F::scalar_type nll_and_gradient_impl(const F& flow, const Eigen::MatrixBase<Derived>& Xin, const Ctx* ctx,
+                                              F& grad, Eigen::Matrix<typename F::scalar_type, 1, Eigen::Dynamic>* log_probs,
+                                              const char* what) {
+  using S = typename F::scalar_type;
+  const auto X = detail::batch_view<F>(Xin, what);
+  const Eigen::Index n = X.cols();
+  if (n < 1) detail::fail_shape(message(what, ": the batch is empty"));
+  std::vector<F> parts;
+  std::vector<S> sums;
+  Eigen::Matrix<S, 1, Eigen::Dynamic> lp(n);
+  nll_gradient_parts<Path>(flow, X, ctx, S(-1) / S(n), parts, sums, lp.data());
   detail::sum_gradients(parts, grad);
   S total(0);
   for (S s : sums) total += s;

@@ -72,20 +72,28 @@ std::vector<std::uint8_t> save_bytes(const Flow& f) {
   return out;
 }
 
-template <class Flow>
-  requires detail::io::saveable<Flow>
-void save(const Flow& f, const std::string& path) {
-  const std::vector<std::uint8_t> bytes = save_bytes(f);
+namespace detail::io {
+
+// Writes bytes to path; io_error "flowtmpl: <what> <path>: ..." on failure.
+inline void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes, const char* what) {
   std::FILE* file = std::fopen(path.c_str(), "wb");
   if (file == nullptr)
-    throw io_error(detail::message("flowtmpl: save ", path, ": cannot open it for writing (", std::strerror(errno), ")"));
+    throw io_error(message("flowtmpl: ", what, ' ', path, ": cannot open it for writing (", std::strerror(errno), ")"));
   const std::size_t written = std::fwrite(bytes.data(), 1, bytes.size(), file);
   const int write_errno = errno;
   const bool closed = std::fclose(file) == 0;
   if (written != bytes.size())
-    throw io_error(detail::message("flowtmpl: save ", path, ": wrote ", written, " of ", bytes.size(), " bytes (",
-                                   std::strerror(write_errno), ")"));
-  if (!closed) throw io_error(detail::message("flowtmpl: save ", path, ": closing it failed (", std::strerror(errno), ")"));
+    throw io_error(message("flowtmpl: ", what, ' ', path, ": wrote ", written, " of ", bytes.size(), " bytes (",
+                           std::strerror(write_errno), ")"));
+  if (!closed) throw io_error(message("flowtmpl: ", what, ' ', path, ": closing it failed (", std::strerror(errno), ")"));
+}
+
+}  // namespace detail::io
+
+template <class Flow>
+  requires detail::io::saveable<Flow>
+void save(const Flow& f, const std::string& path) {
+  detail::io::write_file(path, save_bytes(f), "save");
 }
 
 }  // namespace flowtmpl
