@@ -6,6 +6,8 @@
 #   flowtmpl::io          <flowtmpl/io/safetensors.hpp>: flowtmpl::flowtmpl and nlohmann_json
 #   flowtmpl::device_cpp  the thrust device backend on the serial CPP system
 #   flowtmpl::device_omp  the thrust device backend on the OMP system (needs OpenMP)
+#   flowtmpl::mpi         <flowtmpl/mpi.hpp>: flowtmpl::flowtmpl and MPI's C interface
+#                         (find_package(MPI), MPI::MPI_CXX without the C++ bindings)
 #
 # thrust is looked for in the CUDA toolkit at FLOWTMPL_CUDA_ROOT (<root>/include/cccl,
 # or <root>/include for toolkits before 13), else as a system thrust (Debian's
@@ -37,8 +39,9 @@ function(_flowtmpl_component component imported)
 endfunction()
 
 macro(flowtmpl_define_components)
-  cmake_parse_arguments(_ftc "IMPORTED;IO;DEVICE" "" "" ${ARGN})
+  cmake_parse_arguments(_ftc "IMPORTED;IO;DEVICE;MPI" "" "" ${ARGN})
   set(flowtmpl_io_FOUND FALSE)
+  set(flowtmpl_mpi_FOUND FALSE)
   set(flowtmpl_device_cpp_FOUND FALSE)
   set(flowtmpl_device_omp_FOUND FALSE)
   set(_ftc_defined "")
@@ -52,6 +55,20 @@ macro(flowtmpl_define_components)
       list(APPEND _ftc_defined "flowtmpl::io")
     else()
       message(STATUS "flowtmpl: nlohmann_json not found (Debian: nlohmann-json3-dev): flowtmpl::io is not defined")
+    endif()
+  endif()
+
+  if(_ftc_MPI)
+    if(NOT TARGET MPI::MPI_CXX)
+      set(MPI_CXX_SKIP_MPICXX TRUE)
+      find_package(MPI QUIET COMPONENTS CXX)
+    endif()
+    if(TARGET MPI::MPI_CXX)
+      _flowtmpl_component(mpi "${_ftc_IMPORTED}" MPI::MPI_CXX)
+      list(APPEND _ftc_defined "flowtmpl::mpi")
+    else()
+      message(STATUS "flowtmpl: MPI not found (Debian: libopenmpi-dev, openmpi-bin): flowtmpl::mpi and its tests, "
+                     "benchmark and example are skipped")
     endif()
   endif()
 

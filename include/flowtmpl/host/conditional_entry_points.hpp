@@ -85,19 +85,21 @@ batch_result<typename B::scalar_type, B::dim> run_conditional(const B& b, const 
   return out;
 }
 
-// The conditional draw: base points from philox_stream(seed, j) (at temperature T when
-// given), then the transform forward with the context.
+// The conditional draw of samples first, ..., first + n - 1: base points from
+// philox_stream(seed, j) (at temperature T when given), then the transform forward with
+// the context (n columns, or one for all).
 template <class Dist, class DC, class... T>
-batch_result<typename Dist::scalar_type, Dist::dim> draw_conditional(const Dist& d, Eigen::Index n, std::uint64_t seed,
-                                                                     const Eigen::MatrixBase<DC>& context,
-                                                                     const char* what, const T&... temperature) {
+batch_result<typename Dist::scalar_type, Dist::dim> draw_conditional_columns(const Dist& d, Eigen::Index first,
+                                                                             Eigen::Index n, std::uint64_t seed,
+                                                                             const Eigen::MatrixBase<DC>& context,
+                                                                             const char* what, const T&... temperature) {
   using S = typename Dist::scalar_type;
   if (n < 0) fail_shape(message(what, ": the number of samples is negative"));
   (void)context_view<Dist>(context, n, what);  // before drawing anything
   batch_t<S, Dist::dim> z(Dist::dim, n);
   row_t<S> lz(n);
   for_each_column(n, [&](Eigen::Index j) {
-    philox_stream rng(seed, std::uint64_t(j));
+    philox_stream rng(seed, std::uint64_t(first + j));
     const vector_t<Dist> zj = d.base.sample(rng, temperature...);
     z.col(j) = zj;
     lz[j] = d.base.log_prob(zj, temperature...);
@@ -105,6 +107,12 @@ batch_result<typename Dist::scalar_type, Dist::dim> draw_conditional(const Dist&
   auto r = run_conditional<direction::forward, Dist>(d.transform, z, context, unchecked, what);
   r.log_det = lz - r.log_det;
   return r;
+}
+template <class Dist, class DC, class... T>
+batch_result<typename Dist::scalar_type, Dist::dim> draw_conditional(const Dist& d, Eigen::Index n, std::uint64_t seed,
+                                                                     const Eigen::MatrixBase<DC>& context,
+                                                                     const char* what, const T&... temperature) {
+  return draw_conditional_columns(d, 0, n, seed, context, what, temperature...);
 }
 
 }  // namespace detail

@@ -56,9 +56,13 @@ consteval bool flow_uses_blocks() {
     return false;
 }
 
+// Samples first, ..., first + n - 1 of the stream of seed (sample j from
+// philox_stream(seed, j)); a block-path flow evaluates them in blocks that start at
+// column first (mpi/sampling.hpp starts them at a block boundary of the whole draw).
 template <class Dist, class... T>
-batch_result<typename Dist::scalar_type, Dist::dim> draw(const Dist& d, Eigen::Index n, std::uint64_t seed, bool with_lp,
-                                                         const T&... temperature) {
+batch_result<typename Dist::scalar_type, Dist::dim> draw_columns(const Dist& d, Eigen::Index first_column,
+                                                                 Eigen::Index n, std::uint64_t seed, bool with_lp,
+                                                                 const T&... temperature) {
   using S = typename Dist::scalar_type;
   if (n < 0) fail_shape("sample: the number of samples is negative");
   batch_result<S, Dist::dim> out{batch_t<S, Dist::dim>(Dist::dim, n), row_t<S>(with_lp ? n : 0)};
@@ -69,7 +73,7 @@ batch_result<typename Dist::scalar_type, Dist::dim> draw(const Dist& d, Eigen::I
       batch_t<S, Dist::dim> V(Dist::dim, count);
       row_t<S> lz(count);
       for (Eigen::Index j = 0; j < count; ++j) {
-        philox_stream rng(seed, std::uint64_t(first + j));
+        philox_stream rng(seed, std::uint64_t(first_column + first + j));
         const vector_t<Dist> z = d.base.sample(rng, temperature...);
         V.col(j) = z;
         if (with_lp) lz[j] = d.base.log_prob(z, temperature...);
@@ -83,7 +87,7 @@ batch_result<typename Dist::scalar_type, Dist::dim> draw(const Dist& d, Eigen::I
     const auto p = prepared_on_heap(d.transform);
     const S c = detail::constant_part(*p);
     for_each_column(n, [&](Eigen::Index j) {
-      philox_stream rng(seed, std::uint64_t(j));
+      philox_stream rng(seed, std::uint64_t(first_column + j));
       const vector_t<Dist> z = d.base.sample(rng, temperature...);
       const auto r = detail::forward_varying(*p, z);
       out.values.col(j) = r.value;
@@ -91,13 +95,18 @@ batch_result<typename Dist::scalar_type, Dist::dim> draw(const Dist& d, Eigen::I
     });
   } else {
     for_each_column(n, [&](Eigen::Index j) {
-      philox_stream rng(seed, std::uint64_t(j));
+      philox_stream rng(seed, std::uint64_t(first_column + j));
       const vector_t<Dist> x = d.sample(rng, temperature...);
       out.values.col(j) = x;
       if (with_lp) out.log_det[j] = d.log_prob(x, temperature...);
     });
   }
   return out;
+}
+template <class Dist, class... T>
+batch_result<typename Dist::scalar_type, Dist::dim> draw(const Dist& d, Eigen::Index n, std::uint64_t seed, bool with_lp,
+                                                         const T&... temperature) {
+  return draw_columns(d, 0, n, seed, with_lp, temperature...);
 }
 
 }  // namespace detail

@@ -55,13 +55,25 @@ struct value_and_gradient {
 
 namespace detail {
 
+// One block's gradient, on a 64-byte boundary. Eigen's vectorised assignment into a
+// parameter block (an unaligned Map) chooses which entries it adds as packets from the
+// block's address, and a packet's sum over the columns is associated differently from a
+// scalar's: at a fixed alignment, a block's part has the same bits whichever block it is
+// (its index in the vector, the process that computes it: mpi/fit.hpp relies on it).
+template <class F>
+struct alignas(64) gradient_part {
+  F value;
+};
+template <class F>
+using gradient_parts = std::vector<gradient_part<F>>;
+
 // grad = sum of parts in order.
 template <class F>
-void sum_gradients(std::vector<F>& parts, F& grad) {
+void sum_gradients(gradient_parts<F>& parts, F& grad) {
   constexpr std::size_t n = parameter_count_v<F>;
   std::vector<typename F::scalar_type> acc(n, typename F::scalar_type(0)), tmp(n);
   for (auto& p : parts) {
-    copy_parameters(p, tmp.data());
+    copy_parameters(p.value, tmp.data());
     for (std::size_t i = 0; i < acc.size(); ++i) acc[i] += tmp[i];
   }
   assign_parameters(grad, acc.data());
@@ -82,22 +94,22 @@ inline constexpr gradient_path gradient_path_of =
 // batch that start at one of its block boundaries (w is then -1 over that batch's
 // size): the blocks are the same, so the parts are those the whole batch gives there.
 template <gradient_path Path, class F, class XR, class Ctx>
-void nll_gradient_parts(const F& flow, const XR& X, const Ctx* ctx, typename F::scalar_type w, std::vector<F>& parts,
+void nll_gradient_parts(const F& flow, const XR& X, const Ctx* ctx, typename F::scalar_type w, gradient_parts<F>& parts,
                         std::vector<typename F::scalar_type>& sums, typename F::scalar_type* lp) {
   using S = typename F::scalar_type;
   constexpr Eigen::Index block = detail::host_block_for(F::dim);
   const Eigen::Index n = X.cols();
   const std::size_t blocks = std::size_t((n + block - 1) / block);
-  parts.assign(blocks, make_gradient(flow));
+  parts.assign(blocks, gradient_part<F>{make_gradient(flow)});
   sums.assign(blocks, S(0));
   detail::for_each_numbered_block(n, [&](Eigen::Index b, Eigen::Index first, Eigen::Index count) {
     S acc(0);
     if constexpr (Path == gradient_path::blocks) {
       if constexpr (context_dim_of<F>() > 0) {
         const context_block_of<F> cb = context_block<S, context_dim_of<F>()>(*ctx, first, count);
-        log_prob_vjp_block(flow, X.middleCols(first, count), w, parts[std::size_t(b)], lp + first, &cb);
+        log_prob_vjp_block(flow, X.middleCols(first, count), w, parts[std::size_t(b)].value, lp + first, &cb);
       } else {
-        log_prob_vjp_block(flow, X.middleCols(first, count), w, parts[std::size_t(b)], lp + first);
+        log_prob_vjp_block(flow, X.middleCols(first, count), w, parts[std::size_t(b)].value, lp + first);
       }
       for (Eigen::Index j = first; j < first + count; ++j) acc += lp[j];
     } else {
@@ -105,9 +117,9 @@ void nll_gradient_parts(const F& flow, const XR& X, const Ctx* ctx, typename F::
         const typename F::vec x = X.col(j);
         if constexpr (context_dim_of<F>() > 0) {
           const context_t<F> c = ctx->col(context_column(*ctx, j));
-          lp[j] = log_prob_vjp_at(flow, x, c.data(), w, parts[std::size_t(b)], nullptr);
+          lp[j] = log_prob_vjp_at(flow, x, c.data(), w, parts[std::size_t(b)].value, nullptr);
         } else {
-          lp[j] = log_prob_vjp(flow, x, w, parts[std::size_t(b)]);
+          lp[j] = log_prob_vjp(flow, x, w, parts[std::size_t(b)].value);
         }
         acc += lp[j];
       }
@@ -127,7 +139,7 @@ typename F::scalar_type nll_and_gradient_impl(const F& flow, const Eigen::Matrix
   const auto X = detail::batch_view<F>(Xin, what);
   const Eigen::Index n = X.cols();
   if (n < 1) detail::fail_shape(message(what, ": the batch is empty"));
-  std::vector<F> parts;
+  gradient_parts<F> parts;
   std::vector<S> sums;
   Eigen::Matrix<S, 1, Eigen::Dynamic> lp(n);
   nll_gradient_parts<Path>(flow, X, ctx, S(-1) / S(n), parts, sums, lp.data());
@@ -220,10 +232,10 @@ reverse_kl_result<typename F::scalar_type> reverse_kl_and_gradient(const F& flow
   if (n < 1) detail::fail_shape("reverse_kl_and_gradient: the number of draws must be positive");
   const S w = S(1) / S(n);
   const Eigen::Index blocks = (n + detail::host_block - 1) / detail::host_block;
-  std::vector<F> parts(std::size_t(blocks), make_gradient(flow));
+  detail::gradient_parts<F> parts(std::size_t(blocks), detail::gradient_part<F>{make_gradient(flow)});
   std::vector<S> log_w(static_cast<std::size_t>(n));
   detail::for_each_numbered_block(n, [&](Eigen::Index b, Eigen::Index first, Eigen::Index count) {
-    F& g = parts[std::size_t(b)];
+    F& g = parts[std::size_t(b)].value;
     for (Eigen::Index j = first; j < first + count; ++j) {
       philox_stream rng(seed, std::uint64_t(j));
       V eps;

@@ -131,7 +131,7 @@ S negative_elbo_and_gradient(const F& flow, const pixel_dequantizer<S>& q, std::
   const S w = S(-1) / S(n);  // of log p: the loss is -mean log p_v + mean log q
   constexpr Eigen::Index block = detail::host_block_for(D);
   const Eigen::Index blocks = (n + block - 1) / block;
-  std::vector<F> parts(std::size_t(blocks), make_gradient(flow));
+  detail::gradient_parts<F> parts(std::size_t(blocks), detail::gradient_part<F>{make_gradient(flow)});
   Eigen::Matrix<S, 1, Eigen::Dynamic> lp(n);
   Eigen::Matrix<S, D, Eigen::Dynamic> gv(D, n);  // w d log p / dv
   detail::for_each_numbered_block(
@@ -139,13 +139,13 @@ S negative_elbo_and_gradient(const F& flow, const pixel_dequantizer<S>& q, std::
       [&](Eigen::Index b, Eigen::Index first_col, Eigen::Index count) {
         if constexpr (detail::block_gradient_ok<F>()) {
           detail::sample_block<S, D> g;
-          detail::log_prob_vjp_block(flow, d.v.middleCols(first_col, count), w, parts[std::size_t(b)],
+          detail::log_prob_vjp_block(flow, d.v.middleCols(first_col, count), w, parts[std::size_t(b)].value,
                                      lp.data() + first_col, static_cast<const detail::context_block_of<F>*>(nullptr), &g);
           gv.middleCols(first_col, count) = g;
         } else {
           for (Eigen::Index j = first_col; j < first_col + count; ++j) {
             typename F::vec g;
-            lp[j] = log_prob_vjp(flow, typename F::vec(d.v.col(j)), w, parts[std::size_t(b)], &g);
+            lp[j] = log_prob_vjp(flow, typename F::vec(d.v.col(j)), w, parts[std::size_t(b)].value, &g);
             gv.col(j) = g;
           }
         }
