@@ -194,3 +194,15 @@ TEST_CASE("mpi::fit: a wrong shard on one process throws the same shape_error on
   CHECK_THROWS_WITH(ft::mpi::fit(MPI_COMM_WORLD, f, mine, options()), Catch::StartsWith(expected) &&
                                                                           Catch::Contains("the flow has dimension 3"));
 }
+
+TEST_CASE("mpi::fit: options that differ between processes are refused on every process", "[mpi]") {
+  if (world_size() < 2) return;  // (nothing can differ)
+  const int k = world_size(), r = world_rank();
+  F f;
+  const auto train = banana<float>(300, 7);
+  ft::fit_options o = options();
+  if (r == 1) o.batch_size = 128;
+  CHECK_THROWS_WITH(ft::mpi::fit(MPI_COMM_WORLD, f, shard(train, k, r), o),
+                    "on rank 1 of " + std::to_string(k) +
+                        ": mpi::fit: options.batch_size is 128 here and 700 on rank 0; every process must pass the same");
+}

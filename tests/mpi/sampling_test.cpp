@@ -105,3 +105,11 @@ TEST_CASE("mpi: a context of the wrong size on one process throws on every proce
   CHECK_THROWS_WITH(ft::mpi::sample(MPI_COMM_WORLD, f, 100, 1, r == 0 ? wrong : ok),
                     Catch::StartsWith("on rank 0 of " + std::to_string(R) + ": mpi::sample"));
 }
+
+TEST_CASE("mpi::sample: a seed that differs between processes is refused on every process", "[mpi]") {
+  if (world_size() < 2) return;  // (nothing can differ)
+  NSF f;
+  const std::uint64_t seed = world_rank() == 1 ? 8 : 7;
+  CHECK_THROWS_WITH(ft::mpi::sample(MPI_COMM_WORLD, f, 100, seed),
+                    Catch::StartsWith("on rank 1 of") && Catch::Contains("mpi::sample: seed is 8 here and 7 on rank 0"));
+}

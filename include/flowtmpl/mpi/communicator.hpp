@@ -14,11 +14,17 @@
 //                                       fail alone never leaves the others waiting in a
 //                                       collective call.
 //   mpi::detail::broadcast_parameters(c, f, root)   f's parameters from root to all
+//   mpi::detail::same_everywhere(c, what, {{"name", value}, ...})   every process throws
+//                                       shape_error when a process's value differs from
+//                                       rank 0's (arguments that must be equal: counts,
+//                                       seeds, options; a double by its bits)
 // MPI errors themselves follow the communicator's error handler (MPI's default aborts
 // the job with MPI's message).
 #pragma once
 
+#include <bit>
 #include <cstdint>
+#include <initializer_list>
 #include <exception>
 #include <limits>
 #include <stdexcept>
@@ -157,6 +163,34 @@ void broadcast_parameters(const private_comm& c, F& f, int root) {
     MPI_Bcast(p.data(), int(n), datatype<S>(), root, c.get());
     assign_parameters(f, p.data());
   }
+}
+
+struct named_value {
+  const char* name;
+  std::uint64_t bits;  // an integer, or a double's bits
+  bool is_double = false;
+};
+inline named_value as_named(const char* name, double v) { return {name, std::bit_cast<std::uint64_t>(v), true}; }
+inline named_value as_named(const char* name, std::uint64_t v) { return {name, v, false}; }
+
+inline void same_everywhere(const private_comm& c, const char* what, std::initializer_list<named_value> values) {
+  std::vector<std::uint64_t> mine, root;
+  for (const auto& v : values) mine.push_back(v.bits);
+  root = mine;
+  MPI_Bcast(root.data(), int(root.size()), MPI_UINT64_T, 0, c.get());
+  collectively(c, [&] {
+    std::size_t i = 0;
+    for (const auto& v : values) {
+      if (mine[i] != root[i]) {
+        auto text = [&](std::uint64_t b) {
+          return v.is_double ? message(std::bit_cast<double>(b)) : message(b);
+        };
+        flowtmpl::detail::fail_shape(message(what, ": ", v.name, " is ", text(mine[i]), " here and ", text(root[i]),
+                                             " on rank 0; every process must pass the same"));
+      }
+      ++i;
+    }
+  });
 }
 
 // n as an MPI count, or a shape_error naming what

@@ -27,6 +27,9 @@
 // - Checkpoints: on_checkpoint is called on every process with the same state; keep it
 //   on one (e.g. if (rank == 0) save_checkpoint(...)); resume by giving every process
 //   the state (load_checkpoint on each, or on one and broadcast).
+// - Options that must agree (batch size, epochs, steps, seed, optimizer, learning rate,
+//   patience, clipping, ActNorm initialisation, checkpoint interval, the resumed step)
+//   are compared with rank 0's first: a difference throws shape_error on every process.
 // Because every sum has the one-process order, the parameters after any number of steps
 // are bitwise those of fit on one process holding all the data (tested with 1, 2 and 3
 // processes), and bitwise the same from run to run.
@@ -192,6 +195,17 @@ template <class F, class XR, class CR>
 fit_result fit_impl(MPI_Comm comm, F& flow, const XR& train, const CR* train_c, const XR& valid, const CR* valid_c,
                     const fit_options& opt) {
   const private_comm c(comm, "mpi::fit");
+  same_everywhere(c, "mpi::fit",
+                  {as_named("options.batch_size", std::uint64_t(opt.batch_size)),
+                   as_named("options.epochs", std::uint64_t(opt.epochs)),
+                   as_named("options.max_steps", std::uint64_t(opt.max_steps)), as_named("options.seed", opt.seed),
+                   as_named("options.optimizer", std::uint64_t(opt.optimizer)),
+                   as_named("options.learning_rate", opt.learning_rate),
+                   as_named("options.patience", std::uint64_t(opt.patience)),
+                   as_named("options.clip_norm", opt.clip_norm),
+                   as_named("options.initialize_actnorm", std::uint64_t(opt.initialize_actnorm)),
+                   as_named("options.checkpoint_every", std::uint64_t(opt.checkpoint_every)),
+                   as_named("the resumed state's step", std::uint64_t(opt.resume ? opt.resume->step + 1 : 0))});
   broadcast_parameters(c, flow, 0);
   fit_engine<F, XR, CR> engine(c, train, train_c, valid, valid_c);
   return flowtmpl::detail::fit_loop(flow, engine, opt);

@@ -18,8 +18,9 @@
 // process evaluates the whole blocks that cover its part (fetching the neighbours'
 // columns of its first and last block: at most two blocks more than its share) and
 // keeps its own columns. mean_log_prob gathers one value per sample to every process.
-// A bad argument on any process (a wrong row count, a context of the wrong size)
-// throws the same exception on every process, naming the rank (mpi/communicator.hpp).
+// A bad argument on any process (a wrong row count, a context of the wrong size, an n,
+// seed or T that differs from rank 0's) throws the same exception on every process,
+// naming the rank (mpi/communicator.hpp).
 #pragma once
 
 #include <cstdint>
@@ -120,6 +121,8 @@ double mean_of_all(const private_comm& c, const row_t<S>& lp) {
 template <class Dist, class... T>
 batch_result<typename Dist::scalar_type, Dist::dim> draw_part(const private_comm& c, const Dist& d, Eigen::Index n,
                                                               std::uint64_t seed, bool with_lp, const T&... temperature) {
+  same_everywhere(c, "mpi::sample", {as_named("n", std::uint64_t(n)), as_named("seed", seed),
+                                     as_named("the temperature", double(temperature))...});
   if (n < 0) flowtmpl::detail::fail_shape("mpi::sample: the number of samples is negative");
   const sample_span mine = sample_range(n, c.size(), c.rank());
   const index_range cover = block_cover(mine.first, mine.count, n, flowtmpl::detail::host_block_for(Dist::dim));
@@ -134,6 +137,8 @@ batch_result<typename Dist::scalar_type, Dist::dim> draw_conditional_part(const 
                                                                           Eigen::Index n, std::uint64_t seed,
                                                                           const Eigen::MatrixBase<DC>& ctxin,
                                                                           const char* what, const T&... temperature) {
+  same_everywhere(c, what, {as_named("n", std::uint64_t(n)), as_named("seed", seed),
+                            as_named("the temperature", double(temperature))...});
   if (n < 0) flowtmpl::detail::fail_shape(message(what, ": the number of samples is negative"));
   const sample_span mine = sample_range(n, c.size(), c.rank());
   collectively(c, [&] { (void)flowtmpl::detail::context_view<Dist>(ctxin, mine.count, what); });
