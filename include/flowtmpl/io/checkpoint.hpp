@@ -39,7 +39,7 @@ namespace detail::io {
 
 template <class Flow>
 std::string checkpoint_spec() {
-  return "fit checkpoint of " + flowtmpl::spec_text<Flow>();
+  return message("fit checkpoint of ", flowtmpl::spec_text<Flow>());
 }
 inline constexpr const char* checkpoint_tensors[] = {"parameters", "best_parameters", "adam.first_moment",
                                                      "adam.second_moment", "sgd.momentum_buffer"};
@@ -51,7 +51,10 @@ inline std::string hex_text(double v) {
 }
 inline std::string hex_list(const std::vector<double>& v) {
   std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + hex_text(v[i]);
+  for (std::size_t i = 0; i < v.size(); ++i) {  // (appending: g++ 12 -O3 warns falsely on "," + string)
+    if (i) out.push_back(',');
+    out.append(hex_text(v[i]));
+  }
   return out;
 }
 
