@@ -206,3 +206,12 @@ TEST_CASE("mpi::fit: options that differ between processes are refused on every 
                     "on rank 1 of " + std::to_string(k) +
                         ": mpi::fit: options.batch_size is 128 here and 700 on rank 0; every process must pass the same");
 }
+
+TEST_CASE("mpi::fit: the whole data set on every process, in place of a shard, is refused", "[mpi]") {
+  if (world_size() < 2) return;  // (one process holds the whole set)
+  F f;
+  const auto all = banana<float>(300, 7);
+  CHECK_THROWS_WITH(ft::mpi::fit(MPI_COMM_WORLD, f, all, options()),
+                    "mpi::fit: every process passed the same 300 columns; each process passes only its own shard of "
+                    "the data (the whole set is the shards in rank order; mpi::sample_range splits one)");
+}

@@ -27,6 +27,8 @@
 // - Checkpoints: on_checkpoint is called on every process with the same state; keep it
 //   on one (e.g. if (rank == 0) save_checkpoint(...)); resume by giving every process
 //   the state (load_checkpoint on each, or on one and broadcast).
+// - The whole data set given to every process (each passes the same columns) is refused
+//   in words: each process passes its own shard.
 // - Options that must agree (batch size, epochs, steps, seed, optimizer, learning rate,
 //   patience, clipping, ActNorm initialisation, checkpoint interval, the resumed step)
 //   are compared with rank 0's first: a difference throws shape_error on every process.
@@ -191,6 +193,28 @@ class fit_engine {
   }
 };
 
+// Refuses the whole data set passed on every process in place of its shard: every
+// process holds as many columns, with the same first and last column (bits).
+template <class XR>
+void refuse_copies(const private_comm& c, const shards& sh, const XR& X, const char* what) {
+  if (c.size() < 2 || sh.count[0] == 0) return;
+  for (const Eigen::Index k : sh.count)
+    if (k != sh.count[0]) return;
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a over the first and last columns' bytes
+  for (const Eigen::Index j : {Eigen::Index(0), X.cols() - 1}) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(X.col(j).data());
+    for (std::size_t i = 0; i < sizeof(typename XR::Scalar) * std::size_t(X.rows()); ++i)
+      h = (h ^ bytes[i]) * 1099511628211ull;
+  }
+  std::uint64_t lo = 0, hi = 0;
+  MPI_Allreduce(&h, &lo, 1, MPI_UINT64_T, MPI_MIN, c.get());
+  MPI_Allreduce(&h, &hi, 1, MPI_UINT64_T, MPI_MAX, c.get());
+  if (lo == hi)
+    flowtmpl::detail::fail_shape(message(what, ": every process passed the same ", sh.count[0],
+                                         " columns; each process passes only its own shard of the data (the whole "
+                                         "set is the shards in rank order; mpi::sample_range splits one)"));
+}
+
 template <class F, class XR, class CR>
 fit_result fit_impl(MPI_Comm comm, F& flow, const XR& train, const CR* train_c, const XR& valid, const CR* valid_c,
                     const fit_options& opt) {
@@ -207,6 +231,7 @@ fit_result fit_impl(MPI_Comm comm, F& flow, const XR& train, const CR* train_c, 
                    as_named("options.checkpoint_every", std::uint64_t(opt.checkpoint_every)),
                    as_named("the resumed state's step", std::uint64_t(opt.resume ? opt.resume->step + 1 : 0))});
   broadcast_parameters(c, flow, 0);
+  refuse_copies(c, layout(c, train.cols()), train, "mpi::fit");
   fit_engine<F, XR, CR> engine(c, train, train_c, valid, valid_c);
   return flowtmpl::detail::fit_loop(flow, engine, opt);
 }
