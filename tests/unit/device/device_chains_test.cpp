@@ -80,10 +80,10 @@ TEMPLATE_TEST_CASE("device parity: a conditional flow, a context per sample and 
     check_close(true, ft::to_host(ds.log_det), hs.log_det, rs.log_det);
     // the gradient against log_prob_vjp per sample, summed in the same slots of 256
     F ref_grad = ft::make_gradient(f);
-    std::vector<F> parts(2, ft::make_gradient(f));
+    ft::detail::gradient_parts<F> parts(2, ft::detail::gradient_part<F>{ft::make_gradient(f)});
     for (Eigen::Index j = 0; j < N; ++j) {
       const Eigen::Matrix<float, 2, 1> c = Cs.col(j);
-      ft::log_prob_vjp(f, ft::vector_t<F>(X.col(j)), c, -1.0f / float(N), parts[std::size_t(j / 256)]);
+      ft::log_prob_vjp(f, ft::vector_t<F>(X.col(j)), c, -1.0f / float(N), parts[std::size_t(j / 256)].value);
     }
     ft::detail::sum_gradients(parts, ref_grad);
     F dg = ft::make_gradient(f);
