@@ -22,10 +22,11 @@ bash tools/install-deps.sh
 jobs="$(nproc)"
 start=$(date +%s)
 
-# slowest BUILD_DIR: the ten slowest translation units of the build in BUILD_DIR
+# slowest BUILD_DIR: the ten slowest translation units of the build in BUILD_DIR (sed,
+# not head: head's early exit can end sort with SIGPIPE, which pipefail makes fatal)
 slowest() {
   awk 'NR > 1 && $4 ~ /\.o$/ { printf "%8.1f s  %s\n", ($2 - $1) / 1000, $4 }' \
-    "$1/.ninja_log" | sort -rn | head -10
+    "$1/.ninja_log" | sort -rn | sed -n '1,10p'
 }
 stage() { echo "flowtmpl: $1 took $(( $(date +%s) - $2 )) s"; }
 
