@@ -122,25 +122,11 @@ class fit_engine {
     return -acc[NP] / S(count_);
   }
   std::string bad_training_sample(const F& flow) const {
-    long long mine = count_;
-    for (Eigen::Index j = 0; j < lp_.size(); ++j)
-      if (!std::isfinite(double(lp_[j]))) {
-        mine = bounds_[std::size_t(c_.rank())] + j;
-        break;
-      }
-    long long first = 0;
-    MPI_Allreduce(&mine, &first, 1, MPI_LONG_LONG, MPI_MIN, c_.get());
-    if (first == count_) first = 0;
-    const int owner = int(std::upper_bound(bounds_.begin(), bounds_.end(), Eigen::Index(first)) - bounds_.begin()) - 1;
-    std::string why;
-    if (c_.rank() == owner) {
-      const Eigen::Index j = Eigen::Index(first) - bounds_[std::size_t(owner)];
-      why = message("sample ", wanted_[std::size_t(first)], " of the training data has log_prob ", double(lp_[j]), ": ",
-                    flowtmpl::detail::why_not_finite(flow, typename F::vec(batch_.col(j)),
-                                                     conditional ? batch_c_.col(j).data() : nullptr));
-    }
-    broadcast_string(why, owner, c_.get());
-    return why;
+    return first_bad_everywhere(lp_, bounds_, [&](Eigen::Index first, Eigen::Index j) {
+      return flowtmpl::detail::bad_sample_text(flow, wanted_[std::size_t(first)], double(lp_[j]),
+                                               typename F::vec(batch_.col(j)),
+                                               conditional ? batch_c_.col(j).data() : nullptr, "training");
+    });
   }
   double validation(const F& flow, std::string* why) const {
     row_t<S> vlp;
@@ -149,24 +135,11 @@ class fit_engine {
     else
       vlp = log_prob_shard(c_, flow, valid_, "mpi::fit (validation data)");
     const double vloss = -mean_of_all(c_, vlp);
-    if (std::isfinite(vloss)) return vloss;
-    long long mine = valid_sh_.total;
-    for (Eigen::Index j = 0; j < vlp.size(); ++j)
-      if (!std::isfinite(double(vlp[j]))) {
-        mine = valid_sh_.offset[std::size_t(c_.rank())] + j;
-        break;
-      }
-    long long first = 0;
-    MPI_Allreduce(&mine, &first, 1, MPI_LONG_LONG, MPI_MIN, c_.get());
-    if (first == valid_sh_.total) first = 0;
-    const int owner = valid_sh_.owner(Eigen::Index(first));
-    if (c_.rank() == owner) {
-      const Eigen::Index j = Eigen::Index(first) - valid_sh_.offset[std::size_t(owner)];
-      *why = message("sample ", first, " of the validation data has log_prob ", double(vlp[j]), ": ",
-                     flowtmpl::detail::why_not_finite(flow, typename F::vec(valid_.col(j)),
-                                                      flowtmpl::detail::context_of(valid_c_, j)));
-    }
-    broadcast_string(*why, owner, c_.get());
+    if (!std::isfinite(vloss))
+      *why = first_bad_everywhere(vlp, valid_sh_.offset, [&](Eigen::Index first, Eigen::Index j) {
+        return flowtmpl::detail::bad_sample_text(flow, first, double(vlp[j]), typename F::vec(valid_.col(j)),
+                                                 flowtmpl::detail::context_of(valid_c_, j), "validation");
+      });
     return vloss;
   }
 
@@ -185,6 +158,27 @@ class fit_engine {
   row_t<S> lp_;
   Eigen::Index count_ = 0;
 
+  // The sentence about the first non-finite value of a set spread over the processes
+  // (this process's values lp, from position starts[rank]; starts[size]: the set's size;
+  // position 0 when none is), built by the process that holds it, describe(position,
+  // its column here), and broadcast to every process.
+  template <class LP, class Describe>
+  std::string first_bad_everywhere(const LP& lp, const std::vector<Eigen::Index>& starts, Describe&& describe) const {
+    const long long total = starts.back();
+    long long mine = total, first = 0;
+    for (Eigen::Index j = 0; j < lp.size(); ++j)
+      if (!std::isfinite(double(lp[j]))) {
+        mine = starts[std::size_t(c_.rank())] + j;
+        break;
+      }
+    MPI_Allreduce(&mine, &first, 1, MPI_LONG_LONG, MPI_MIN, c_.get());
+    if (first == total) first = 0;
+    const int owner = int(std::upper_bound(starts.begin(), starts.end(), Eigen::Index(first)) - starts.begin()) - 1;
+    std::string why;
+    if (c_.rank() == owner) why = describe(Eigen::Index(first), Eigen::Index(first) - starts[std::size_t(owner)]);
+    broadcast_string(why, owner, c_.get());
+    return why;
+  }
   Eigen::Matrix<S, C, Eigen::Dynamic> contexts(const std::vector<Eigen::Index>& bounds) const {
     if (shared_context_) return *train_c_;
     if (expanded_c_.cols() > 0)

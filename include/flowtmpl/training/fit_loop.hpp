@@ -79,7 +79,15 @@ std::string why_not_finite(const F& flow, const typename F::vec& x, const typena
   return "every layer gave finite values; the base distribution's log density is not finite";
 }
 
-// "sample i of the <set> data has log_prob v: <why>": the first non-finite entry of lp
+// "sample i of the <set> data has log_prob v: <why>" for sample x (index i of its set)
+// with context ctx (nullptr without): one wording for one process and for MPI's.
+template <class F>
+std::string bad_sample_text(const F& flow, Eigen::Index index, double log_prob, const typename F::vec& x,
+                            const typename F::scalar_type* ctx, const char* set) {
+  return message("sample ", index, " of the ", set, " data has log_prob ", log_prob, ": ", why_not_finite(flow, x, ctx));
+}
+
+// The same for the first non-finite entry of lp
 // (entry 0 when none is), samples[k] its index in the data set.
 template <class F, class XB, class LP, class CtxAt>
 std::string first_bad_sample(const F& flow, const XB& X, const LP& lp, const std::vector<Eigen::Index>* samples,
@@ -88,8 +96,7 @@ std::string first_bad_sample(const F& flow, const XB& X, const LP& lp, const std
   while (bad < lp.size() && std::isfinite(double(lp[bad]))) ++bad;
   if (bad == lp.size()) bad = 0;
   const Eigen::Index index = samples ? (*samples)[std::size_t(bad)] : offset + bad;
-  return message("sample ", index, " of the ", set, " data has log_prob ", double(lp[bad]), ": ",
-                 why_not_finite(flow, typename F::vec(X.col(bad)), ctx_at(bad)));
+  return bad_sample_text(flow, index, double(lp[bad]), typename F::vec(X.col(bad)), ctx_at(bad), set);
 }
 
 template <class S>
