@@ -1,7 +1,12 @@
 // flowtmpl/errors.hpp: the exceptions flowtmpl throws, all from host-side entry points
 // (never from the per-sample math):
+//   flowtmpl::argument_error an argument outside the domain its function documents (a
+//                            temperature that is not finite and positive, a tolerance
+//                            or iteration cap out of range, a negative count); what()
+//                            is one sentence that starts with the function's name.
 //   flowtmpl::shape_error    a batch with the wrong number of rows, mismatched batch
-//                            sizes, too few samples for a data-dependent init.
+//                            sizes, too few samples for a data-dependent init (an
+//                            argument_error).
 //   flowtmpl::domain_error   checked mode: a value outside a layer's domain, a
 //                            non-finite value, or invalid parameters. what() names the
 //                            layer (its position and name), the sample index, the
@@ -21,8 +26,12 @@
 
 namespace flowtmpl {
 
-struct shape_error : std::invalid_argument {
+struct argument_error : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
+};
+
+struct shape_error : argument_error {
+  using argument_error::argument_error;
 };
 
 struct domain_error : std::domain_error {
@@ -63,6 +72,15 @@ std::string message(const P&... pieces) {
 [[noreturn]] inline void fail_shape(const std::string& msg) {
 #if FLOWTMPL_HAS_EXCEPTIONS
   throw shape_error(msg);
+#else
+  std::fprintf(stderr, "flowtmpl: %s\n", msg.c_str());
+  std::abort();
+#endif
+}
+
+[[noreturn]] inline void fail_argument(const std::string& msg) {
+#if FLOWTMPL_HAS_EXCEPTIONS
+  throw argument_error(msg);
 #else
   std::fprintf(stderr, "flowtmpl: %s\n", msg.c_str());
   std::abort();

@@ -7,6 +7,7 @@
 //   load_checkpoint(flow, path) -> fit_state what fit resumes from (options.resume);
 //                                            flow is not changed (fit assigns the state's
 //                                            parameters when it starts)
+//   load_checkpoint_bytes(flow, bytes, what) the same from memory (`what` names it)
 // The file is a safetensors file of dtype F64 (exact for a float flow too) whose spec
 // is "fit checkpoint of <spec_text of the flow>": the tensors "parameters",
 // "best_parameters", "adam.first_moment", "adam.second_moment", "sgd.momentum_buffer"
@@ -24,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -180,21 +182,33 @@ void save_checkpoint(const Flow& flow, const fit_state& s, const std::string& pa
                                    std::strerror(errno), ")"));
 }
 
+namespace detail::io {
+
+// The tensors of a checkpoint of Flow and the bounds of its header: the loss histories
+// grow with the epochs, so its length may reach safetensors's own limit; its items are
+// bounded as a parameter file's.
 template <class Flow>
-  requires detail::io::saveable<Flow>
-fit_state load_checkpoint(const Flow& flow, const std::string& path) {
-  (void)flow;
-  namespace io = detail::io;
+std::vector<tensor_slot> checkpoint_slots() {
+  std::vector<tensor_slot> slots;
+  for (const char* name : checkpoint_tensors) slots.push_back(tensor_slot{name, parameter_count_v<Flow>, 0});
+  return slots;
+}
+template <class Flow>
+header_bounds checkpoint_bounds() {
+  header_bounds b = header_bounds_for(checkpoint_slots<Flow>(), checkpoint_spec<Flow>());
+  b.max_length = max_header_length;
+  return b;
+}
+
+template <class Flow>
+fit_state read_checkpoint(const std::uint8_t* data, std::size_t size, const std::string& where) {
   constexpr std::size_t NP = parameter_count_v<Flow>;
-  const std::vector<std::uint8_t> bytes = detail::read_whole_file(path, "load_checkpoint");
-  std::vector<io::tensor_slot> slots;
-  for (const char* name : io::checkpoint_tensors) slots.push_back(io::tensor_slot{name, NP, 0});
-  const std::vector<double> v =
-      io::loader(path).read<double>(slots, io::checkpoint_spec<Flow>(), bytes.data(), bytes.size());
-  // the header is valid JSON with string metadata (checked by read)
-  const std::uint64_t n = io::get_le<std::uint64_t>(bytes.data());
-  const nlohmann::json h = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + std::ptrdiff_t(n));
-  const io::checkpoint_metadata m(h.at("__metadata__"), path);
+  std::vector<tensor_slot> slots = checkpoint_slots<Flow>();
+  const std::vector<double> v = loader("load_checkpoint", where).read<double>(slots, checkpoint_spec<Flow>(), data, size, checkpoint_bounds<Flow>());
+  // the header is valid JSON of bounded structure with string metadata (checked by read)
+  const std::uint64_t n = get_le<std::uint64_t>(data);
+  const nlohmann::json h = nlohmann::json::parse(data + 8, data + 8 + n);
+  const checkpoint_metadata m(h.at("__metadata__"), where);
   fit_state s;
   auto part = [&](std::size_t t) { return std::vector<double>(v.begin() + std::ptrdiff_t(t * NP), v.begin() + std::ptrdiff_t((t + 1) * NP)); };
   s.train_count = m.count("train_count");
@@ -222,6 +236,31 @@ fit_state load_checkpoint(const Flow& flow, const std::string& path) {
   s.momentum_started = m.count("momentum_started") != 0;
   if (s.momentum_started) s.momentum_buffer = part(4);
   return s;
+}
+
+}  // namespace detail::io
+
+template <class Flow>
+  requires detail::io::saveable<Flow>
+fit_state load_checkpoint(const Flow& flow, const std::string& path) {
+  (void)flow;
+  namespace io = detail::io;
+  const std::vector<std::uint8_t> bytes = detail::read_whole_file(
+      path, "load_checkpoint", io::max_file_size<double>(io::checkpoint_slots<Flow>(), io::checkpoint_bounds<Flow>()),
+      "that a checkpoint of this flow may have (not a checkpoint of this flow?)",
+      [&](const std::vector<std::uint8_t>& start) {
+        io::loader("load_checkpoint", path).check_start(start.data(), start.size(), io::checkpoint_bounds<Flow>());
+      });
+  return io::read_checkpoint<Flow>(bytes.data(), bytes.size(), path);
+}
+
+// The same from memory; `what` names the input in messages ("flowtmpl: load_checkpoint
+// <what>: ...").
+template <class Flow>
+  requires detail::io::saveable<Flow>
+fit_state load_checkpoint_bytes(const Flow& flow, std::span<const std::uint8_t> bytes, const std::string& what) {
+  (void)flow;
+  return detail::io::read_checkpoint<Flow>(bytes.data(), bytes.size(), what);
 }
 
 }  // namespace flowtmpl

@@ -22,10 +22,13 @@
 // the elements are not unsigned bytes; a dimension is 0; the header declares more data
 // than the file holds (checked before anything is allocated, with no overflow whatever
 // the dimensions); bytes follow the data.
-// Cost: a file is read once, whole, and its bytes become the result (no copy).
+// Cost: a file is read once, whole, and its bytes become the result (no copy); its
+// header is checked against the file's size after the first 64 KiB, so a file that
+// is larger or smaller than its header declares is refused before the rest is read.
 // Needs only the standard library.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstddef>
@@ -91,7 +94,10 @@ struct layout {
   std::size_t offset = 0;
 };
 
-inline layout check(std::span<const std::uint8_t> bytes, bool images, const char* fn, const std::string& what) {
+// total_size: the input's whole size where `bytes` holds only its start (a file being
+// read: its header is checked against the file's size before the rest is read).
+inline layout check(std::span<const std::uint8_t> bytes, bool images, const char* fn, const std::string& what,
+                    std::size_t total_size = std::numeric_limits<std::size_t>::max()) {
   const std::string prefix = message("flowtmpl: ", fn, ' ', what, ": ");
   const auto fail = [&](const std::string& m) { throw io_error(prefix + m); };
   const char* kind = images ? "an IDX image file" : "an IDX label file";
@@ -99,8 +105,9 @@ inline layout check(std::span<const std::uint8_t> bytes, bool images, const char
   const std::size_t rank = images ? 3 : 1, header = 4 + 4 * rank;
   const std::string expected = message("expected magic ", hex(magic, 8), " (unsigned bytes, ", rank,
                                        rank == 1 ? " dimension)" : " dimensions)");
-  const std::size_t size = bytes.size();
+  const std::size_t size = total_size == std::numeric_limits<std::size_t>::max() ? bytes.size() : total_size;
   const std::uint8_t* b = bytes.data();
+  if (bytes.size() < std::min(size, header)) return layout{};  // too little of the start to judge (a first chunk holds the header)
 
   if (size >= 2 && b[0] == 0x1f && b[1] == 0x8b)
     fail("it is gzip-compressed (it starts with the gzip magic 1f 8b), not " + std::string(kind) +
@@ -158,6 +165,19 @@ inline layout check(std::span<const std::uint8_t> bytes, bool images, const char
   return l;
 }
 
+// The bytes of the file at path, its header checked against the file's size (where the
+// system knows it) as soon as the first chunk is in: a file whose size disagrees with
+// its header is refused before the rest is read.
+inline std::vector<std::uint8_t> read_checked(const std::string& path, bool images, const char* fn) {
+  std::error_code ec;
+  const std::uintmax_t known = std::filesystem::file_size(path, ec);
+  return flowtmpl::detail::read_whole_file(path, fn, std::numeric_limits<std::uintmax_t>::max(), "",
+                                           [&](const std::vector<std::uint8_t>& start) {
+                                             if (!ec && known <= std::numeric_limits<std::size_t>::max() - 1)
+                                               (void)check(start, images, fn, path, std::size_t(known));
+                                           });
+}
+
 inline idx_images images_from(const layout& l, std::vector<std::uint8_t> pixels) {
   return idx_images{l.dims[0], l.dims[1], l.dims[2], std::move(pixels)};
 }
@@ -178,7 +198,7 @@ inline std::vector<std::uint8_t> read_idx_labels_bytes(std::span<const std::uint
 
 // The images of the (decompressed) IDX image file at path, e.g. t10k-images-idx3-ubyte.
 inline idx_images read_idx_images(const std::string& path) {
-  std::vector<std::uint8_t> bytes = flowtmpl::detail::read_whole_file(path, "read_idx_images");
+  std::vector<std::uint8_t> bytes = detail::idx::read_checked(path, true, "read_idx_images");
   const auto l = detail::idx::check(bytes, true, "read_idx_images", path);
   bytes.erase(bytes.begin(), bytes.begin() + std::ptrdiff_t(l.offset));
   return detail::idx::images_from(l, std::move(bytes));
@@ -186,7 +206,7 @@ inline idx_images read_idx_images(const std::string& path) {
 
 // The labels of the (decompressed) IDX label file at path, e.g. t10k-labels-idx1-ubyte.
 inline std::vector<std::uint8_t> read_idx_labels(const std::string& path) {
-  std::vector<std::uint8_t> bytes = flowtmpl::detail::read_whole_file(path, "read_idx_labels");
+  std::vector<std::uint8_t> bytes = detail::idx::read_checked(path, false, "read_idx_labels");
   const auto l = detail::idx::check(bytes, false, "read_idx_labels", path);
   bytes.erase(bytes.begin(), bytes.begin() + std::ptrdiff_t(l.offset));
   return bytes;

@@ -165,7 +165,7 @@ TEST_CASE("checkpoint: refusals name what differs", "[checkpoint]") {
   ft::save_checkpoint(f, state, ck);
   using G = ft::bind_t<ft::Flow<ft::DiagonalNormal, ft::compose<ft::ActNorm, ft::Coupling<ft::Affine, Small>>>, 3, double>;
   G g;
-  CHECK_THROWS_WITH(ft::load_checkpoint(g, ck), Catch::Contains("load " + ck) && Catch::Contains("another flow"));
+  CHECK_THROWS_WITH(ft::load_checkpoint(g, ck), Catch::Contains("flowtmpl: load_checkpoint " + ck) && Catch::Contains("another flow"));
   {
     std::ifstream in(ck, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -178,4 +178,53 @@ TEST_CASE("checkpoint: refusals name what differs", "[checkpoint]") {
                                                     Catch::Contains("expected a non-negative decimal integer"));
   std::remove(ck.c_str());
   CHECK_THROWS_WITH(ft::load_checkpoint(f, ck), Catch::Contains("load_checkpoint " + ck));
+}
+
+TEST_CASE("checkpoint: from memory as from the file; a hostile file refused from its first chunk", "[checkpoint]") {
+  using F = ft::bind_t<Spec, 3, double>;
+  const auto train = data<double>(100, 6);
+  ft::fit_options opt;
+  opt.epochs = 2;
+  opt.batch_size = 25;
+  opt.quiet = true;
+  opt.checkpoint_every = 6;
+  ft::fit_state state;
+  opt.on_checkpoint = [&](const ft::fit_state& s) { state = s; };
+  F f;
+  ft::reset_parameters(f, 1);
+  (void)ft::fit(f, train, opt);
+  REQUIRE(state.step == 6);
+  const std::string ck = temp_path("flowtmpl_checkpoint_bytes.safetensors");
+  ft::save_checkpoint(f, state, ck);
+  std::vector<std::uint8_t> bytes;
+  {
+    std::ifstream in(ck, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const ft::fit_state a = ft::load_checkpoint(f, ck), b = ft::load_checkpoint_bytes(f, bytes, "memory");
+  CHECK(a.step == 6);
+  CHECK(b.step == a.step);
+  CHECK(b.position == a.position);
+  CHECK(b.parameters == a.parameters);
+  CHECK(b.first_moment == a.first_moment);
+  CHECK(b.train_loss == a.train_loss);
+  // a damaged copy in memory: the message names the function and the input
+  std::vector<std::uint8_t> cut(bytes.begin(), bytes.begin() + 100);
+  CHECK_THROWS_WITH(ft::load_checkpoint_bytes(f, cut, "memory"),
+                    Catch::StartsWith("flowtmpl: load_checkpoint memory: the header length is"));
+  // a header length of 30 MB (within safetensors's 100 MB, which a checkpoint's loss
+  // histories may need) and brackets: refused at the fourth bracket, from the first
+  // chunk of the file, before the rest is read (the rest: a sparse file's zeros)
+  const std::uint64_t n = 30'000'000;
+  std::string hostile(8, '\0');
+  for (int k = 0; k < 8; ++k) hostile[std::size_t(k)] = char(std::uint8_t(n >> (8 * k)));
+  hostile.append(4096, '[');
+  std::ofstream(ck, std::ios::binary) << hostile;
+  std::filesystem::resize_file(ck, 8 + n + 8 * 5 * ft::parameter_count_v<F>);
+  CHECK_THROWS_WITH(ft::load_checkpoint(f, ck), Catch::StartsWith("flowtmpl: load_checkpoint " + ck + ": the header nests "
+                                                                  "arrays and objects more than 3 deep at byte 11 of the file"));
+  // a file larger than any checkpoint of this flow: refused by its size
+  std::filesystem::resize_file(ck, 8 + 100'000'000 + 8 * 5 * ft::parameter_count_v<F> + 1);
+  CHECK_THROWS_WITH(ft::load_checkpoint(f, ck), Catch::Contains("bytes that a checkpoint of this flow may have"));
+  std::remove(ck.c_str());
 }

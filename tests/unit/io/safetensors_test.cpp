@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -786,7 +787,7 @@ TEST_CASE("safetensors: missing and extra tensors, metadata, JSON", "[io]") {
     bytes_t b = bytes;
     const std::uint64_t huge = 100'000'001;
     for (int k = 0; k < 8; ++k) b[std::size_t(k)] = std::uint8_t(huge >> (8 * k));
-    expect_rejected<Big>(b, {"the header length is 100000001 bytes, more than the 100000000"});
+    expect_rejected<Big>(b, {"the header length is 100000001 bytes, more than the ", " that the header of a file of this flow may have"});
     for (int k = 0; k < 8; ++k) b[std::size_t(k)] = 0xff;
     expect_rejected<Big>(b, {"the header length is 18446744073709551615 bytes"});
     const std::uint64_t over = bytes.size() - 7;
@@ -826,11 +827,11 @@ TEST_CASE("safetensors: non-finite values are rejected, naming the tensor and th
   expect_rejected<BigF>(c, {"tensor \"base.log_scale\": element 2 is inf"});
 }
 
-TEST_CASE("safetensors: a deeply nested value is described, not dumped into the message", "[io]") {
-  // nlohmann's dump recurses once a level; a header of a few hundred kilobytes would
-  // overflow the stack if a message showed such a value
+TEST_CASE("safetensors: a header nested deeper than the format is refused before it is parsed", "[io]") {
+  // parsing a header of nested brackets costs time and memory per level (and a message
+  // dumping one would recurse once a level): the structure is checked first, in one pass
   const bytes_t bytes = ft::save_bytes(random_flow<Small>(101));
-  const std::size_t depth = 300'000;
+  const std::size_t depth = 10'000;
   const std::string arrays = std::string(depth, '[') + std::string(depth, ']');
   std::string objects;
   for (std::size_t i = 0; i < depth; ++i) objects += "{\"a\":";
@@ -844,19 +845,97 @@ TEST_CASE("safetensors: a deeply nested value is described, not dumped into the 
     const std::size_t at = text.find("\"@\"");
     REQUIRE(at != std::string::npos);
     text.replace(at, 3, deep);
-    return with_header_text(bytes, text);
+    return std::pair{with_header_text(bytes, text), 8 + at};
   };
-  expect_rejected<Small>(with_deep([](auto& h) { h["base.mean"] = "@"; }, arrays),
-                         {"tensor \"base.mean\": the entry is a JSON array nested more than 8 deep, not an object"});
-  expect_rejected<Small>(with_deep([](auto& h) { h["base.mean"]["shape"] = "@"; }, objects),
-                         {"tensor \"base.mean\": shape a JSON object nested more than 8 deep, expected [2]"});
-  expect_rejected<Small>(with_deep([](auto& h) { h["base.mean"]["data_offsets"] = "@"; }, arrays),
-                         {"data_offsets a JSON array nested more than 8 deep is not an array of two"});
-  expect_rejected<Small>(with_deep([](auto& h) { h["__metadata__"]["note"] = "@"; }, arrays),
-                         {"\"__metadata__\" entry \"note\" is a JSON array nested more than 8 deep"});
-  // eight levels are still shown
-  expect_rejected<Small>(with_deep([](auto& h) { h["base.mean"]["shape"] = "@"; }, "[[[[[[[[2]]]]]]]]"),
-                         {"shape [[[[[[[[2]]]]]]]], expected [2]"});
+  const std::string where = "nests arrays and objects more than 3 deep at byte ";
+  const auto [a1, at1] = with_deep([](auto& h) { h["base.mean"] = "@"; }, arrays);
+  expect_rejected<Small>(a1, {where + std::to_string(at1 + 2) + " of the file (in the entry of \"base.mean\")"});
+  const auto [a2, at2] = with_deep([](auto& h) { h["base.mean"]["shape"] = "@"; }, objects);
+  expect_rejected<Small>(a2, {where + std::to_string(at2 + 5) + " of the file (in the entry of \"base.mean\")"});
+  const auto [a3, at3] = with_deep([](auto& h) { h["__metadata__"]["note"] = "@"; }, "[[2]]");
+  expect_rejected<Small>(a3, {where + std::to_string(at3 + 1) + " of the file (in the entry of \"__metadata__\")"});
+  // the top level itself
+  expect_rejected<Small>(with_header_text(bytes, arrays), {where + "11 of the file; a safetensors header has objects"});
+  // one level less is not the structure's business: the checks after parsing name it
+  const auto [a4, at4] = with_deep([](auto& h) { h["base.mean"]["shape"] = "@"; }, "[2]");
+  (void)at4;
+  CHECK_NOTHROW([&] { Small f; ft::load_bytes(f, a4); }());
+  const auto [a5, at5] = with_deep([](auto& h) { h["base.mean"]["shape"] = "@"; }, "{\"a\":2}");
+  (void)at5;
+  expect_rejected<Small>(a5, {"tensor \"base.mean\": shape {\"a\":2}, expected [2]"});
+  // brackets inside strings are text, not structure
+  const auto [a6, at6] = with_deep([](auto& h) { h["__metadata__"]["note"] = "@"; }, "\"[[[[{{{{\\\"]]\"");
+  (void)at6;
+  CHECK_NOTHROW([&] { Small f; ft::load_bytes(f, a6); }());
+}
+
+TEST_CASE("safetensors: a hostile header is refused in proportion to the flow, before it is parsed or read", "[io]") {
+  const bytes_t bytes = ft::save_bytes(random_flow<Small>(102));
+  const std::size_t data = bytes.size() - data_start(bytes);
+  // the bound on the header's length: 64 KiB + 4 x (spec + names + 96 per tensor)
+  std::size_t text = ft::spec_text<Small>().size(), tensors = 0;
+  const Small shape_only;
+  ft::for_each_parameter_tensor(shape_only, [&](const std::string& name, const auto*, std::size_t, std::size_t) {
+    text += name.size() + 96;
+    ++tensors;
+  });
+  REQUIRE(tensors == 4);  // the base's mean and log-scale, ActNorm's shift and log-scale
+  const std::size_t limit = 65536 + 4 * text;
+  // a header of 100 MB of brackets, as its length: refused by the length alone
+  bytes_t b(bytes.begin(), bytes.begin() + 8);
+  const std::uint64_t hundred_mb = 100'000'000;
+  for (int k = 0; k < 8; ++k) b[std::size_t(k)] = std::uint8_t(hundred_mb >> (8 * k));
+  b.resize(8 + 4096, '[');
+  expect_rejected<Small>(b, {"the header length is 100000000 bytes, more than the " + std::to_string(limit) +
+                             " that the header of a file of this flow may have"});
+  // at the bound, brackets are refused at the fourth
+  const std::string at_limit(limit, '[');
+  expect_rejected<Small>(with_header_text(bytes, at_limit), {"more than 3 deep at byte 11 of the file"});
+  // a flat array of many values: refused by the count of items, before parsing
+  std::string flat = "{\"__metadata__\":[";
+  while (flat.size() + 16 < limit) flat += "0,";
+  flat += "0]}";
+  const std::size_t items = 16 * tensors + 4 * 64 + 8;
+  expect_rejected<Small>(with_header_text(bytes, flat), {"the header has more than " + std::to_string(items) + " JSON values and keys"});
+  // a file: one larger than any file of this flow is refused by its size, before it is read
+  const std::string path = temp_path("hostile_big");
+  auto write_bytes = [](const std::string& to, const bytes_t& content) {
+    std::ofstream out(to, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(content.data()), std::streamsize(content.size()));
+    REQUIRE(out.good());
+  };
+  auto expect_load_file_rejected = [&](Small& f, const std::string& from, const std::vector<std::string>& pieces) {
+    const bytes_t before = parameter_bits(f);
+    try {
+      ft::load(f, from);
+      FAIL("no exception");
+    } catch (const ft::io_error& e) {
+      const std::string what = e.what();
+      INFO(what);
+      CHECK(what.rfind("flowtmpl: load " + from + ": ", 0) == 0);
+      for (const auto& p : pieces) CHECK_THAT(what, Contains(p));
+    }
+    CHECK(parameter_bits(f) == before);
+  };
+  {
+    bytes_t big = bytes;
+    big.resize(8 + limit + data + 1, ' ');
+    write_bytes(path, big);
+    Small f;
+    expect_load_file_rejected(f, path, {"the file is " + std::to_string(big.size()) + " bytes, more than the " +
+                                        std::to_string(8 + limit + data) + " bytes that a file of this flow's parameters may have"});
+  }
+  // one within the size whose header is hostile is refused by its first chunk
+  {
+    bytes_t nested(8, 0);
+    const std::uint64_t n = limit;
+    for (int k = 0; k < 8; ++k) nested[std::size_t(k)] = std::uint8_t(n >> (8 * k));
+    nested.resize(8 + limit + data, '[');
+    write_bytes(path, nested);
+    Small f;
+    expect_load_file_rejected(f, path, {"more than 3 deep at byte 11 of the file"});
+  }
+  std::remove(path.c_str());
 }
 
 TEST_CASE("safetensors: save refuses a non-finite parameter (load would refuse the file)", "[io]") {

@@ -2,7 +2,9 @@
 // of the same type.
 //   load_bytes(f, data, size) / load_bytes(f, span)   from memory
 //   load(f, path)                                     from a file (read whole, in
-//                                                     64 KiB chunks)
+//                                                     64 KiB chunks; a file larger
+//                                                     than any file of this flow can
+//                                                     be is refused before it is read)
 // Everything is validated before f changes (io/safetensors/validating_reader.hpp); on
 // failure f is unchanged and io_error says what and where ("flowtmpl: load <path or
 // bytes>: ...").
@@ -30,13 +32,29 @@ namespace flowtmpl {
 namespace detail::io {
 
 template <class Flow>
-void load_into(Flow& f, const std::uint8_t* data, std::size_t size, const std::string& where) {
-  using S = scalar_of<Flow>;
+std::vector<tensor_slot> slots_of(const Flow& f) {
   std::vector<tensor_slot> slots;
-  for_each_parameter_tensor(std::as_const(f), [&](const std::string& name, const auto*, std::size_t rows, std::size_t cols) {
+  for_each_parameter_tensor(f, [&](const std::string& name, const auto*, std::size_t rows, std::size_t cols) {
     slots.push_back(tensor_slot{name, rows, cols});
   });
-  const std::vector<S> values = loader(where).read<S>(slots, flowtmpl::spec_text<Flow>(), data, size);
+  return slots;
+}
+
+// The most bytes a file of these tensors can have: the length, the largest header
+// allowed and the data.
+template <class S>
+std::uint64_t max_file_size(const std::vector<tensor_slot>& slots, const header_bounds& bounds) {
+  std::uint64_t data = 0;
+  for (const auto& t : slots) data += std::uint64_t(t.count()) * sizeof(S);
+  return 8 + bounds.max_length + data;
+}
+
+template <class Flow>
+void load_into(Flow& f, const std::uint8_t* data, std::size_t size, const std::string& where) {
+  using S = scalar_of<Flow>;
+  std::vector<tensor_slot> slots = slots_of(std::as_const(f));
+  const std::string spec = flowtmpl::spec_text<Flow>();
+  const std::vector<S> values = loader(where).read<S>(slots, spec, data, size, header_bounds_for(slots, spec));
   assign_parameters(f, values.data());  // everything checked; the values are in walk order
 }
 
@@ -58,7 +76,15 @@ void load_bytes(Flow& f, std::span<const std::uint8_t> bytes) {
 template <class Flow>
   requires detail::io::saveable<Flow>
 void load(Flow& f, const std::string& path) {
-  const std::vector<std::uint8_t> bytes = detail::read_whole_file(path, "load");
+  // a file larger than any file of this flow is refused before it is read
+  const auto slots = detail::io::slots_of(std::as_const(f));
+  const auto bounds = detail::io::header_bounds_for(slots, flowtmpl::spec_text<Flow>());
+  const std::vector<std::uint8_t> bytes =
+      detail::read_whole_file(path, "load", detail::io::max_file_size<detail::io::scalar_of<Flow>>(slots, bounds),
+                              "that a file of this flow's parameters may have (not a file of this flow?)",
+                              [&](const std::vector<std::uint8_t>& start) {
+                                detail::io::loader(path).check_start(start.data(), start.size(), bounds);
+                              });
   detail::io::load_into(f, bytes.data(), bytes.size(), path);
 }
 

@@ -1,17 +1,31 @@
 // flowtmpl/io/safetensors/validating_reader.hpp: reading an untrusted safetensors file
 // into the values of a flow's parameters, checking everything first.
 //
-//   loader(where).read<S>(slots, spec, data, size) -> the values, in the slots' order
-// Checked, in order: the length (8 bytes, at most max_header_length, inside the
-// input); the header JSON (no NUL byte, valid, an object, no duplicate keys at any
-// level); the metadata (format, version, dtype, spec == the flow's spec text); every
-// tensor (present, no others, dtype the flow's scalar with no conversion, shape,
-// data_offsets two non-negative integers inside the data section holding exactly
-// shape x dtype size bytes); that the tensors tile the data section (no overlap, no
-// gap, nothing after them); that every value is finite. The first failure throws
-// io_error "flowtmpl: load <where>: ..." saying what and where.
-// Cost: one pass over the header and one over the data; the parsed header and the
-// values are held on the heap.
+//   header_bounds{max_length, max_items}   what a header may cost before it is parsed
+//   header_bounds_for(slots, spec)          the bounds for a file of these tensors:
+//                                           max_length 64 KiB + 4 x (spec + names + 96
+//                                           bytes per tensor), max_items 16 per tensor
+//                                           + 4 per metadata entry (64 entries) + 8
+//   loader(where).read<S>(slots, spec, data, size, bounds) -> the values, in the slots'
+//                                           order (loader(function, where): messages
+//                                           name that function, not load)
+// Checked, in order: the length (8 bytes, at most bounds.max_length, inside the input);
+// the header's structure before it is parsed, in one pass with no allocation: no
+// array or object nested more than 3 deep (the format needs the top-level object, a
+// tensor's entry or the metadata, and a shape or data_offsets array) and at most
+// bounds.max_items structural characters ('{', '[', ',' and ':' outside strings; a valid
+// header has about 13 per tensor and 2 per metadata entry); the header JSON (no NUL
+// byte, valid, an object, no duplicate keys at any level); the metadata (format,
+// version, dtype, spec == the flow's spec text); every tensor (present, no others,
+// dtype the flow's scalar with no conversion, shape, data_offsets two non-negative
+// integers inside the data section holding exactly shape x dtype size bytes); that the
+// tensors tile the data section (no overlap, no gap, nothing after them); that every
+// value is finite. The first failure throws io_error "flowtmpl: load <where>: ..."
+// saying what and where.
+// Cost: one pass over the header's bytes, then (if the structure passed) one parse and
+// one pass over the data; the parsed header (at most max_items values and keys, and the
+// header's strings) and the values are held on the heap. A hostile header is refused in
+// time linear in its length and memory proportional to max_items.
 #pragma once
 
 #include <algorithm>
@@ -31,28 +45,59 @@
 namespace flowtmpl {
 namespace detail::io {
 
+// What a header may cost before it is parsed (see the file's comment).
+struct header_bounds {
+  std::uint64_t max_length = max_header_length;  // bytes of JSON
+  std::size_t max_items = 0;                     // '{', '[', ',' and ':' outside strings
+};
+inline constexpr int max_header_nesting = 3;
+inline constexpr std::size_t max_metadata_entries = 64;
+
+// The bounds for a file of these tensors and this spec: generous for every file that
+// flowtmpl or its exporter writes (their headers are 1 to 4 KB for the flows of the
+// tests), proportional to the flow, far below safetensors's own 100 MB.
+inline header_bounds header_bounds_for(const std::vector<tensor_slot>& slots, const std::string& spec) {
+  std::uint64_t text = spec.size();
+  for (const auto& t : slots) text += t.name.size() + 96;
+  header_bounds b;
+  b.max_length = std::min<std::uint64_t>(max_header_length, 65536 + 4 * text);
+  b.max_items = 16 * slots.size() + 4 * max_metadata_entries + 8;
+  return b;
+}
+
 class loader {
  public:
   explicit loader(std::string where) : prefix_(message("flowtmpl: load ", where, ": ")) {}
+  loader(const char* function, std::string where) : prefix_(message("flowtmpl: ", function, ' ', where, ": ")) {}
 
   [[noreturn]] void fail(const std::string& what) const { throw io_error(prefix_ + what); }
 
+  // The checks of read that need no more than the start of a file: its header length
+  // and the structure of the part of the header that `size` bytes hold. A reader of a
+  // file runs this on its first chunk, so that a hostile header is refused before the
+  // rest is read.
+  void check_start(const std::uint8_t* data, std::size_t size, const header_bounds& bounds) const {
+    if (size < 8) return;
+    const std::uint64_t n = get_le<std::uint64_t>(data);
+    check_length(n, bounds);
+    check_structure(data + 8, data + 8 + std::size_t(std::min<std::uint64_t>(n, size - 8)), bounds);
+  }
+
   template <class S>
   std::vector<S> read(std::vector<tensor_slot>& slots, const std::string& spec, const std::uint8_t* data,
-                      std::size_t size) const {
+                      std::size_t size, const header_bounds& bounds) const {
     if (data == nullptr && size != 0) fail("no data (a null pointer)");
     if (size < 8)
       fail(message("the input is ", size, " bytes, shorter than the 8-byte header length that starts a safetensors file"));
     const std::uint64_t n = get_le<std::uint64_t>(data);
-    if (n > max_header_length)
-      fail(message("the header length is ", n, " bytes, more than the ", max_header_length,
-                   " that a safetensors header may have (not a safetensors file?)"));
+    check_length(n, bounds);
     if (n > size - 8)
       fail(message("the header length is ", n, " bytes, but only ", size - 8, " bytes follow the length (truncated?)"));
     const std::size_t header_end = 8 + std::size_t(n);
     const std::uint8_t* payload = data + header_end;
     const std::uint64_t data_size = size - header_end;
 
+    check_structure(data + 8, data + header_end, bounds);
     const nlohmann::json h = parse(data + 8, data + header_end);
     check_metadata<S>(h, spec);
 
@@ -89,6 +134,60 @@ class loader {
 
  private:
   std::string prefix_;
+
+  void check_length(std::uint64_t n, const header_bounds& bounds) const {
+    if (n > bounds.max_length)
+      fail(message("the header length is ", n, " bytes, more than the ", bounds.max_length, " that ",
+                   bounds.max_length == max_header_length ? "a safetensors header" : "the header of a file of this flow",
+                   " may have (not a file of this flow?)"));
+  }
+
+  // The nesting depth and the number of structural characters outside strings, in one
+  // pass, before anything is parsed or allocated; the JSON itself is checked by parse.
+  void check_structure(const std::uint8_t* first, const std::uint8_t* last, const header_bounds& bounds) const {
+    int depth = 0;
+    std::size_t items = 0;
+    bool in_string = false, escaped = false;
+    const std::uint8_t* key_begin = nullptr;  // the latest string at depth 1: a top-level key
+    const std::uint8_t* key_end = nullptr;
+    const std::uint8_t* string_begin = nullptr;
+    for (const std::uint8_t* p = first; p != last; ++p) {
+      const std::uint8_t c = *p;
+      if (in_string) {
+        if (escaped) {
+          escaped = false;
+        } else if (c == '\\') {
+          escaped = true;
+        } else if (c == '"') {
+          in_string = false;
+          if (depth == 1) key_begin = string_begin, key_end = p;
+        }
+        continue;
+      }
+      if (c == '"') {
+        in_string = true;
+        string_begin = p + 1;
+      } else if (c == '{' || c == '[') {
+        ++items;
+        if (++depth > max_header_nesting) {
+          const std::string in = depth > 2 && key_begin != nullptr
+                                     ? message(" (in the entry of ", json_quoted(std::string(key_begin, key_end).substr(0, 80)), ')')
+                                     : std::string();
+          fail(message("the header nests arrays and objects more than ", max_header_nesting, " deep at byte ",
+                       8 + (p - first), " of the file", in,
+                       "; a safetensors header has objects of tensors with arrays of integers, no deeper"));
+        }
+      } else if (c == '}' || c == ']') {
+        if (depth > 0) --depth;
+      } else if (c == ',' || c == ':') {
+        ++items;
+      }
+      if (items > bounds.max_items)
+        fail(message("the header has more than ", bounds.max_items,
+                     " JSON values and keys, more than a file of this flow may have (about 13 per tensor and 2 per ",
+                     "metadata entry)"));
+    }
+  }
 
   nlohmann::json parse(const std::uint8_t* first, const std::uint8_t* last) const {
     // duplicate keys: nlohmann keeps the last one silently; a file must not have any
