@@ -150,6 +150,13 @@ void save_checkpoint(const Flow& flow, const fit_state& s, const std::string& pa
   count("since_best", std::uint64_t(s.since_best));
   count("adam_steps", s.first_moment.empty() ? 0 : std::uint64_t(s.adam_steps));
   count("momentum_started", s.momentum_buffer.empty() ? 0 : std::uint64_t(s.momentum_started));
+  count("jump_seen", std::uint64_t(s.jump_seen));
+  meta["jump_loss"] = io::hex_text(s.jump_loss);
+  meta["jump_change"] = io::hex_text(s.jump_change);
+  meta["jump_grad_norm"] = io::hex_text(s.jump_grad_norm);
+  meta["jump_warmup_loss"] = io::hex_list(s.jump_warmup_loss);
+  meta["jump_warmup_norm"] = io::hex_list(s.jump_warmup_norm);
+  count("jump_count", std::uint64_t(s.jump_count));
   h["__metadata__"] = std::move(meta);
   std::uint64_t offset = 0;
   for (std::size_t t = 0; t < 5; ++t) {
@@ -235,6 +242,13 @@ fit_state read_checkpoint(const std::uint8_t* data, std::size_t size, const std:
   }
   s.momentum_started = m.count("momentum_started") != 0;
   if (s.momentum_started) s.momentum_buffer = part(4);
+  s.jump_seen = long(m.count("jump_seen"));
+  s.jump_loss = m.value("jump_loss");
+  s.jump_change = m.value("jump_change");
+  s.jump_grad_norm = m.value("jump_grad_norm");
+  s.jump_warmup_loss = m.values("jump_warmup_loss");
+  s.jump_warmup_norm = m.values("jump_warmup_norm");
+  s.jump_count = long(m.count("jump_count"));
   return s;
 }
 

@@ -40,6 +40,7 @@
 #include "../parameters.hpp"
 #include "../random.hpp"
 #include "fit_state.hpp"
+#include "jump_detector.hpp"
 #include "layer_hooks.hpp"
 #include "optimizers.hpp"
 #include "progress.hpp"
@@ -104,6 +105,44 @@ void to_double(const std::vector<S>& in, std::vector<double>& out) {
   out.assign(in.begin(), in.end());
 }
 
+// Throws argument_error ("fit: ...") for an option outside its domain.
+inline void check_fit_options(const fit_options& opt) {
+  auto bad = [](const char* name, double v, const char* domain) {
+    fail_argument(message("fit: options.", name, " is ", v, "; it must be ", domain));
+  };
+  auto finite_at_least = [&](const char* name, double v, double low, const char* domain) {
+    if (!(std::isfinite(v) && v >= low)) bad(name, v, domain);
+  };
+  if (!opt.schedule && !(std::isfinite(opt.learning_rate) && opt.learning_rate > 0))
+    bad("learning_rate", opt.learning_rate, "finite and positive");
+  if (!(opt.beta1 >= 0 && opt.beta1 < 1)) bad("beta1", opt.beta1, "in [0, 1)");
+  if (!(opt.beta2 >= 0 && opt.beta2 < 1)) bad("beta2", opt.beta2, "in [0, 1)");
+  if (!(std::isfinite(opt.eps) && opt.eps > 0)) bad("eps", opt.eps, "finite and positive");
+  finite_at_least("weight_decay", opt.weight_decay, 0, "finite and not negative");
+  if (!(opt.momentum >= 0 && opt.momentum < 1)) bad("momentum", opt.momentum, "in [0, 1)");
+  finite_at_least("clip_norm", opt.clip_norm, 0, "finite and not negative (0: no clipping)");
+  if (opt.patience < 0) bad("patience", opt.patience, "0 (no early stopping) or positive");
+  if (opt.max_steps < 0) bad("max_steps", double(opt.max_steps), "0 (no limit) or positive");
+  if (!(opt.jump_factor == 0 || (std::isfinite(opt.jump_factor) && opt.jump_factor > 1)))
+    bad("jump_factor", opt.jump_factor, "0 (no jump detection) or a finite factor above 1");
+  if (opt.skip_jumps && opt.jump_factor == 0)
+    fail_argument("fit: options.skip_jumps is set but jump_factor is 0 (no step would be detected to skip)");
+}
+
+// A jumping step: into the result, then to on_jump, or (the first few) a line on stderr.
+inline void report_jump(const fit_jump& j, fit_result& res, const fit_options& opt, bool root) {
+  constexpr long printed = 5;
+  ++res.jump_count;
+  if (res.jumps.size() < fit_result::max_recorded_jumps) res.jumps.push_back(j);
+  if (opt.on_jump) {
+    opt.on_jump(j);
+  } else if (!opt.quiet && root && res.jump_count <= printed) {
+    std::fprintf(stderr, "flowtmpl: fit: %s%s\n", j.message.c_str(), j.skipped ? " (skipped: no update)" : "");
+    if (res.jump_count == printed)
+      std::fprintf(stderr, "flowtmpl: fit: further jumps are not printed; the progress lines and fit_result::jump_count count them\n");
+  }
+}
+
 template <class F, class Engine>
 fit_result fit_loop(F& flow, Engine& e, const fit_options& opt) {
   using S = typename F::scalar_type;
@@ -116,6 +155,7 @@ fit_result fit_loop(F& flow, Engine& e, const fit_options& opt) {
   if (opt.checkpoint_every < 0) fail_shape("fit: checkpoint_every must not be negative");
   if (opt.checkpoint_every > 0 && !opt.on_checkpoint)
     fail_shape("fit: checkpoint_every is set but on_checkpoint is empty (nothing would keep the checkpoints)");
+  check_fit_options(opt);
   const Eigen::Index bs = std::min(opt.batch_size, n);
   const long per_epoch = long((n + bs - 1) / bs);
   long total = per_epoch * long(opt.epochs);
@@ -138,6 +178,8 @@ fit_result fit_loop(F& flow, Engine& e, const fit_options& opt) {
   adam<S> adam_opt{opt.beta1, opt.beta2, opt.eps, opt.weight_decay, {}, {}, 0};
   sgd<S> sgd_opt{opt.momentum, opt.nesterov, {}, false};
   F grad = make_gradient(flow);
+  jump_detector jumps{opt.jump_factor};
+  long epoch_jumps = 0;
   int since_best = 0;
   long step = 0;
   long samples_done = 0;
@@ -170,6 +212,13 @@ fit_result fit_loop(F& flow, Engine& e, const fit_options& opt) {
     adam_opt.t = s.adam_steps;
     sgd_opt.buffer = s.momentum_buffer;
     sgd_opt.started = s.momentum_started;
+    jumps.seen = s.jump_seen;
+    jumps.loss = s.jump_loss;
+    jumps.change = s.jump_change;
+    jumps.grad_norm = s.jump_grad_norm;
+    jumps.warmup_loss = s.jump_warmup_loss;
+    jumps.warmup_norm = s.jump_warmup_norm;
+    res.jump_count = s.jump_count;
   }
   auto checkpoint = [&](int epoch, Eigen::Index position) {
     fit_state s;
@@ -196,6 +245,13 @@ fit_result fit_loop(F& flow, Engine& e, const fit_options& opt) {
     s.adam_steps = adam_opt.t;
     s.momentum_buffer = sgd_opt.buffer;
     s.momentum_started = sgd_opt.started;
+    s.jump_seen = jumps.seen;
+    s.jump_loss = jumps.loss;
+    s.jump_change = jumps.change;
+    s.jump_grad_norm = jumps.grad_norm;
+    s.jump_warmup_loss = jumps.warmup_loss;
+    s.jump_warmup_norm = jumps.warmup_norm;
+    s.jump_count = res.jump_count;
     opt.on_checkpoint(s);
   };
 
@@ -206,6 +262,7 @@ fit_result fit_loop(F& flow, Engine& e, const fit_options& opt) {
       epoch_loss = 0;
       epoch_batches = 0;
     }
+    epoch_jumps = 0;
     for (Eigen::Index first = epoch == first_epoch ? first_position : 0; first < n && step < total; first += bs) {
       const Eigen::Index count = std::min(bs, n - first);
       e.load(order, first, count);
@@ -221,29 +278,45 @@ fit_result fit_loop(F& flow, Engine& e, const fit_options& opt) {
         break;
       }
       if constexpr (NP > 0) {
+        bool skip = false;  // a jumping step with options.skip_jumps: no update
         for (std::size_t i = 0; i < NP; ++i)
           if (!std::isfinite(double(g[i]))) {
             stop_here(message("the gradient of parameter ", parameter_name(flow, i), " is ", double(g[i])));
             break;
           }
         if (res.stop == fit_stop::non_finite) break;
-        if (opt.clip_norm > 0) clip_grad_norm(g.data(), NP, opt.clip_norm);
-        copy_parameters(flow, params.data());
-        const double lr = opt.schedule ? opt.schedule(step) : opt.learning_rate;
-        if (opt.optimizer == optimizer_kind::adam)
-          adam_opt.step(params.data(), g.data(), NP, lr);
-        else
-          sgd_opt.step(params.data(), g.data(), NP, lr);
-        for (std::size_t i = 0; i < NP; ++i)
-          if (!std::isfinite(double(params[i]))) {
-            stop_here(message("the update makes parameter ", parameter_name(flow, i), " ", double(params[i]),
-                              " (learning rate ", lr, ")"));
-            break;
+        const double grad_norm = clip_grad_norm(g.data(), NP, opt.clip_norm);  // (the norm before clipping)
+        if (auto jump = jumps.check(step, epoch + 1, double(loss), grad_norm)) {
+          jump->skipped = opt.skip_jumps;
+          report_jump(*jump, res, opt, e.root());
+          ++epoch_jumps;
+          skip = opt.skip_jumps;
+        }
+        if (!skip) {
+          for (const fit_jump& late : jumps.accept(double(loss), grad_norm, per_epoch)) {
+            report_jump(late, res, opt, e.root());
+            if (late.epoch == epoch + 1) ++epoch_jumps;
           }
-        if (res.stop == fit_stop::non_finite) break;
-        assign_parameters(flow, params.data());
-        after_optimizer_step(flow, step);  // layer_hooks.hpp: a residual layer's spectral norm
+          copy_parameters(flow, params.data());
+          const double lr = opt.schedule ? opt.schedule(step) : opt.learning_rate;
+          if (!(std::isfinite(lr) && lr >= 0))
+            fail_argument(message("fit: options.schedule(", step, ") is ", lr, "; a learning rate must be finite and not negative"));
+          if (opt.optimizer == optimizer_kind::adam)
+            adam_opt.step(params.data(), g.data(), NP, lr);
+          else
+            sgd_opt.step(params.data(), g.data(), NP, lr);
+          for (std::size_t i = 0; i < NP; ++i)
+            if (!std::isfinite(double(params[i]))) {
+              stop_here(message("the update makes parameter ", parameter_name(flow, i), " ", double(params[i]),
+                                " (learning rate ", lr, ")"));
+              break;
+            }
+          if (res.stop == fit_stop::non_finite) break;
+          assign_parameters(flow, params.data());
+          after_optimizer_step(flow, step);  // layer_hooks.hpp: a residual layer's spectral norm
+        }
       }
+      // (a skipped batch is in the epoch's loss: it is the mean over all the epoch's batches)
       epoch_loss += double(loss);
       ++epoch_batches;
       ++step;
@@ -288,6 +361,7 @@ fit_result fit_loop(F& flow, Engine& e, const fit_options& opt) {
     p.learning_rate = opt.schedule ? opt.schedule(std::max(step - 1, 0L)) : opt.learning_rate;
     p.samples_per_second = elapsed > 0 ? double(samples_done) / elapsed : 0;
     p.eta_seconds = samples_done > 0 ? elapsed / double(samples_done) * double(total - step) * double(bs) : 0;
+    p.jumps = epoch_jumps;
     if (opt.on_progress)
       opt.on_progress(p);
     else if (!opt.quiet && e.root())

@@ -12,6 +12,7 @@
 // another in one sentence.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -20,6 +21,7 @@
 
 #include "../detail/eigen.hpp"
 #include "../errors.hpp"
+#include "jump_detector.hpp"
 #include "progress.hpp"
 
 namespace flowtmpl {
@@ -47,6 +49,12 @@ struct fit_options {
   long checkpoint_every = 0;        // > 0: on_checkpoint after every this many steps
   std::function<void(const fit_state&)> on_checkpoint;
   const fit_state* resume = nullptr;  // continue the run this state was taken from
+  // steps whose batch loss or gradient norm jumps by orders of magnitude
+  // (training/jump_detector.hpp): reported to on_jump (empty: the first 5 as lines on
+  // stderr, unless quiet) and counted in fit_progress::jumps and fit_result
+  double jump_factor = 1e3;         // 0: no detection
+  bool skip_jumps = false;          // a jumping step's update is not applied
+  std::function<void(const fit_jump&)> on_jump;
 };
 
 enum class fit_stop { completed, early_stopping, non_finite };
@@ -59,6 +67,9 @@ struct fit_result {
   fit_stop stop = fit_stop::completed;
   std::string message;  // why training stopped early
   double seconds = 0;
+  long jump_count = 0;          // steps whose loss or gradient norm jumped (options.jump_factor)
+  std::vector<fit_jump> jumps;  // the first max_recorded_jumps of them
+  static constexpr std::size_t max_recorded_jumps = 100;
 };
 
 // A run between two steps. Scalars of any flow are held as doubles (exact for float).
@@ -83,6 +94,11 @@ struct fit_state {
   long adam_steps = 0;
   std::vector<double> momentum_buffer;              // sgd (empty before its first step)
   bool momentum_started = false;
+  // the jump detector's averages (training/jump_detector.hpp) and the jumps so far
+  long jump_seen = 0;
+  double jump_loss = 0, jump_change = 0, jump_grad_norm = 0;
+  std::vector<double> jump_warmup_loss, jump_warmup_norm;  // the warm-up's steps so far
+  long jump_count = 0;
 };
 
 namespace detail {
@@ -110,7 +126,12 @@ inline void check_resume(const fit_state& s, std::uint64_t train_count, std::uin
                         (s.first_moment.empty() || (s.first_moment.size() == parameter_count &&
                                                     s.second_moment.size() == parameter_count)) &&
                         (s.momentum_buffer.empty() || s.momentum_buffer.size() == parameter_count) && s.step >= 0;
-  if (!sizes_ok) fail_shape("fit: the state to resume from is inconsistent (its sizes and counters disagree)");
+  const bool jumps_ok = s.jump_seen >= 0 && s.jump_count >= 0 && std::isfinite(s.jump_loss) &&
+                        std::isfinite(s.jump_change) && s.jump_change >= 0 && std::isfinite(s.jump_grad_norm) &&
+                        s.jump_grad_norm >= 0 && s.jump_warmup_loss.size() == s.jump_warmup_norm.size() &&
+                        s.jump_warmup_loss.size() <= std::size_t(s.jump_seen);
+  if (!sizes_ok || !jumps_ok)
+    fail_shape("fit: the state to resume from is inconsistent (its sizes and counters disagree)");
 }
 
 }  // namespace detail
