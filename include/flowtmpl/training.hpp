@@ -47,6 +47,7 @@
 //   training/variational_dequantization.hpp  pixel_dequantizer (a learned q(u | x)),
 //                                 negative_elbo_and_gradient, importance_bits_per_dim
 //   training/fit_state.hpp        fit_options, fit_result, fit_state (checkpoints, resuming)
+//   training/jump_detector.hpp    fit_jump: steps whose loss or gradient norm jumps
 //   training/fit_loop.hpp         fit's loop, on one process or over MPI (mpi/fit.hpp)
 //   training/fit.hpp              fit
 #pragma once
