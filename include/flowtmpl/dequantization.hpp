@@ -8,7 +8,8 @@
 //       so it depends on the sample's index alone (not on the batch or thread count)
 //   bits_per_dim(log_p_v, D)
 //       the bits per dimension of the discrete data that log p_v(v) of one dequantized
-//       sample bounds: (-log p_v(v) + D log 256) / (D log 2)
+//       sample bounds: (-log p_v(v) + D log 256) / (D log 2); D < 1 (shape_error) and a
+//       non-finite log_p_v (argument_error) are refused
 //   bits_per_dim(flow, V)
 //       its mean over the columns of V (log_prob on the host; throws domain_error if a
 //       column's density is not finite, naming it)
@@ -51,6 +52,9 @@ Eigen::Matrix<S, D, Eigen::Dynamic> uniform_dequantize(std::span<const std::uint
 }
 
 inline double bits_per_dim(double log_p_v, int dim) {
+  if (dim < 1) detail::fail_shape(detail::message("bits_per_dim: the dimension is ", dim, "; it must be at least 1"));
+  if (!std::isfinite(log_p_v))
+    detail::fail_argument(detail::message("bits_per_dim: the log density is ", log_p_v, "; it must be finite"));
   return (-log_p_v + dim * std::log(256.0)) / (dim * std::numbers::ln2);
 }
 

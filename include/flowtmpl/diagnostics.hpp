@@ -23,6 +23,10 @@ namespace detail {
 template <class T>
 inline constexpr bool always_false_v = false;
 
+// A floating-point setting given as a template argument is a finite number (NaN and
+// +-inf are not): for the static_asserts of solver and layer options.
+consteval bool finite_setting(double v) { return v >= -1.7976931348623157e308 && v <= 1.7976931348623157e308; }
+
 // Instantiates Diagnostic (whose static_assert then reports in words) only when !Ok;
 // returns true either way, so that the caller's own static_assert adds no second error.
 template <bool Ok, class Diagnostic>

@@ -13,6 +13,8 @@
 //       ODEs I, II.4, with the same weights: one more evaluation). At most max_steps
 //       attempted steps: a solve that stops there has not reached the end
 //       (ode_solve::converged false).
+//       Settings (checked at compile time, a static_assert in words): rtol and atol
+//       finite, >= 0 and not both 0; max_steps >= 1.
 //   RK4<steps = 8>
 //       the classical 4th-order Runge-Kutta method with `steps` equal steps: 4 steps
 //       evaluations, a cost known at compile time (embedded use, the device path).
@@ -37,11 +39,15 @@
 #include <vector>
 
 #include "config.hpp"
+#include "diagnostics.hpp"
 
 namespace flowtmpl {
 
 template <double RelativeTolerance = 1e-5, double AbsoluteTolerance = 1e-6, int MaxSteps = 1000>
 struct Dopri5 {
+  static_assert(detail::finite_setting(RelativeTolerance) && detail::finite_setting(AbsoluteTolerance),
+                "flowtmpl: Dopri5<rtol, atol, max_steps>: the tolerances must be finite numbers (a NaN or infinite "
+                "tolerance makes the step test meaningless)");
   static_assert(RelativeTolerance >= 0 && AbsoluteTolerance >= 0 && RelativeTolerance + AbsoluteTolerance > 0,
                 "flowtmpl: Dopri5<rtol, atol, max_steps>: the tolerances must be >= 0 and not both 0");
   static_assert(MaxSteps >= 1, "flowtmpl: Dopri5<rtol, atol, max_steps>: max_steps must be at least 1");

@@ -38,6 +38,9 @@
 // accepted step and one step's stage traces; time: about 3 times the solve (the stages
 // recomputed with their traces, then the reverse sweep). The probe has no gradient.
 // Checked mode reports a solve that stopped at Dopri5's max_steps before the end.
+// Settings are compile-time and checked there (static_asserts in words): exact_up_to
+// >= 0, log_det_weight finite and >= 0, frequencies >= 1 (sinusoidal), the exact trace
+// only for D <= exact_up_to; the solver's own in ode_solvers.hpp.
 // Structure: dense. Log-det kind: input-dependent. Domain: R^D both ways.
 // Parameters: the network's, named "net.<l>.weight" / "net.<l>.bias". The default-
 // constructed layer is the identity (f = 0). Context: with C > 0 (Conditional<C, ...>)
@@ -79,10 +82,13 @@ struct continuous_options {
 template <class Dynamics, class Solver, continuous_options Options, int D, class S, int C>
 struct ContinuousBijector
     : detail::conditioned_ops<ContinuousBijector<Dynamics, Solver, Options, D, S, C>, D, S, C, void> {
-  static_assert(Options.exact_up_to >= 0 && Options.log_det_weight >= 0 &&
-                    (Options.time != time_embedding::sinusoidal || Options.frequencies >= 1),
-                "flowtmpl: Continuous: continuous_options needs exact_up_to >= 0, log_det_weight >= 0 and, for "
-                "the sinusoidal time embedding, frequencies >= 1");
+  static_assert(Options.exact_up_to >= 0, "flowtmpl: Continuous: continuous_options::exact_up_to must be >= 0");
+  static_assert(detail::finite_setting(Options.log_det_weight) && Options.log_det_weight >= 0,
+                "flowtmpl: Continuous: continuous_options::log_det_weight must be a finite number >= 0 (0: the "
+                "log-det's error left out of Dopri5's step control)");
+  static_assert(Options.time != time_embedding::sinusoidal || Options.frequencies >= 1,
+                "flowtmpl: Continuous: continuous_options::frequencies must be >= 1 for the sinusoidal time "
+                "embedding");
   static_assert(Options.trace != continuous_trace::exact || D <= Options.exact_up_to,
                 "flowtmpl: Continuous: the exact trace is for D <= continuous_options::exact_up_to (16 by default: "
                 "D tangents through the network per evaluation); use continuous_trace::hutchinson (or automatic) for "

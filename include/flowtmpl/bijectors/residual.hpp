@@ -63,6 +63,10 @@
 // state). The default-constructed layer is the identity (g = 0). Context: with C > 0
 // (Conditional<C, ...>) g reads [x; c] and the layer models ConditionalBijector.
 // Every per-sample function is FLOWTMPL_HOST_DEVICE (the device path: device.hpp).
+// Settings are compile-time and checked there (static_asserts in words): coefficient in
+// (0, 1), tolerance finite and >= 0, max_iterations >= 1, newton_steps, exact_up_to,
+// exact_terms and spectral_iterations >= 0, probes >= 1, max_terms >= max(1,
+// exact_terms), series_parameter in (0, 1] (geometric) or finite and > 0 (poisson).
 #pragma once
 
 #include <cmath>
@@ -79,6 +83,7 @@
 #include "../detail/residual_series.hpp"
 #include "../detail/small_lu.hpp"
 #include "../direction.hpp"
+#include "../errors.hpp"
 #include "../random.hpp"
 #include "../structure.hpp"
 
@@ -115,17 +120,23 @@ template <class Net, residual_options Options, int D, class S, int C>
 struct ResidualBijector : detail::conditioned_ops<ResidualBijector<Net, Options, D, S, C>, D, S, C, void> {
   static_assert(Options.coefficient > 0 && Options.coefficient < 1,
                 "flowtmpl: Residual: residual_options::coefficient must be in (0, 1)");
-  static_assert(Options.max_iterations >= 1 && Options.newton_steps >= 0 && Options.tolerance >= 0,
-                "flowtmpl: Residual: max_iterations >= 1, newton_steps >= 0 and tolerance >= 0");
+  static_assert(Options.max_iterations >= 1 && Options.newton_steps >= 0,
+                "flowtmpl: Residual: residual_options needs max_iterations >= 1 and newton_steps >= 0");
+  static_assert(detail::finite_setting(Options.tolerance) && Options.tolerance >= 0,
+                "flowtmpl: Residual: residual_options::tolerance must be a finite number >= 0 (0: 8 eps of the "
+                "scalar)");
+  static_assert(Options.exact_up_to >= 0 && Options.spectral_iterations >= 0,
+                "flowtmpl: Residual: residual_options needs exact_up_to >= 0 and spectral_iterations >= 0");
   static_assert(Options.log_det != residual_log_det::exact || D <= Options.exact_up_to,
                 "flowtmpl: Residual: the exact log-det is for D <= residual_options::exact_up_to (16 by default: "
                 "an LU of the D x D Jacobian per sample); use residual_log_det::stochastic (or automatic) for "
                 "this D, or raise exact_up_to to accept the O(D^3) cost");
   static_assert(Options.exact_terms >= 0 && Options.probes >= 1 && Options.max_terms >= 1 &&
-                    Options.max_terms >= Options.exact_terms && Options.series_parameter > 0 &&
+                    Options.max_terms >= Options.exact_terms && detail::finite_setting(Options.series_parameter) &&
+                    Options.series_parameter > 0 &&
                     (Options.series != residual_series::geometric || Options.series_parameter <= 1),
                 "flowtmpl: Residual: the stochastic log-det needs exact_terms >= 0, probes >= 1, max_terms >= "
-                "exact_terms, and series_parameter in (0, 1] (geometric p) or > 0 (poisson lambda)");
+                "exact_terms, and series_parameter in (0, 1] (geometric p) or finite and > 0 (poisson lambda)");
   static constexpr int dim = D;
   static constexpr int context_dim = C;
   using scalar_type = S;
@@ -368,8 +379,14 @@ struct ResidualBijector : detail::conditioned_ops<ResidualBijector<Net, Options,
     philox_stream rng(seed, 0);
     net.reset_parameters(rng, scheme, nullptr);
   }
-  // the power iteration of the network's spectral normalisation (lipschitz_mlp.hpp)
-  double update_spectral_norm(int iterations = 1) { return net.update_spectral_norm(iterations); }
+  // the power iteration of the network's spectral normalisation (lipschitz_mlp.hpp),
+  // `iterations` >= 0 times (a negative count: argument_error)
+  double update_spectral_norm(int iterations = 1) {
+    if (iterations < 0)
+      detail::fail_argument(detail::message("update_spectral_norm: the number of iterations is ", iterations,
+                                            "; it must be at least 0"));
+    return net.update_spectral_norm(iterations);
+  }
   // training/fit.hpp, after every optimizer step: every layer's u settled to W's
   // leading singular vector (lipschitz_mlp.hpp's settle_spectral_norm: warm-started
   // power iterations, at most spectral_iterations, then an eigendecomposition where

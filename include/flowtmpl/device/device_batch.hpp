@@ -2,8 +2,9 @@
 //
 //   device_batch<S> x(D, N, order)   N samples of dimension D in one
 //       thrust::device_vector<S> (D * N values), in layout::columns or layout::rows
-//       (flowtmpl/exec.hpp; default_device_layout when not given); a non-positive D or
-//       a negative N throws shape_error.
+//       (flowtmpl/exec.hpp; default_device_layout when not given); a non-positive D, a
+//       negative N or D N values beyond device_batch_capacity<S>(D) samples (more bytes
+//       than a signed 64-bit index reaches) throw shape_error.
 //   batch_span<S>        what a kernel holds of a batch: element (i, j) at
 //       data[i * row_stride + j * col_stride]
 //   device_result<S>     {values, log_det}: a batch and one value per sample
@@ -16,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 
 #include <thrust/copy.h>
 #include <thrust/device_vector.h>
@@ -41,6 +43,13 @@ struct batch_span {
   FLOWTMPL_HOST_DEVICE S& operator()(int i, std::int64_t j) const { return data[i * row_stride + j * col_stride]; }
 };
 
+// The most samples of dimension dim one device_batch<S> holds: D N values of S within
+// PTRDIFF_MAX bytes (the device kernels index with std::int64_t).
+template <class S>
+constexpr std::int64_t device_batch_capacity(int dim) {
+  return std::numeric_limits<std::int64_t>::max() / std::int64_t(sizeof(S)) / std::int64_t(dim < 1 ? 1 : dim);
+}
+
 template <class S>
 class device_batch {
  public:
@@ -61,7 +70,12 @@ class device_batch {
  private:
   static int check_size(int dim, std::int64_t count) {
     if (dim < 1) detail::fail_shape("device_batch: the dimension is not positive");
-    if (count < 0) detail::fail_shape("device_batch: the number of samples is negative");
+    if (count < 0)
+      detail::fail_shape(detail::message("device_batch: the number of samples is ", count, "; it must be at least 0"));
+    if (count > device_batch_capacity<S>(dim))
+      detail::fail_shape(detail::message("device_batch: ", count, " samples of dimension ", dim,
+                                         " are more values than one device batch can index (at most ",
+                                         device_batch_capacity<S>(dim), " samples)"));
     return dim;
   }
   std::int64_t row_stride() const { return order_ == layout::columns ? 1 : count_; }

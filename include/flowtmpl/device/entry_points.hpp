@@ -9,7 +9,10 @@
 // flow reads a context.
 // Outputs of forward / inverse take the input's layout; samples take `order`
 // (default_device_layout). Shapes are checked on the host before the launch
-// (shape_error). Each call allocates its outputs in device memory.
+// (shape_error), and so are n and T of sampling (device/launch.hpp: n >= 0, T finite and
+// at least the smallest normal value of the scalar, else argument_error; the messages
+// start "device sample: " or "device sample_and_log_prob: "). Each call allocates its
+// outputs in device memory.
 // Needs thrust with THRUST_DEVICE_SYSTEM chosen (flowtmpl/device.hpp).
 #pragma once
 
@@ -59,12 +62,15 @@ device_result<typename T::scalar_type> run_device_sample(const device_flow<T>& d
                                                          const device_batch<typename T::scalar_type>* ctx) {
   using S = typename T::scalar_type;
   using P = typename device_flow<T>::prepared_type;
-  if (n < 0) fail_shape("device sample: the number of samples is negative");
-  if constexpr (Temperature == sample_temperature::given)
+  const char* what = LogProb == log_prob_output::computed ? "sample_and_log_prob" : "sample";
+  if constexpr (Temperature == sample_temperature::given) {
     static_assert(can_temper<T>(),
                   "flowtmpl: sampling at a temperature needs a base distribution with a scale (StandardNormal, "
                   "DiagonalNormal: models of TemperedDistribution)");
-  const auto c = context_of<T>(ctx, n, "sample");
+    check_device_temperature(temperature, what);
+  }
+  check_device_sample_count<T>(n, what);
+  const auto c = context_of<T>(ctx, n, what);
   device_result<S> out{device_batch<S>(T::dim, n, order),
                        thrust::device_vector<S>(LogProb == log_prob_output::computed ? std::size_t(n) : 0)};
   launch(n, sample_kernel<P, LogProb, Temperature>{df.prepared_pointer(), out.values.span(),

@@ -5,12 +5,20 @@
 //       without one takes none (shape_error otherwise)
 //   run_without_context<T, R>(run) / run_with_context<T, R>(run)   run() where T reads no
 //       context / reads one; otherwise the compile-time diagnostic that says so
+//   check_device_sample_count<T>(n, what), check_device_temperature(T, what)   a
+//       sampling call's count and temperature: n < 0 or D n values beyond what one
+//       device_batch can index: shape_error; a temperature that is not finite or below
+//       the smallest normal value of the scalar (0, negatives, NaN, inf, subnormals):
+//       argument_error (as on the host, host/distribution_entry_points.hpp)
 //   launch(n, f)                    f(j) for j in [0, n): one thrust::for_each over a
 //       counting iterator on the device system (nothing when n is 0)
 // Needs thrust with THRUST_DEVICE_SYSTEM chosen (flowtmpl/device.hpp).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
+#include <type_traits>
 
 #include <thrust/execution_policy.h>
 #include <thrust/for_each.h>
@@ -47,6 +55,23 @@ context_span<S, context_rows_v<T>> context_of(const device_batch<S>* ctx, std::i
     if (ctx) fail_shape(message("device ", what, ": this flow takes no context"));
   }
   return c;
+}
+
+template <class T>
+void check_device_sample_count(std::int64_t n, const char* what) {
+  using S = typename T::scalar_type;
+  if (n < 0) fail_shape(message("device ", what, ": the number of samples is ", n, "; it must be at least 0"));
+  if (n > device_batch_capacity<S>(T::dim))
+    fail_shape(message("device ", what, ": ", n, " samples of dimension ", int(T::dim),
+                       " are more values than one device batch can index (at most ", device_batch_capacity<S>(T::dim),
+                       " samples)"));
+}
+template <class S>
+void check_device_temperature(S temperature, const char* what) {
+  if (!(std::isfinite(temperature) && temperature >= std::numeric_limits<S>::min()))
+    fail_argument(message("device ", what, ": the temperature is ", temperature,
+                          "; it must be finite and positive, at least ", std::numeric_limits<S>::min(),
+                          " (the smallest normal ", std::is_same_v<S, float> ? "float" : "double", ")"));
 }
 
 template <class F>

@@ -10,8 +10,12 @@
 //   sample(d, n, seed, Ctx [, T]) / sample_and_log_prob(d, n, seed, Ctx [, T])
 // mode is flowtmpl::unchecked (the default) or flowtmpl::checked (host/checked_mode.hpp:
 // sample by sample, the first problem throws domain_error naming the layer, the sample,
-// the component and the value; a non-finite context component is one). T is a
-// temperature, for a base that models TemperedDistribution.
+// the component and the value; a non-finite context component is one; for log_prob
+// also a non-finite log density of the base distribution, or of the whole flow). T is a
+// temperature, for a base that models TemperedDistribution. n and T are refused as in
+// host/distribution_entry_points.hpp (n < 0 or too many values to index: shape_error;
+// T not finite or below the smallest normal value of the scalar: argument_error),
+// before anything is drawn.
 // Unchecked, the transform runs layer by layer over blocks of 256 columns
 // (host/block_path.hpp), in parallel; sample j draws its base point from
 // philox_stream(seed, j) and reads context column j (or the one column). Each block
@@ -30,6 +34,7 @@
 #include "batch.hpp"
 #include "block_path.hpp"
 #include "checked_mode.hpp"
+#include "distribution_entry_points.hpp"
 #include "parallel_loops.hpp"
 
 namespace flowtmpl {
@@ -87,14 +92,15 @@ batch_result<typename B::scalar_type, B::dim> run_conditional(const B& b, const 
 
 // The conditional draw of samples first, ..., first + n - 1: base points from
 // philox_stream(seed, j) (at temperature T when given), then the transform forward with
-// the context (n columns, or one for all).
+// the context (n columns, or one for all). n and T are checked first.
 template <class Dist, class DC, class... T>
 batch_result<typename Dist::scalar_type, Dist::dim> draw_conditional_columns(const Dist& d, Eigen::Index first,
                                                                              Eigen::Index n, std::uint64_t seed,
                                                                              const Eigen::MatrixBase<DC>& context,
                                                                              const char* what, const T&... temperature) {
   using S = typename Dist::scalar_type;
-  if (n < 0) fail_shape(message(what, ": the number of samples is negative"));
+  check_sample_count<Dist::dim, S>(n, what);
+  (check_temperature(temperature, what), ...);
   (void)context_view<Dist>(context, n, what);  // before drawing anything
   batch_t<S, Dist::dim> z(Dist::dim, n);
   row_t<S> lz(n);
@@ -155,6 +161,7 @@ row_t<typename Dist::scalar_type> log_prob(const Dist& d, const Eigen::MatrixBas
   detail::for_each_column(r.values.cols(), [&](Eigen::Index j) {
     lp[j] = d.base.log_prob(vector_t<Dist>(r.values.col(j))) + r.log_det[j];
   });
+  if constexpr (std::is_same_v<Mode, checked_t>) detail::check_log_densities(d.base, r.values, r.log_det, lp, "log_prob");
   return lp;
 }
 

@@ -3,7 +3,8 @@
 // ...), and likewise inverse, forward_and_log_det, inverse_and_log_det, log_det,
 // log_prob, sample and sample_and_log_prob, so code written for a backend chosen by a
 // template parameter names the policy in every call. They forward their arguments;
-// nothing is copied.
+// nothing is copied, and the checks and refusals are those of the function forwarded to
+// (a bad temperature: "sample: the temperature is 0; ...").
 #pragma once
 
 #include <utility>

@@ -4,12 +4,21 @@
 //                                       std::uint64_t, char
 //   mpi::detail::private_comm           a duplicate of the user's communicator for one
 //                                       call (the library's messages never meet the
-//                                       user's), freed at the end of the call
+//                                       user's), freed at the end of the call. Refused
+//                                       first, on the process that passes it
+//                                       (argument_error): MPI_COMM_NULL (a process that
+//                                       is not a member; the members' call goes on
+//                                       without it) and an intercommunicator (every
+//                                       process of both groups refuses it; merge the
+//                                       groups with MPI_Intercomm_merge). A communicator
+//                                       of which the process is a member has at least
+//                                       one process: there is no empty one to refuse.
 //   mpi::detail::collectively(c, f)     runs f on every process; if it throws on any
 //                                       process, every process throws the same exception
 //                                       (the one of the lowest such rank, of its type:
-//                                       shape_error, domain_error with its fields,
-//                                       io_error, else std::runtime_error), its message
+//                                       shape_error, argument_error, domain_error with
+//                                       its fields, io_error, else std::runtime_error),
+//                                       its message
 //                                       prefixed "on rank r of R: ". A process that would
 //                                       fail alone never leaves the others waiting in a
 //                                       collective call.
@@ -72,7 +81,14 @@ class private_comm {
     MPI_Finalized(&down);
     if (!up || down)
       flowtmpl::detail::fail_shape(message(what, ": MPI is not running (call MPI_Init before and MPI_Finalize after)"));
-    if (user == MPI_COMM_NULL) flowtmpl::detail::fail_shape(message(what, ": the communicator is MPI_COMM_NULL"));
+    if (user == MPI_COMM_NULL)
+      flowtmpl::detail::fail_argument(
+          message(what, ": the communicator is MPI_COMM_NULL (this process is not a member of the group it names)"));
+    int inter = 0;
+    MPI_Comm_test_inter(user, &inter);
+    if (inter)
+      flowtmpl::detail::fail_argument(message(what, ": the communicator is an intercommunicator; flowtmpl's calls take "
+                                                    "an intracommunicator (MPI_Intercomm_merge makes one of it)"));
     MPI_Comm_dup(user, &comm_);
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
@@ -91,7 +107,7 @@ class private_comm {
 
 // What one process's failure was, to be rethrown on every process.
 struct failure {
-  enum kind_t : int { none = 0, shape = 1, domain = 2, io = 3, other = 4 };
+  enum kind_t : int { none = 0, shape = 1, domain = 2, io = 3, other = 4, argument = 5 };
   int kind = none;
   std::string what, layer;
   long sample = -1;
@@ -122,6 +138,8 @@ inline void agree(const private_comm& c, failure f) {
   switch (f.kind) {
     case failure::shape:
       throw shape_error(what);
+    case failure::argument:
+      throw argument_error(what);
     case failure::domain:
       throw domain_error(what, f.layer, f.sample, f.component, f.value);
     case failure::io:
@@ -141,6 +159,9 @@ void collectively(const private_comm& c, Fn&& f) {
     fl = {failure::domain, e.what(), e.layer, e.sample, e.component, e.value};
   } catch (const shape_error& e) {
     fl.kind = failure::shape;
+    fl.what = e.what();
+  } catch (const argument_error& e) {
+    fl.kind = failure::argument;
     fl.what = e.what();
   } catch (const io_error& e) {
     fl.kind = failure::io;

@@ -1,7 +1,8 @@
 // flowtmpl/mpi/sampling.hpp: sampling and log densities of a data set spread over the
 // processes of a communicator (each process its own contiguous shard, in rank order).
 //   mpi::sample_range(n, size, rank) -> {first, count}   the samples rank r draws:
-//       [r n / R, (r + 1) n / R)
+//       [r n / R, (r + 1) n / R); n < 0 throws shape_error, size < 1 or a rank outside
+//       [0, size) argument_error
 //   mpi::sample(comm, d, n, seed [, T])                  this process's part of
 //   mpi::sample_and_log_prob(comm, d, n, seed [, T])     sample(d, n, seed [, T]):
 //       its columns sample_range(...), bitwise
@@ -20,7 +21,12 @@
 // keeps its own columns. mean_log_prob gathers one value per sample to every process.
 // A bad argument on any process (a wrong row count, a context of the wrong size, an n,
 // seed or T that differs from rank 0's) throws the same exception on every process,
-// naming the rank (mpi/communicator.hpp).
+// naming the rank (mpi/communicator.hpp). n and T, once the same everywhere, are
+// checked as on one process (host/distribution_entry_points.hpp: n < 0 or too many
+// values, shape_error; T not finite or below the smallest normal value of the scalar,
+// argument_error), on every process alike, before anything is drawn: the message starts
+// with the function's name ("mpi::sample: the temperature is 0; ..."). The communicator
+// is refused where it is MPI_COMM_NULL or an intercommunicator (mpi/communicator.hpp).
 #pragma once
 
 #include <cstdint>
@@ -40,6 +46,13 @@ struct sample_span {
 };
 
 inline sample_span sample_range(Eigen::Index n, int size, int rank) {
+  using flowtmpl::detail::message;
+  if (n < 0) flowtmpl::detail::fail_shape(message("mpi::sample_range: the number of samples is ", n, "; it must be at least 0"));
+  if (size < 1)
+    flowtmpl::detail::fail_argument(message("mpi::sample_range: the number of processes is ", size, "; it must be at least 1"));
+  if (rank < 0 || rank >= size)
+    flowtmpl::detail::fail_argument(message("mpi::sample_range: the rank is ", rank, "; it must be in [0, ", size - 1,
+                                            "] for ", size, " processes"));
   const Eigen::Index a = Eigen::Index(rank) * n / size, b = Eigen::Index(rank + 1) * n / size;
   return {a, b - a};
 }
@@ -118,12 +131,21 @@ double mean_of_all(const private_comm& c, const row_t<S>& lp) {
   return all.template cast<double>().mean();
 }
 
+// n and T the same everywhere, then checked (the same refusal on every process).
+template <class Dist, class... T>
+void check_draw_arguments(const private_comm& c, Eigen::Index n, std::uint64_t seed, const char* what,
+                          const T&... temperature) {
+  same_everywhere(c, what, {as_named("n", std::uint64_t(n)), as_named("seed", seed),
+                            as_named("the temperature", double(temperature))...});
+  flowtmpl::detail::check_sample_count<Dist::dim, typename Dist::scalar_type>(n, what);
+  (flowtmpl::detail::check_temperature(temperature, what), ...);
+}
+
 template <class Dist, class... T>
 batch_result<typename Dist::scalar_type, Dist::dim> draw_part(const private_comm& c, const Dist& d, Eigen::Index n,
-                                                              std::uint64_t seed, bool with_lp, const T&... temperature) {
-  same_everywhere(c, "mpi::sample", {as_named("n", std::uint64_t(n)), as_named("seed", seed),
-                                     as_named("the temperature", double(temperature))...});
-  if (n < 0) flowtmpl::detail::fail_shape("mpi::sample: the number of samples is negative");
+                                                              std::uint64_t seed, bool with_lp, const char* what,
+                                                              const T&... temperature) {
+  check_draw_arguments<Dist>(c, n, seed, what, temperature...);
   const sample_span mine = sample_range(n, c.size(), c.rank());
   const index_range cover = block_cover(mine.first, mine.count, n, flowtmpl::detail::host_block_for(Dist::dim));
   auto r = flowtmpl::detail::draw_columns(d, cover.first, cover.count, seed, with_lp, temperature...);
@@ -137,9 +159,7 @@ batch_result<typename Dist::scalar_type, Dist::dim> draw_conditional_part(const 
                                                                           Eigen::Index n, std::uint64_t seed,
                                                                           const Eigen::MatrixBase<DC>& ctxin,
                                                                           const char* what, const T&... temperature) {
-  same_everywhere(c, what, {as_named("n", std::uint64_t(n)), as_named("seed", seed),
-                            as_named("the temperature", double(temperature))...});
-  if (n < 0) flowtmpl::detail::fail_shape(message(what, ": the number of samples is negative"));
+  check_draw_arguments<Dist>(c, n, seed, what, temperature...);
   const sample_span mine = sample_range(n, c.size(), c.rank());
   collectively(c, [&] { (void)flowtmpl::detail::context_view<Dist>(ctxin, mine.count, what); });
   const auto C = flowtmpl::detail::context_view<Dist>(ctxin, mine.count, what);
@@ -160,7 +180,7 @@ template <Distribution Dist>
   requires(!ConditionalDistribution<Dist>)
 batch_t<typename Dist::scalar_type, Dist::dim> sample(MPI_Comm comm, const Dist& d, Eigen::Index n, std::uint64_t seed) {
   const detail::private_comm c(comm, "mpi::sample");
-  return detail::draw_part(c, d, n, seed, false).values;
+  return detail::draw_part(c, d, n, seed, false, "mpi::sample").values;
 }
 template <Distribution Dist>
   requires(!ConditionalDistribution<Dist>)
@@ -170,14 +190,25 @@ batch_t<typename Dist::scalar_type, Dist::dim> sample(MPI_Comm comm, const Dist&
                 "flowtmpl: sampling at a temperature needs a base distribution with a scale (StandardNormal, "
                 "DiagonalNormal: models of TemperedDistribution)");
   const detail::private_comm c(comm, "mpi::sample");
-  return detail::draw_part(c, d, n, seed, false, temperature).values;
+  return detail::draw_part(c, d, n, seed, false, "mpi::sample", temperature).values;
 }
 template <Distribution Dist>
   requires(!ConditionalDistribution<Dist>)
 batch_result<typename Dist::scalar_type, Dist::dim> sample_and_log_prob(MPI_Comm comm, const Dist& d, Eigen::Index n,
                                                                         std::uint64_t seed) {
   const detail::private_comm c(comm, "mpi::sample_and_log_prob");
-  return detail::draw_part(c, d, n, seed, true);
+  return detail::draw_part(c, d, n, seed, true, "mpi::sample_and_log_prob");
+}
+template <Distribution Dist>
+  requires(!ConditionalDistribution<Dist>)
+batch_result<typename Dist::scalar_type, Dist::dim> sample_and_log_prob(MPI_Comm comm, const Dist& d, Eigen::Index n,
+                                                                        std::uint64_t seed,
+                                                                        typename Dist::scalar_type temperature) {
+  static_assert(flowtmpl::detail::can_temper<Dist>(),
+                "flowtmpl: sampling at a temperature needs a base distribution with a scale (StandardNormal, "
+                "DiagonalNormal: models of TemperedDistribution)");
+  const detail::private_comm c(comm, "mpi::sample_and_log_prob");
+  return detail::draw_part(c, d, n, seed, true, "mpi::sample_and_log_prob", temperature);
 }
 template <ConditionalDistribution Dist, class DC>
 batch_t<typename Dist::scalar_type, Dist::dim> sample(MPI_Comm comm, const Dist& d, Eigen::Index n, std::uint64_t seed,
@@ -186,11 +217,32 @@ batch_t<typename Dist::scalar_type, Dist::dim> sample(MPI_Comm comm, const Dist&
   return detail::draw_conditional_part(c, d, n, seed, context, "mpi::sample").values;
 }
 template <ConditionalDistribution Dist, class DC>
+batch_t<typename Dist::scalar_type, Dist::dim> sample(MPI_Comm comm, const Dist& d, Eigen::Index n, std::uint64_t seed,
+                                                      const Eigen::MatrixBase<DC>& context,
+                                                      typename Dist::scalar_type temperature) {
+  static_assert(flowtmpl::detail::can_temper<Dist>(),
+                "flowtmpl: sampling at a temperature needs a base distribution with a scale (StandardNormal, "
+                "DiagonalNormal: models of TemperedDistribution)");
+  const detail::private_comm c(comm, "mpi::sample");
+  return detail::draw_conditional_part(c, d, n, seed, context, "mpi::sample", temperature).values;
+}
+template <ConditionalDistribution Dist, class DC>
 batch_result<typename Dist::scalar_type, Dist::dim> sample_and_log_prob(MPI_Comm comm, const Dist& d, Eigen::Index n,
                                                                         std::uint64_t seed,
                                                                         const Eigen::MatrixBase<DC>& context) {
   const detail::private_comm c(comm, "mpi::sample_and_log_prob");
   return detail::draw_conditional_part(c, d, n, seed, context, "mpi::sample_and_log_prob");
+}
+template <ConditionalDistribution Dist, class DC>
+batch_result<typename Dist::scalar_type, Dist::dim> sample_and_log_prob(MPI_Comm comm, const Dist& d, Eigen::Index n,
+                                                                        std::uint64_t seed,
+                                                                        const Eigen::MatrixBase<DC>& context,
+                                                                        typename Dist::scalar_type temperature) {
+  static_assert(flowtmpl::detail::can_temper<Dist>(),
+                "flowtmpl: sampling at a temperature needs a base distribution with a scale (StandardNormal, "
+                "DiagonalNormal: models of TemperedDistribution)");
+  const detail::private_comm c(comm, "mpi::sample_and_log_prob");
+  return detail::draw_conditional_part(c, d, n, seed, context, "mpi::sample_and_log_prob", temperature);
 }
 
 template <Distribution Dist, class DX>

@@ -6,7 +6,9 @@
 // when switched off, any per-point check without points) is reported as skipped, with
 // the reason. Cost per point: 6 D + 7 to 14 D + 7 calls of the layer (the
 // finite-difference Jacobian, 4 D calls at each of up to three steps, dominates), plus
-// the sweep (testing/sweep.hpp).
+// the sweep (testing/sweep.hpp). Options out of their domain (testing/options.hpp) are
+// refused before any check runs: argument_error (a point of the wrong length:
+// shape_error), its message starting "check_bijector: ".
 #pragma once
 
 #include <algorithm>
@@ -38,6 +40,7 @@ report check_bijector(const B& b, const options<typename B::scalar_type>& opt = 
   using V = vector_t<B>;
   using flowtmpl::detail::message;
   using T = typename B::structure;
+  detail::check_settings(opt, D, "check_bijector");
   report rep;
   const std::string name = B::name;
 

@@ -19,6 +19,10 @@
 // inverse_vjp.input, inverse_vjp.parameters. A direction switched off in the options,
 // and the parameter checks of a layer without parameters, are reported as skipped.
 // Cost per point and direction: about 6 (D + checked parameters) layer calls.
+// Options out of their domain (testing/options.hpp: points >= 0, tolerances finite and
+// >= 0, fd_step finite and > 0, lo <= hi finite or NaN, max_parameters >= 1) are
+// refused before any check runs: argument_error, its message starting
+// "check_gradients: ".
 #pragma once
 
 #include <algorithm>
@@ -70,6 +74,7 @@ report check_gradients(const B& b, const gradient_options<typename B::scalar_typ
   using V = vector_t<B>;
   using flowtmpl::detail::message;
   constexpr std::size_t NP = parameter_count_v<B>;
+  detail::check_settings(opt, "check_gradients");
   report rep;
   const std::string name = B::name;
 

@@ -16,6 +16,13 @@
 //   opt.narrow_sweep(direction::forward, lowest, log_max, "exp(x) overflows above log(max)");
 //   opt.drop_sweep(direction::inverse, "the chain's image is not a box");
 // A narrowed or dropped range without a reason is a failure of the check "sweep".
+//
+// The settings' domains, checked when check_bijector / check_gradients starts (one
+// sentence naming the function, argument_error; a point of the wrong length:
+// shape_error): points, random_sweep_points >= 0 (0 points: the per-point checks are
+// skipped, with the reason); every tolerance finite and >= 0; fd_step finite and > 0;
+// lo and hi NaN (the default) or both finite with lo <= hi; max_parameters >= 1; each
+// of extra_points, sweep and inverse_sweep of the layer's dimension.
 #pragma once
 
 #include <algorithm>
@@ -28,6 +35,7 @@
 #include <vector>
 
 #include "../direction.hpp"
+#include "../errors.hpp"
 
 namespace flowtmpl::testing {
 
@@ -108,6 +116,63 @@ std::pair<S, S> point_range(S lo, S hi) {
     }
   }
   return {lo, hi};
+}
+
+// The settings' checks (see the top of this header); what: the function called.
+template <class S>
+void check_tolerance(S v, const char* what, const char* name) {
+  if (!(std::isfinite(double(v)) && v >= S(0)))
+    flowtmpl::detail::fail_argument(flowtmpl::detail::message(what, ": ", name, " is ", v, "; it must be finite and at least 0"));
+}
+template <class S>
+void check_step(S v, const char* what, const char* name) {
+  if (!(std::isfinite(double(v)) && v > S(0)))
+    flowtmpl::detail::fail_argument(flowtmpl::detail::message(what, ": ", name, " is ", v, "; it must be finite and positive"));
+}
+inline void check_count(long long v, const char* what, const char* name, long long least) {
+  if (v < least)
+    flowtmpl::detail::fail_argument(flowtmpl::detail::message(what, ": ", name, " is ", v, "; it must be at least ", least));
+}
+template <class S>
+void check_point_range(S lo, S hi, const char* what) {
+  if (std::isnan(double(lo)) || std::isnan(double(hi))) return;  // the layer's domain
+  if (!(std::isfinite(double(lo)) && std::isfinite(double(hi)) && lo <= hi))
+    flowtmpl::detail::fail_argument(flowtmpl::detail::message(what, ": the points' range [lo, hi] is [", lo, ", ", hi,
+                                                              "]; it must be finite with lo <= hi (or NaN: the "
+                                                              "layer's domain)"));
+}
+template <class S>
+void check_point_lengths(const std::vector<std::vector<S>>& points, int dim, const char* what, const char* name) {
+  for (std::size_t k = 0; k < points.size(); ++k)
+    if (points[k].size() != std::size_t(dim))
+      flowtmpl::detail::fail_shape(flowtmpl::detail::message(what, ": ", name, "[", k, "] has ", points[k].size(),
+                                                             " values; the layer's dimension is ", dim));
+}
+
+template <class S>
+void check_settings(const options<S>& o, int dim, const char* what) {
+  check_count(o.points, what, "options.points", 0);
+  check_count(o.random_sweep_points, what, "options.random_sweep_points", 0);
+  check_point_range(o.lo, o.hi, what);
+  check_tolerance(o.round_trip_tol, what, "options.round_trip_tol");
+  check_tolerance(o.log_det_tol, what, "options.log_det_tol");
+  check_tolerance(o.jacobian_tol, what, "options.jacobian_tol");
+  check_step(o.fd_step, what, "options.fd_step");
+  check_point_lengths(o.extra_points, dim, what, "options.extra_points");
+  check_point_lengths(o.sweep, dim, what, "options.sweep");
+  check_point_lengths(o.inverse_sweep, dim, what, "options.inverse_sweep");
+}
+template <class S>
+void check_settings(const gradient_options<S>& o, const char* what) {
+  check_count(o.points, what, "gradient_options.points", 0);
+  check_point_range(o.lo, o.hi, what);
+  check_tolerance(o.rel_tol, what, "gradient_options.rel_tol");
+  check_tolerance(o.abs_tol, what, "gradient_options.abs_tol");
+  check_step(o.fd_step, what, "gradient_options.fd_step");
+  if (o.max_parameters < 1)
+    flowtmpl::detail::fail_argument(flowtmpl::detail::message(
+        what, ": gradient_options.max_parameters is 0; it must be at least 1 (to skip the parameters, switch a "
+              "direction off)"));
 }
 }  // namespace detail
 
