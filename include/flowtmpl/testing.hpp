@@ -58,8 +58,18 @@
 // (testing/check_gradients.hpp: forward_vjp.input, forward_vjp.parameters,
 // inverse_vjp.input, inverse_vjp.parameters; the parameter checks of a layer without
 // parameters are skipped). Meant for double.
+//
+//   auto report = flowtmpl::testing::sweep_bad_inputs("my flow", flow, bad_input_options<S>{});
+//
+// feeds NaN, infinities, the largest values, denormals and (for splines) bounds and knots
+// through every host entry point, checked and unchecked, per sample and per batch, with
+// wrong shapes, strided and row-major views and bad contexts, and checks the contract of
+// docs/robustness.md (testing/bad_input.hpp: checked.refuses, checked.message,
+// unchecked.agrees, unchecked.finite, isolation, batch_size, shape, views, one_context,
+// sample, no_exception).
 #pragma once
 
+#include "testing/bad_input.hpp"
 #include "testing/check_bijector.hpp"
 #include "testing/check_gradients.hpp"
 #include "testing/finite_differences.hpp"

@@ -1,7 +1,8 @@
 // flowtmpl/bijectors/leaky_relu.hpp: LeakyReLU, y_i = x_i for x_i >= 0, a x_i otherwise.
 // The slope a (negative_slope, default 0.01) is a fixed setting, not a trained
 // parameter; it must be finite and > 0 (validate() says so otherwise). Domain: R in
-// both directions. Structure: diagonal. Log-det: (number of negative x_i) * log a
+// both directions; the inverse of y_i < -a max is below -max and gives -inf (with
+// a < 1; with a > 1 the forward does, for x_i < -max / a). Structure: diagonal. Log-det: (number of negative x_i) * log a
 // (input-dependent). Cost: D compares and multiplies (after prepare(), which computes
 // log a once; the per-sample path takes one log per call).
 #pragma once

@@ -3,7 +3,8 @@
 // -104 (float) or -745 (double) y underflows to 0, which the inverse maps to -inf.
 // Inverse: x = y + log(-expm1(-y)); domain y > 0; unchecked, y = 0 gives -inf and
 // y < 0 NaN, in that component only. Structure: diagonal.
-// Log-det: sum_i log sigmoid(x_i) = -sum_i softplus(-x_i); inverse log-det
+// Log-det: sum_i log sigmoid(x_i) = -sum_i softplus(-x_i), about x_i for x_i < 0 (the
+// sum is -inf where the true value is below -max); inverse log-det
 // -sum_i log(-expm1(-y_i)). Cost: D exp and D log1p.
 #pragma once
 

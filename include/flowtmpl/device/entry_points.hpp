@@ -45,7 +45,9 @@ device_result<typename T::scalar_type> run_device_bijector(const device_flow<T>&
                 "sample instead)");
   using S = typename T::scalar_type;
   using P = typename device_flow<T>::prepared_type;
-  const char* what = Dir == direction::forward ? "forward" : "inverse";
+  constexpr bool with_log_det = LogDet == log_det_output::computed;
+  const char* what = Dir == direction::forward ? (with_log_det ? "forward_and_log_det" : "forward")
+                                               : (with_log_det ? "inverse_and_log_det" : "inverse");
   check_batch<T>(x, what);
   const auto c = context_of<T>(ctx, x.count(), what);
   device_result<S> out{device_batch<S>(T::dim, x.count(), x.order()),

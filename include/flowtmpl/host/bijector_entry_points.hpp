@@ -26,11 +26,22 @@ namespace flowtmpl {
 
 namespace detail {
 
-template <direction Dir, Bijector B, class Derived, class Mode>
-batch_result<typename B::scalar_type, B::dim> run_bijector(const B& b, const Eigen::MatrixBase<Derived>& xin, Mode) {
+// A checked evaluation's hook after each sample (log_prob checks the base density
+// there, so that the first sample refused is the first with any problem).
+struct no_sample_hook {
+  template <class... A>
+  void operator()(const A&...) const {}
+};
+
+// what: the entry point the user called, for shape errors (default: forward / inverse);
+// on_sample(j, value, log_det) after each sample in checked mode
+template <direction Dir, Bijector B, class Derived, class Mode, class OnSample = no_sample_hook>
+batch_result<typename B::scalar_type, B::dim> run_bijector(const B& b, const Eigen::MatrixBase<Derived>& xin, Mode,
+                                                           const char* what = nullptr,
+                                                           const OnSample& on_sample = {}) {
   require_exceptions_for<Mode>();
   using S = typename B::scalar_type;
-  const auto x = batch_view<B>(xin, Dir == direction::forward ? "forward" : "inverse");
+  const auto x = batch_view<B>(xin, what ? what : Dir == direction::forward ? "forward" : "inverse");
   const Eigen::Index n = x.cols();
   batch_result<S, B::dim> out{batch_t<S, B::dim>(B::dim, n), row_t<S>(n)};
   if constexpr (std::is_same_v<Mode, checked_t>) {
@@ -39,8 +50,10 @@ batch_result<typename B::scalar_type, B::dim> run_bijector(const B& b, const Eig
       const auto r = checked_sample(b, Dir, vector_t<B>(x.col(j)), long(j));
       out.values.col(j) = r.value;
       out.log_det[j] = r.log_det;
+      on_sample(j, r.value, r.log_det);
     }
 #endif
+    (void)on_sample;
   } else if constexpr (uses_blocks<B>()) {
     const auto p = prepared_on_heap(b);
     const S c = detail::constant_part(*p);
@@ -75,12 +88,12 @@ batch_result<typename B::scalar_type, B::dim> run_bijector(const B& b, const Eig
 template <Bijector B, class Derived, detail::evaluation_mode Mode = unchecked_t>
 batch_result<typename B::scalar_type, B::dim> forward_and_log_det(const B& b, const Eigen::MatrixBase<Derived>& x,
                                                                   Mode mode = Mode{}) {
-  return detail::run_bijector<direction::forward>(b, x, mode);
+  return detail::run_bijector<direction::forward>(b, x, mode, "forward_and_log_det");
 }
 template <Bijector B, class Derived, detail::evaluation_mode Mode = unchecked_t>
 batch_result<typename B::scalar_type, B::dim> inverse_and_log_det(const B& b, const Eigen::MatrixBase<Derived>& y,
                                                                   Mode mode = Mode{}) {
-  return detail::run_bijector<direction::inverse>(b, y, mode);
+  return detail::run_bijector<direction::inverse>(b, y, mode, "inverse_and_log_det");
 }
 
 namespace detail {
@@ -117,7 +130,7 @@ batch_t<typename B::scalar_type, B::dim> inverse(const B& b, const Eigen::Matrix
 }
 template <Bijector B, class Derived, detail::evaluation_mode Mode = unchecked_t>
 row_t<typename B::scalar_type> log_det(const B& b, const Eigen::MatrixBase<Derived>& x, Mode mode = Mode{}) {
-  return forward_and_log_det(b, x, mode).log_det;
+  return detail::run_bijector<direction::forward>(b, x, mode, "log_det").log_det;
 }
 
 }  // namespace flowtmpl

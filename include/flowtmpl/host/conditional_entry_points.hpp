@@ -55,9 +55,11 @@ Eigen::Index context_column(const CtxRef& ctx, Eigen::Index j) {
 // The transform of a conditional flow over the columns of x in direction Dir; what
 // names the function the user called, Named the type the user called it on (a flow
 // distribution, for log_prob and sampling: the compile-time diagnostics name it).
-template <direction Dir, class Named = void, class B, class DX, class DC, class Mode>
+// on_sample(j, value, log_det) after each sample in checked mode (host/bijector_entry_points.hpp).
+template <direction Dir, class Named = void, class B, class DX, class DC, class Mode, class OnSample = no_sample_hook>
 batch_result<typename B::scalar_type, B::dim> run_conditional(const B& b, const Eigen::MatrixBase<DX>& xin,
-                                                              const Eigen::MatrixBase<DC>& cin, Mode, const char* what) {
+                                                              const Eigen::MatrixBase<DC>& cin, Mode, const char* what,
+                                                              const OnSample& on_sample = {}) {
   require_exceptions_for<Mode>();
   using S = typename B::scalar_type;
   using N = std::conditional_t<std::is_void_v<Named>, B, Named>;
@@ -73,8 +75,10 @@ batch_result<typename B::scalar_type, B::dim> run_conditional(const B& b, const 
       const auto r = checked_sample(b, Dir, vector_t<B>(x.col(j)), long(j), c.data());
       out.values.col(j) = r.value;
       out.log_det[j] = r.log_det;
+      on_sample(j, r.value, r.log_det);
     }
 #endif
+    (void)on_sample;
   } else {
     const auto p = prepared_on_heap(b);
     const S c = detail::constant_part(*p);
@@ -156,12 +160,16 @@ template <ConditionalDistribution Dist, class DX, class DC, detail::evaluation_m
 row_t<typename Dist::scalar_type> log_prob(const Dist& d, const Eigen::MatrixBase<DX>& x,
                                            const Eigen::MatrixBase<DC>& context, Mode mode = Mode{}) {
   using S = typename Dist::scalar_type;
-  const auto r = detail::run_conditional<direction::inverse, Dist>(d.transform, x, context, mode, "log_prob");
+  // checked: the base density too, sample by sample (the first refusal is the first
+  // sample with any problem)
+  const auto base_check = [&](Eigen::Index j, const vector_t<Dist>& z, S ld) {
+    detail::check_log_density(d.base, z, ld, j, "log_prob");
+  };
+  const auto r = detail::run_conditional<direction::inverse, Dist>(d.transform, x, context, mode, "log_prob", base_check);
   row_t<S> lp(r.values.cols());
   detail::for_each_column(r.values.cols(), [&](Eigen::Index j) {
     lp[j] = d.base.log_prob(vector_t<Dist>(r.values.col(j))) + r.log_det[j];
   });
-  if constexpr (std::is_same_v<Mode, checked_t>) detail::check_log_densities(d.base, r.values, r.log_det, lp, "log_prob");
   return lp;
 }
 

@@ -57,25 +57,23 @@ std::string base_label() {
     return "base distribution";
 }
 
-// Checked log_prob of a flow distribution: every log density finite, else a
+// Checked log_prob of a flow distribution, sample j: its log density finite, else a
 // domain_error naming the sample and whether the base's log density or its sum with
-// the log-det is the one that is not. z: the transform's outputs (the base's points).
+// the log-det is the one that is not. z: the transform's output (the base's point).
 template <class Base, class Z, class S>
-void check_log_densities(const Base& base, const Z& z, const row_t<S>& log_det, const row_t<S>& lp, const char* what) {
-  for (Eigen::Index j = 0; j < lp.size(); ++j) {
-    if (std::isfinite(double(lp[j]))) continue;
-    const auto zj = z.col(j);
-    const S lb = base.log_prob(Eigen::Matrix<S, Base::dim, 1>(zj));
-    Eigen::Index i = 0;
-    zj.cwiseAbs().maxCoeff(&i);
-    if (!std::isfinite(double(lb)))
-      fail_domain(message(what, ", sample ", j, ": the ", base_label<Base>(), "'s log density is ", lb,
-                          " at the transform's output, whose largest component is ", zj[i], " (component ", i, ")"),
-                  base_label<Base>(), long(j), int(i), double(lb));
-    fail_domain(message(what, ", sample ", j, ": the log density is ", lp[j], ", the ", base_label<Base>(),
-                        "'s log density ", lb, " plus the transform's log-det ", log_det[j]),
-                base_label<Base>(), long(j), -1, double(lp[j]));
-  }
+void check_log_density(const Base& base, const Z& z, S log_det, Eigen::Index j, const char* what) {
+  const S lb = base.log_prob(Eigen::Matrix<S, Base::dim, 1>(z));
+  const S lp = lb + log_det;
+  if (std::isfinite(double(lp))) return;
+  Eigen::Index i = 0;
+  z.cwiseAbs().maxCoeff(&i);
+  if (!std::isfinite(double(lb)))
+    fail_domain(message(what, ", sample ", j, ": the ", base_label<Base>(), "'s log density is ", lb,
+                        " at the transform's output, whose largest component is ", z[i], " (component ", i, ")"),
+                base_label<Base>(), long(j), int(i), double(lb));
+  fail_domain(message(what, ", sample ", j, ": the log density is ", lp, ", the ", base_label<Base>(), "'s log density ",
+                      lb, " plus the transform's log-det ", log_det),
+              base_label<Base>(), long(j), -1, double(lp));
 }
 
 }  // namespace detail
@@ -86,12 +84,16 @@ row_t<typename Dist::scalar_type> log_prob(const Dist& d, const Eigen::MatrixBas
   detail::require_exceptions_for<Mode>();
   constexpr bool checked_mode = std::is_same_v<Mode, checked_t>;
   if constexpr (detail::is_flow_distribution<Dist>::value) {
-    const auto r = inverse_and_log_det(d.transform, xin, mode);
+    // checked: the base density too, sample by sample (the first refusal is the first
+    // sample with any problem)
+    const auto base_check = [&](Eigen::Index j, const vector_t<Dist>& z, S ld) {
+      detail::check_log_density(d.base, z, ld, j, "log_prob");
+    };
+    const auto r = detail::run_bijector<direction::inverse>(d.transform, xin, mode, "log_prob", base_check);
     row_t<S> lp(r.values.cols());
     detail::for_each_column(r.values.cols(), [&](Eigen::Index j) {
       lp[j] = d.base.log_prob(vector_t<Dist>(r.values.col(j))) + r.log_det[j];
     });
-    if constexpr (checked_mode) detail::check_log_densities(d.base, r.values, r.log_det, lp, "log_prob");
     return lp;
   } else {
     const auto x = detail::batch_view<Dist>(xin, "log_prob");

@@ -156,7 +156,12 @@ void rq_tails_row(V&& v, const Theta& theta, Eigen::Index first, S B, const spli
     const A b = h * e0 - e * m;
     const A c = -s * e;
     const A a = h * s - b;
-    const A r = (b * b - S(4) * a * c).max(S(0)).sqrt();
+    // as the per-sample path: a NaN discriminant counts as 0, and +inf (b * b overflows
+    // for derivatives near 1e19 in float) keeps its root +inf: Eigen's vectorised float
+    // sqrt computes x * rsqrt(x), NaN at +inf
+    const A disc = b * b - S(4) * a * c;
+    const A positive = (disc > S(0)).select(disc, S(0));
+    const A r = (positive == std::numeric_limits<S>::infinity()).select(positive, positive.sqrt());
     const A t = (c == S(0)).select(S(0), (b >= S(0)).select((S(2) * c) / (-b - r), (-b + r) / (S(2) * a)))
                     .max(S(0))
                     .min(S(1));

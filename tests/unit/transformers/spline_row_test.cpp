@@ -1,7 +1,7 @@
 // The row form of Spline (apply_row: one feature of a block of samples, the coupling
 // and MADE block paths) against its per-sample forward / inverse: every column has its
 // own parameters (moderate draws and draws at the limits: one bin taking everything,
-// minimum widths, derivatives at their minimum and at 1e4) and its own input (knots and
+// minimum widths, derivatives at their minimum, at 1e4 and at 1e29 / 1e160) and its own input (knots and
 // their neighbours, +-B and one step either side, tails, huge values, NaN, infinities,
 // uniform draws). The row form uses Eigen's vectorized exp / log / log1p / sqrt, the
 // per-sample one libm's: they agree to rounding (near a knot: at an input at most two
@@ -31,7 +31,7 @@ struct row_case {
 };
 
 template <class S>
-row_case<S> make_case() {
+row_case<S> make_case(bool huge_derivatives) {
   using spline = ft::Spline<K, 3.0>::transformer<1, S>;
   using lim = std::numeric_limits<S>;
   std::mt19937_64 g(515);
@@ -52,6 +52,19 @@ row_case<S> make_case() {
       p[K + k] = (k == 7 - 2 * pattern) ? big : -big;         // another one for the heights
     }
     for (int k = 0; k < K - 1; ++k) p[2 * K + k] = ((k + pattern) % 2) ? big : -big;  // d = 1e4 or min_d
+    draws.push_back(p);
+  }
+  // (the inverse) derivatives so large that its b * b overflows (near 1e19 in float,
+  // 1e154 in double): the root of an infinite discriminant is infinite in both forms
+  // (Eigen's vectorised float sqrt alone gives NaN there). Not the forward: there, at
+  // such derivatives in float, an input within an ulp of a knot moves the log-det by
+  // hundreds, beyond what this test's two-ulp neighbourhood allows.
+  const S huge = sizeof(S) == 4 ? S(1e29) : S(1e160);
+  for (int pattern = 0; pattern < (huge_derivatives ? 4 : 0); ++pattern) {
+    std::array<S, P> p;
+    std::normal_distribution<double> nd(0.0, 1.0);
+    for (int k = 0; k < 2 * K; ++k) p[k] = S(nd(g)) * S(pattern + 1);
+    for (int k = 0; k < K - 1; ++k) p[2 * K + k] = ((k + pattern) % 2) ? huge : S(nd(g)) * huge;
     draws.push_back(p);
   }
   row_case<S> c;
@@ -80,7 +93,7 @@ row_case<S> make_case() {
 template <class S, direction Dir>
 void check_row(S tol) {
   using spline = ft::Spline<K, 3.0>::transformer<1, S>;
-  const row_case<S> c = make_case<S>();
+  const row_case<S> c = make_case<S>(Dir == direction::inverse);
   const Eigen::Index n = Eigen::Index(c.inputs.size());
   Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic> theta(P + 3, n);  // 3 rows before the feature's
   theta.setConstant(S(7));
