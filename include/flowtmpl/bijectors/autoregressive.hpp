@@ -17,7 +17,9 @@
 // Components are ordered as MADE's degrees: feature i depends on features < i; put a
 // Permute between layers to vary the order. Structure: lower triangular. Log-det kind:
 // zero with a volume-preserving transformer (Additive), else input-dependent. Domain:
-// the transformer's.
+// the transformer's; finite range as a coupling's (bijectors/coupling.hpp): MADE's sums
+// overflow for inputs near the scalar's max, where unchecked results may be NaN or
+// +-inf and checked mode refuses them.
 //
 // nflows: MaskedAffineAutoregressiveTransform (and the spline variants) compute, in
 // their forward (normalizing) direction, z_i = tau(x_i; theta_i(x_<i)) with theta from

@@ -18,7 +18,12 @@
 // structure::partitioned<...> with the block of every component. Log-det kind: zero
 // when the transformer is volume preserving (Additive: NICE), else input-dependent.
 // Domain: the transformer's (R, or [Lo, Hi] for BoundedSpline; the whole input is
-// checked against it in checked mode).
+// checked against it in checked mode). Finite range: for finite parameters, finite
+// results while the conditioner's sums stay below the scalar's max, which holds for
+// inputs up to max / 2^28 (1.3e30 in float) with weights of moderate size (what the
+// conformance sweep checks); nearer max the network overflows (an identity start's zero
+// last layer then makes 0 x inf = NaN): unchecked results there may be NaN or +-inf,
+// never a crash, and checked mode refuses them (docs/robustness.md).
 //
 // Parameters: `conditioner` (its blocks named "conditioner.<name>") and the
 // transformer's own, if any ("transformer.<name>"). A default-constructed coupling is

@@ -18,7 +18,10 @@
 // Domain: R^D both ways, when every s_i is finite and non-zero; validate() reports a
 // zero or non-finite s_i (only lu_diag::raw can hold an exact zero, the others can
 // underflow). Unchecked, a zero s_i makes the inverse divide by zero: +-inf or NaN in
-// the outputs, never a crash. Structure: dense. Log-det: sum_i log|s_i|, constant.
+// the outputs, never a crash. Finite range: W x (and the triangular solves of the
+// inverse) overflow where the sums pass the scalar's max, e.g. at inputs near DBL_MAX:
+// +-inf or NaN unchecked, refused in checked mode; inputs up to max / 2^28 with entries
+// of moderate size are finite (the conformance sweep's range). Structure: dense. Log-det: sum_i log|s_i|, constant.
 // Cost: D^2 multiply-adds per sample in either direction (two triangular products or
 // solves); prepare() forms the dense W and W^-1 once (O(D^3)) for the batch path.
 // Initially the identity (L = U = 0, s = 1, P = I, bias = 0).
