@@ -8,7 +8,9 @@
 #                   training steps)
 #   build/sanitize  clang++-19 -O0 -fsanitize=address,undefined with the targets'
 #                   -Wall -Wextra -Wpedantic -Werror: every unit test (all the other
-#                   cases), the device parity tests, every header on its own, the static
+#                   cases; the bad-input sweep of every family included), the fuzz
+#                   targets for 20 s each (label fuzz, libFuzzer at -O1: docs/fuzzing.md),
+#                   the device parity tests, every header on its own, the static
 #                   checks, the no-allocation test and the examples (with few steps); the
 #                   targets that run whole flows over thousands of samples or ODE solves
 #                   (the chain and continuous parity tests, the continuous flows' tests,
