@@ -126,19 +126,29 @@ TEST_CASE("checkpoint: the state in memory resumes too, every checkpoint of a ru
   }
 }
 
+namespace {
+// A short run of F on train (batches of 25) for `epochs`; the state of its last
+// checkpoint (every `every` steps).
+template <class F>
+ft::fit_state last_checkpoint(F& f, const Eigen::Matrix<double, 3, Eigen::Dynamic>& train, int epochs, long every) {
+  ft::fit_options opt;
+  opt.epochs = epochs;
+  opt.batch_size = 25;
+  opt.quiet = true;
+  opt.checkpoint_every = every;
+  ft::fit_state state;
+  opt.on_checkpoint = [&](const ft::fit_state& s) { state = s; };
+  ft::reset_parameters(f, 1);
+  (void)ft::fit(f, train, opt);
+  return state;
+}
+}  // namespace
+
 TEST_CASE("checkpoint: refusals name what differs", "[checkpoint]") {
   using F = ft::bind_t<Spec, 3, double>;
   const auto train = data<double>(100, 6);
-  ft::fit_options opt;
-  opt.epochs = 1;
-  opt.batch_size = 25;
-  opt.quiet = true;
-  opt.checkpoint_every = 2;
-  ft::fit_state state;
-  opt.on_checkpoint = [&](const ft::fit_state& s) { state = s; };
   F f;
-  ft::reset_parameters(f, 1);
-  (void)ft::fit(f, train, opt);
+  const ft::fit_state state = last_checkpoint(f, train, 1, 2);
 
   ft::fit_options o;
   o.quiet = true;
@@ -183,16 +193,8 @@ TEST_CASE("checkpoint: refusals name what differs", "[checkpoint]") {
 TEST_CASE("checkpoint: from memory as from the file; a hostile file refused from its first chunk", "[checkpoint]") {
   using F = ft::bind_t<Spec, 3, double>;
   const auto train = data<double>(100, 6);
-  ft::fit_options opt;
-  opt.epochs = 2;
-  opt.batch_size = 25;
-  opt.quiet = true;
-  opt.checkpoint_every = 6;
-  ft::fit_state state;
-  opt.on_checkpoint = [&](const ft::fit_state& s) { state = s; };
   F f;
-  ft::reset_parameters(f, 1);
-  (void)ft::fit(f, train, opt);
+  const ft::fit_state state = last_checkpoint(f, train, 2, 6);
   REQUIRE(state.step == 6);
   const std::string ck = temp_path("flowtmpl_checkpoint_bytes.safetensors");
   ft::save_checkpoint(f, state, ck);
