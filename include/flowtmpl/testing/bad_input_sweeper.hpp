@@ -58,6 +58,7 @@ std::vector<entry> entries_of() {
 template <class S, class R>
 table<S> stacked(const R& r) {
   table<S> o(r.values.rows() + 1, r.values.cols());
+  if (o.cols() == 0) return o;  // (a block of a matrix without storage offsets a null pointer)
   o.topRows(r.values.rows()) = r.values;
   o.bottomRows(1) = r.log_det;
   return o;
