@@ -14,7 +14,8 @@
 #                   checks, the no-allocation test and the examples (with few steps); the
 #                   targets that run whole flows over thousands of samples or ODE solves
 #                   (the chain and continuous parity tests, the continuous flows' tests,
-#                   the device_flow and continuous_flow examples) at -O1
+#                   the bad-input sweep of the residual, continuous and image flows, the
+#                   device_flow and continuous_flow examples) at -O1
 # After each build it prints the slowest translation units (seconds of wall time, from
 # ninja's log): the compile time is a number this project watches.
 set -euo pipefail
