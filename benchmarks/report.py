@@ -8,7 +8,8 @@ benchmarks/run-performance.sh.
 
 Every figure is a median: flowtmpl's over the benchmark's repetitions (real time), the
 peers' over their repetitions. "best peer" is the fastest of every library and
-configuration measured for that row (eager, torch.compile). speedup = best peer time /
+configuration measured for that row (eager, torch.compile, and where flow_peers.py ran
+with --deploy, ONNX Runtime and LibTorch from C++). speedup = best peer time /
 flowtmpl time (how many times more samples per second flowtmpl computes).
 """
 
@@ -17,13 +18,18 @@ import os
 import sys
 
 TARGETS = {
-    "batch1": 100.0,      # log_prob at batch 1: x best peer
-    "peak65536": 50.0,    # % of FMA peak, log_prob 65536, 1 thread (RealNVP, Glow, MAF)
-    "nsf65536": 3.0,      # x best peer
-    "maf_sample": 4.0,    # x best peer, MAF sample 65536
-    "train_peak": 30.0,   # % of peak, training step 4096
-    "threads": 1.8,       # 2 threads / 1 thread at 65536
+    # issue 23's targets, each a ratio or a fraction of a peak measured in the same run
+    "train_vs_peer": 3.0,  # training step at 256 and 4096, 1 thread: x best peer
+    "train_peak": 40.0,  # % of FMA peak (3x forward FLOPs), training step at 256 and 4096, 1 thread
+    "batch1_l2": 1.3,  # log_prob at batch 1: at most this many times the L2 read of the weights
+    "peak65536": 75.0,  # % of FMA peak, log_prob 65536, 1 thread (RealNVP, Glow, MAF)
+    "peak65536_nsf": 50.0,  # the same for NSF
+    "vs_peer65536": 3.0,  # log_prob 65536, 1 thread: x best peer
+    "threads": 1.8,  # 2 threads / 1 thread from batch 256 up (log_prob, sample, train)
+    "compile_seconds": 15.0,  # the 16-layer NSF with gradients, g++ -O2: CPU seconds
+    "compile_mb": 1024.0,  # and peak memory
 }
+FLOWS = ("RealNVP", "Glow", "NSF", "MAF", "TwoMoons")
 
 
 def load_suite(path):
@@ -39,7 +45,7 @@ def load_suite(path):
         key = (flow, dt, op, int(batch.split(":")[1]), int(threads.split(":")[1]))
         scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
         rows[key] = dict(seconds=b["real_time"] * scale, pct_peak=b.get("pct_peak"), gflops=b.get("GFLOPS"),
-                         flop=b.get("flop_per_sample"))
+                         flop=b.get("flop_per_sample"), weight_bytes=b.get("weight_bytes"))
     return ctx, rows
 
 
@@ -107,41 +113,72 @@ def main():
         c = peers.get(key, [])
         return min(c, key=lambda x: x["seconds"]) if c else None
 
-    def row(target, label, value, goal, unit):
-        w("| %s | %s | %.1f%s | %.1f%s | %s |" % (target, label, value, unit, goal, unit,
-                                                    "yes" if value >= goal else "**no**"))
+    def row(target, label, value, goal, unit, lower_is_better=False):
+        met = value <= goal if lower_is_better else value >= goal
+        w("| %s | %s | %.1f%s | %s%.1f%s | %s |" % (target, label, value, unit, "<= " if lower_is_better else "",
+                                                     goal, unit, "yes" if met else "**no**"))
 
-    for flow in ("RealNVP", "Glow", "NSF", "MAF", "TwoMoons"):
-        for dt in ("f32", "f64"):
-            k = (flow, dt, "log_prob", 1, 1)
-            if k in suite and best_peer(k):
-                row("log_prob batch 1 vs best peer", "%s %s" % (flow, dt), best_peer(k)["seconds"] / suite[k]["seconds"],
-                    TARGETS["batch1"], "x")
-    for flow in ("RealNVP", "Glow", "MAF"):
+    def missing(target, label, why):
+        w("| %s | %s | not measured (%s) | | **no** |" % (target, label, why))
+
+    def versus_best(target, key, label, goal):
+        if key not in suite:
+            missing(target, label, "no flowtmpl row")
+        elif not best_peer(key):
+            missing(target, label, "no peer row")
+        else:
+            b = best_peer(key)
+            row(target, "%s (against %s %s)" % (label, b["lib"], b["config"]), b["seconds"] / suite[key]["seconds"],
+                goal, "x")
+
+    l2 = float(ctx.get("l2_read_gbytes_per_s", 0)) * 1e9
+    for flow in FLOWS:
+        for n in (256, 4096):
+            k = (flow, "f32", "train", n, 1)
+            versus_best("training step, 1 thread, vs best peer", k, "%s f32 %d" % (flow, n), TARGETS["train_vs_peer"])
+            if k in suite:
+                row("training step, 1 thread, % of FMA peak (3x forward FLOPs)", "%s f32 %d" % (flow, n),
+                    suite[k]["pct_peak"], TARGETS["train_peak"], "%")
+    for flow in FLOWS:
+        k = (flow, "f32", "log_prob", 1, 1)
+        if k not in suite:
+            continue
+        wb = suite[k].get("weight_bytes")
+        if l2 > 0 and wb:
+            limit = wb / l2
+            row("log_prob batch 1: time / L2 read of the weights (%.0f KB at %.0f GB/s: %s)" % (
+                wb / 1e3, l2 * 1e-9, fmt_time(limit)), flow + " f32", suite[k]["seconds"] / limit, TARGETS["batch1_l2"],
+                "x", lower_is_better=True)
+        else:
+            missing("log_prob batch 1: time / L2 read of the weights", flow + " f32", "no L2 read rate in the suite")
+    for flow in FLOWS:
         k = (flow, "f32", "log_prob", 65536, 1)
-        if k in suite:
-            row("log_prob 65536, 1 thread, % of FMA peak", flow + " f32", suite[k]["pct_peak"], TARGETS["peak65536"], "%")
-    k = ("NSF", "f32", "log_prob", 65536, 1)
-    if k in suite and best_peer(k):
-        row("NSF log_prob 65536, 1 thread vs best peer", "NSF f32", best_peer(k)["seconds"] / suite[k]["seconds"],
-            TARGETS["nsf65536"], "x")
-    for t in (1, 2):
-        k = ("MAF", "f32", "sample", 65536, t)
-        if k in suite and best_peer(k):
-            row("MAF sample 65536 vs best peer", "MAF f32, %d thread(s)" % t,
-                best_peer(k)["seconds"] / suite[k]["seconds"], TARGETS["maf_sample"], "x")
-    for flow in ("RealNVP", "Glow", "NSF", "MAF", "TwoMoons"):
-        k = (flow, "f32", "train", 4096, 1)
-        if k in suite:
-            row("training step 4096, 1 thread, % of peak (3x forward FLOPs)", flow + " f32", suite[k]["pct_peak"],
-                TARGETS["train_peak"], "%")
-    for flow in ("RealNVP", "Glow", "NSF", "MAF", "TwoMoons"):
-        for op in ("log_prob", "sample"):
-            k1, k2 = (flow, "f32", op, 65536, 1), (flow, "f32", op, 65536, 2)
-            if k1 in suite and k2 in suite:
-                row("2 threads / 1 thread at 65536", "%s %s f32" % (flow, op),
-                    suite[k1]["seconds"] / suite[k2]["seconds"], TARGETS["threads"], "x")
+        if k in suite and flow != "TwoMoons":
+            goal = TARGETS["peak65536_nsf"] if flow == "NSF" else TARGETS["peak65536"]
+            row("log_prob 65536, 1 thread, % of FMA peak", flow + " f32", suite[k]["pct_peak"], goal, "%")
+        versus_best("log_prob 65536, 1 thread, vs best peer", k, flow + " f32", TARGETS["vs_peer65536"])
+    for flow in FLOWS:
+        for op, ns in (("log_prob", (256, 4096, 65536)), ("sample", (256, 4096, 65536)), ("train", (256, 4096))):
+            for n in ns:
+                k1, k2 = (flow, "f32", op, n, 1), (flow, "f32", op, n, 2)
+                if k1 in suite and k2 in suite:
+                    row("2 threads / 1 thread", "%s %s f32 %d" % (flow, op, n),
+                        suite[k1]["seconds"] / suite[k2]["seconds"], TARGETS["threads"], "x")
     w("")
+    # batch 1 against what a C++ program deploying the PyTorch flow would run
+    deploy = [(flow, c) for flow in FLOWS for c in ("onnxruntime", "libtorch")
+              if any(r["config"] == c for r in peers.get((flow, "f32", "log_prob", 1, 1), []))]
+    if deploy:
+        w("log_prob at batch 1 (float) against the deployment peers (benchmarks/peers/deploy_peers.py):\n")
+        w("| flow | flowtmpl | peer | its time | ratio |")
+        w("|---|--:|---|--:|--:|")
+        for flow, c in deploy:
+            k = (flow, "f32", "log_prob", 1, 1)
+            for r in peers[k]:
+                if r["config"] == c and k in suite:
+                    w("| %s | %s | %s %s | %s | %.1fx |" % (flow, fmt_time(suite[k]["seconds"]), r["lib"], c,
+                                                          fmt_time(r["seconds"]), r["seconds"] / suite[k]["seconds"]))
+        w("")
 
     cpath = os.path.join(d, "compile.json")
     if os.path.exists(cpath):
@@ -153,6 +190,13 @@ def main():
         for r in cj["rows"]:
             w("| %d | %s | %.1f s | %.1f s | %d MB |" % (r["layers"], r["types"], r["cpu_seconds"], r["wall_seconds"],
                                                        r["peak_mb"]))
+        w("")
+        for r in cj["rows"]:
+            if r["layers"] == 16:
+                met = r["cpu_seconds"] < TARGETS["compile_seconds"] and r["peak_mb"] < TARGETS["compile_mb"]
+                w("Target: the 16-layer NSF with gradients (%s types) under %.0f s and %.0f MB: %.1f s, %d MB: %s." % (
+                    r["types"], TARGETS["compile_seconds"], TARGETS["compile_mb"], r["cpu_seconds"], r["peak_mb"],
+                    "met" if met else "**missed**"))
         w("")
     with open(os.path.join(d, "tables.md"), "w") as f:
         f.write("\n".join(out) + "\n")
@@ -174,14 +218,15 @@ def plot(d, suite, peers):
                 ax.plot(ns, [n / suite[(flow, "f32", "log_prob", n, t)]["seconds"] for n in ns], "o" + style,
                         color="C0", label="flowtmpl, %d thr" % t, fillstyle="full" if t == 1 else "none")
             for i, (lib, cfg) in enumerate((("nflows", "eager"), ("zuko", "eager"), ("nflows", "compile"),
-                                            ("zuko", "compile"), ("torch", "eager"), ("torch", "compile"))):
+                                            ("zuko", "compile"), ("torch", "eager"), ("torch", "compile"),
+                                            ("nflows", "onnxruntime"), ("nflows", "libtorch"))):
                 pts = []
-                for n in (1, 64, 4096, 65536):
+                for n in (1, 64, 256, 4096, 65536):
                     for r in peers.get((flow, "f32", "log_prob", n, t), []):
                         if r["lib"] == lib and r["config"] == cfg:
                             pts.append((n, n / r["seconds"]))
                 if pts:  # compile: measured at two sizes only, markers without a line
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], ("s" + style) if cfg == "eager" else "^",
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], ("s" + style) if cfg == "eager" else "^v<>"[i % 4],
                             color="C%d" % (i + 1), label="%s %s, %d thr" % (lib, cfg, t),
                             fillstyle="full" if t == 1 else "none")
         ax.set_xscale("log")

@@ -5,7 +5,7 @@
 // Rows, named <flow>/<f32|f64>/<op>/batch:<n>/threads:<t>:
 //   log_prob  batch 1: the per-sample fixed-size path of a prepared flow
 //             (prepared.log_prob(x): no allocation, what a latency-bound caller uses);
-//             batch 64, 4096, 65536: flowtmpl::log_prob(flow, X), the batch entry point.
+//             batch 64, 256, 4096, 65536: flowtmpl::log_prob(flow, X), the batch entry point.
 //   sample    batch 1: prepared.sample(rng) (per sample, no allocation);
 //             batch 64 ...: flowtmpl::sample(flow, n, seed).
 //   train     one training step: nll_and_gradient, then Adam on the flat parameters
@@ -15,7 +15,9 @@
 // Counters: items_per_second = samples per second (real time); flop_per_sample = the
 // conditioner FLOPs of one sample for that operation (flop_model below); GFLOPS and
 // pct_peak = those FLOPs per second, and as a percentage of the FMA peak that main.cpp
-// measured in the same process (single-core peak x threads).
+// measured in the same process (single-core peak x threads); weight_bytes = the flow's
+// parameters in bytes (what one sample's log_prob reads: the batch-1 rows' limit is
+// weight_bytes over main.cpp's L2 read rate).
 #pragma once
 
 #include <cstdint>
@@ -85,6 +87,7 @@ void finish(benchmark::State& st, double flop_per_sample, Eigen::Index n, int th
   const double peak = fma_peak(sizeof(S) == 4) * threads;
   st.SetItemsProcessed(st.iterations() * n);
   st.counters["flop_per_sample"] = flop_per_sample;
+  st.counters["weight_bytes"] = double(ft::parameter_count_v<F> * sizeof(S));
   st.counters["GFLOPS"] = benchmark::Counter(flop_per_sample * double(n) * 1e-9,
                                              benchmark::Counter::kIsIterationInvariantRate);
   if (peak > 0)
@@ -167,7 +170,7 @@ void register_flow(const std::string& name, flop_model m) {
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
   };
-  for (Eigen::Index n : {Eigen::Index(1), Eigen::Index(64), Eigen::Index(4096), Eigen::Index(65536)}) {
+  for (Eigen::Index n : {Eigen::Index(1), Eigen::Index(64), Eigen::Index(256), Eigen::Index(4096), Eigen::Index(65536)}) {
     for (int t : {1, 2}) {
       if (n == 1 && t == 2) continue;
       reg("log_prob", n, t, bench_log_prob<F>, m.log_prob);
