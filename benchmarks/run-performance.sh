@@ -6,7 +6,9 @@
 #   3. flow_suite: the machine's FMA and GEMM peak, then every row, 3 repetitions,
 #      random interleaving, single process;
 #   4. benchmarks/peers/flow_peers.py: the same rows in nflows and zuko, eager and
-#      torch.compile, with the same thread counts (where PyPI cannot be reached: the same
+#      torch.compile, and log_prob at batch 1 and 65536 through ONNX Runtime and through
+#      LibTorch called from C++ (--deploy: what a C++ program deploying the PyTorch flow
+#      runs; peers/deploy_peers.py), with the same thread counts (where PyPI cannot be reached: the same
 #      flows in plain PyTorch, peers/plain_flows.py, on Debian's python3-torch, said so
 #      in the tables);
 #   5. compile_time.sh: compile time and memory of 1 to 64 NSF layers with gradients;
@@ -30,7 +32,7 @@ done
 mkdir -p "$out"
 venv="${FLOWTMPL_PEERS_VENV:-$(dirname "$root")/venv-peers}"
 python="$venv/bin/python" libs=nflows,zuko
-if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import torch, nflows, zuko, matplotlib" 2>/dev/null; then
+if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c "import torch, nflows, zuko, matplotlib, onnxruntime" 2>/dev/null; then
   if ! bash "$here/peers/two_moons_side_by_side.sh" --setup; then
     # PyPI cannot be reached: nflows and zuko are not packaged by Debian, so the peers
     # become the same flows in plain PyTorch (peers/plain_flows.py) on Debian's torch.
@@ -57,8 +59,10 @@ echo "run-performance: flow_suite (results in $out/suite.json)"
   --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true \
   --benchmark_out="$out/suite.json" --benchmark_out_format=json
 echo "run-performance: peers (results in $out/peers.json)"
-"$python" "$here/peers/flow_peers.py" --libs "$libs" --out "$out/peers.json" --compile --min-time $pmin \
-  --repetitions $preps
+deploy=()
+[[ $libs != torch ]] && deploy=(--deploy)
+"$python" "$here/peers/flow_peers.py" --libs "$libs" --out "$out/peers.json" --compile "${deploy[@]}" \
+  --min-time $pmin --repetitions $preps
 echo "run-performance: compile time (results in $out/compile.json)"
 bash "$here/compile_time.sh" "$out/compile.json"
 "$python" "$here/report.py" "$out"

@@ -34,12 +34,16 @@ Configurations (the fastest honest one of each library is what the report compar
   compile   the same log_prob call through torch.compile (inductor, dynamic=False), where
             it compiles (--compile; at --compile-batches and --compile-dtypes only: every
             shape compiles anew, tens of seconds each).
+  onnxruntime, libtorch  log_prob exported to ONNX Runtime and to TorchScript called
+            from C++ (--deploy; at --deploy-batches, float only): what a C++ program
+            deploying the PyTorch-trained flow would run (deploy_peers.py).
 The training step is always eager: -log_prob(x).mean(), backward, torch.optim.Adam
 (lr 1e-4), zuko's flow() rebuilt every step as its training loop does.
 """
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -193,13 +197,19 @@ def main():
     ap.add_argument("--flows", default=",".join(FLOWS))
     ap.add_argument("--dtypes", default="f32,f64")
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--batches", default="1,64,4096,65536")
+    ap.add_argument("--batches", default="1,64,256,4096,65536")
     ap.add_argument("--train-batches", default="256,4096")
     ap.add_argument("--min-time", type=float, default=0.2)
     ap.add_argument("--repetitions", type=int, default=3)
     ap.add_argument("--compile", action="store_true", help="also time log_prob through torch.compile")
     ap.add_argument("--compile-batches", default="1,65536", help="batch sizes timed through torch.compile")
     ap.add_argument("--compile-dtypes", default="f32", help="scalar types timed through torch.compile")
+    ap.add_argument("--deploy", action="store_true",
+                    help="also time log_prob through ONNX Runtime and LibTorch from C++ (deploy_peers.py)")
+    ap.add_argument("--deploy-batches", default="1,65536", help="batch sizes timed with --deploy (float)")
+    ap.add_argument("--deploy-dir", default=None,
+                    help="where --deploy writes the exported models and builds its C++ timer "
+                         "(default: deploy/ next to --out)")
     a = ap.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_interop_threads(1)
@@ -222,7 +232,7 @@ def main():
                     torch.set_num_threads(t)
                     jobs = [(op, int(n)) for n in a.batches.split(",") for op in ("log_prob", "sample")
                             if not (int(n) == 1 and t != 1)]
-                    jobs += [("train", int(n)) for n in a.train_batches.split(",")]
+                    jobs += [("train", int(n)) for n in a.train_batches.split(",") if n]
                     for op, n in jobs:
                         flow = make(lib, name, dtypes[dt])
                         if flow is None:
@@ -243,6 +253,15 @@ def main():
                                       file=sys.stderr)
                             if hasattr(torch, "_dynamo"):  # absent before torch 2 (no torch.compile)
                                 torch._dynamo.reset()
+                        if (a.deploy and op == "log_prob" and str(n) in a.deploy_batches.split(",")
+                                and dt == "f32"):
+                            import deploy_peers
+                            work = a.deploy_dir or os.path.join(os.path.dirname(os.path.abspath(a.out)), "deploy")
+                            x = data(lib, flow, n, dim, dtypes[dt])
+                            for config, s in deploy_peers.deploy_rows(lib, name, dt, n, dim, t, flow, x, work,
+                                                                      a.min_time, a.repetitions, time_call):
+                                emit(dict(lib=lib, flow=name, dtype=dt, op=op, batch=n, threads=t, config=config,
+                                          seconds=s))
     with open(a.out, "w") as f:
         json.dump({"torch": torch.__version__, "blas": blas(), "threads_note": "torch.set_num_threads", "rows": rows},
                   f, indent=1)
