@@ -1,10 +1,11 @@
 // benchmarks/peers/libtorch_log_prob.cpp: the LibTorch peer of flow_peers.py --deploy.
 //
 // What a C++ program that deploys a PyTorch-trained flow with LibTorch runs: the
-// TorchScript module flow_peers.py saved (a module whose forward(x) is the flow's
-// log_prob(x) at a fixed batch, with the inputs as its buffer x), loaded with torch::jit::load and called from C++, with
-// autograd off (torch::InferenceMode), on T intra-op threads. Built by flow_peers.py
-// against the headers and libraries of the torch wheel in the peers' environment.
+// TorchScript module deploy_peers.py saved (a module whose forward(x) is the flow's
+// log_prob(x) at a fixed batch, with the inputs as its buffer x), loaded with
+// torch::jit::load and called from C++ with autograd off (torch::InferenceMode), on T
+// intra-op threads. deploy_peers.py builds it against the headers and libraries of the
+// torch wheel in the peers' environment.
 //
 //   libtorch_log_prob MODULE.pt BATCH DIM DTYPE THREADS MIN_SECONDS REPETITIONS
 //
