@@ -8,9 +8,9 @@
 #   4. benchmarks/peers/flow_peers.py: the same rows in nflows and zuko, eager and
 #      torch.compile, and log_prob at batch 1 and 65536 through ONNX Runtime and through
 #      LibTorch called from C++ (--deploy: what a C++ program deploying the PyTorch flow
-#      runs; peers/deploy_peers.py), with the same thread counts (where PyPI cannot be reached: the same
-#      flows in plain PyTorch, peers/plain_flows.py, on Debian's python3-torch, said so
-#      in the tables);
+#      runs; peers/deploy_peers.py), with the same thread counts (where PyPI cannot be
+#      reached: the same flows in plain PyTorch, peers/plain_flows.py, on Debian's
+#      python3-torch, said so in the tables);
 #   5. compile_time.sh: compile time and memory of 1 to 64 NSF layers with gradients;
 #   6. report.py: DIR/tables.md (ratios per row, targets) and DIR/throughput.png.
 # Results in DIR (default build/perf/results). Takes about 20 minutes on 2 cores; run it

@@ -15,7 +15,8 @@
 #               build)
 #   --resume    go on from the corpus and findings of the target's previous run (a run
 #               stopped part way), keeping its log as fuzzer.log.<n>; the figures printed
-#               are this run's own
+#               are this run's own, but for findings: every file in artifacts/, the
+#               earlier run's included
 #   TARGET      safetensors_load, zuko_import, idx, checkpoint_load (default: all four)
 # Each run's files are in build/fuzz/runs/<target>/: corpus/ (the inputs it added),
 # artifacts/ (findings), fuzzer.log (or fuzz-<job>.log with -j). The exit status is 1 if
@@ -35,7 +36,7 @@ while [ $# -gt 0 ]; do
     -j) jobs="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --resume) resume=1; shift ;;
-    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}"; exit 0 ;;
     -*) echo "run-fuzzers.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -68,6 +69,7 @@ for t in "${targets[@]}"; do
     done
     echo "$t: resuming from $(find "$work/corpus" -type f | wc -l) inputs of the previous run"
   else
+    [ "$resume" = 1 ] && echo "$t: no earlier run in $work to resume: starting from the seeds"
     rm -rf "$work"
   fi
   mkdir -p "$work/corpus" "$work/artifacts"

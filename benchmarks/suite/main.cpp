@@ -12,8 +12,9 @@
 //               (the suite's weight_bytes counter over this rate; benchmarks/report.py)
 // All are the best of 7 trials (a peak: the largest rate seen). They are printed, put
 // into the JSON context (fma_peak_f32_gflops, ..., l2_read_gbytes_per_s), and the
-// suite's pct_peak counters divide by fma_peak (suite.hpp). Without FMA in the target (generic x86-64: SSE2) the
-// kernel compiles to separate multiplies and adds, and the peak is that of the build.
+// suite's pct_peak counters divide by fma_peak (suite.hpp). Without FMA in the target
+// (generic x86-64: SSE2) the kernel compiles to separate multiplies and adds, and the
+// peak is that of the build.
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
