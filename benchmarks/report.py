@@ -166,18 +166,16 @@ def main():
                         suite[k1]["seconds"] / suite[k2]["seconds"], TARGETS["threads"], "x")
     w("")
     # batch 1 against what a C++ program deploying the PyTorch flow would run
-    deploy = [(flow, c) for flow in FLOWS for c in ("onnxruntime", "libtorch")
-              if any(r["config"] == c for r in peers.get((flow, "f32", "log_prob", 1, 1), []))]
-    if deploy:
+    deployed = [(flow, r) for flow in FLOWS if (flow, "f32", "log_prob", 1, 1) in suite
+                for r in peers.get((flow, "f32", "log_prob", 1, 1), []) if r["config"] in ("onnxruntime", "libtorch")]
+    if deployed:
         w("log_prob at batch 1 (float) against the deployment peers (benchmarks/peers/deploy_peers.py):\n")
         w("| flow | flowtmpl | peer | its time | ratio |")
         w("|---|--:|---|--:|--:|")
-        for flow, c in deploy:
-            k = (flow, "f32", "log_prob", 1, 1)
-            for r in peers[k]:
-                if r["config"] == c and k in suite:
-                    w("| %s | %s | %s %s | %s | %.1fx |" % (flow, fmt_time(suite[k]["seconds"]), r["lib"], c,
-                                                          fmt_time(r["seconds"]), r["seconds"] / suite[k]["seconds"]))
+        for flow, r in deployed:
+            t = suite[(flow, "f32", "log_prob", 1, 1)]["seconds"]
+            w("| %s | %s | %s %s | %s | %.1fx |" % (flow, fmt_time(t), r["lib"], r["config"], fmt_time(r["seconds"]),
+                                                  r["seconds"] / t))
         w("")
 
     cpath = os.path.join(d, "compile.json")
