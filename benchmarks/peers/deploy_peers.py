@@ -19,6 +19,7 @@ A flow that a path cannot export (an operation the exporter lacks) gives no row 
 that configuration and one line on stderr saying why.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -105,9 +106,10 @@ def build_libtorch(work):
 
 def libtorch_seconds(exe, path, n, dim, dtype, threads, min_time, repetitions):
     """The median time of one call of the TorchScript module from C++."""
-    import json
     out = subprocess.run([exe, path, str(n), str(dim), dtype, str(threads), str(min_time), str(repetitions)],
-                         check=True, capture_output=True, text=True)
+                         capture_output=True, text=True)
+    if out.returncode != 0:  # the timer's own sentence (libtorch_log_prob: ...)
+        raise RuntimeError((out.stderr.strip().splitlines() or ["exit status %d" % out.returncode])[-1])
     return json.loads(out.stdout)["seconds"]
 
 
