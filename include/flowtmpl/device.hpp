@@ -34,9 +34,9 @@
 //
 // Gradients: nll_and_gradient evaluates log_prob_vjp per sample and reduces over the
 // batch in a fixed order: samples are grouped into slots of options.samples_per_slot
-// consecutive samples (256 by default, the host's block), each slot accumulated in
+// consecutive samples (128 by default, the host's block), each slot accumulated in
 // sample order by one thread, then the slots summed in slot order per parameter. The
-// result is the same for any thread count or GPU; with 256 per slot it is the host's
+// result is the same for any thread count or GPU; with 128 per slot it is the host's
 // own reduction order. Memory: one gradient (sizeof(T)) per slot.
 //
 // Numerics: evaluation runs the per-sample path of every layer, which is also what the

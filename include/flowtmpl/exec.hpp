@@ -2,7 +2,7 @@
 // layouts a batch can have on the device.
 //
 //   exec::host     the Eigen host backend (flowtmpl/host.hpp): batches are Eigen
-//                  matrices, D x N, one sample per column; blocks of 256 columns run
+//                  matrices, D x N, one sample per column; blocks of 128 columns run
 //                  in parallel with OpenMP; networks run as matrix-matrix products.
 //   exec::device   the thrust backend (flowtmpl/device.hpp): batches are
 //                  device_batch<S> in device memory; one thread evaluates the whole

@@ -30,7 +30,7 @@
 //
 // Execution: the bijector is prepared once per call (flowtmpl::prepare), the constant
 // part of the log-det is computed once per call, then columns are evaluated in fixed
-// blocks of 256, in parallel with OpenMP when the program is built with it. Every
+// blocks of 128, in parallel with OpenMP when the program is built with it. Every
 // column's result depends on that column only, so results are bitwise the same for any
 // number of threads, and a NaN in one sample reaches that sample's outputs only.
 //
@@ -47,7 +47,7 @@
 //
 // Parts:
 //   host/batch.hpp                      batch_t, row_t, batch_result, the batch view
-//   host/parallel_loops.hpp             the loops over blocks of 256 columns (OpenMP)
+//   host/parallel_loops.hpp             the loops over blocks of 128 columns (OpenMP)
 //   host/block_path.hpp                 eval_block: layers with a conditioner over a block
 //   host/checked_mode.hpp               checked / unchecked, the checked walk
 //   host/bijector_entry_points.hpp      forward, inverse, *_and_log_det, log_det

@@ -11,7 +11,7 @@
 //       eps_j from philox_stream(seed, j) as sample() draws them; target(x) returns
 //       {log p~(x), d log p~/dx} (flowtmpl::value_and_gradient), p~ unnormalised. Also
 //       reports the effective sample size of the importance weights p~/q.
-// Samples are evaluated in blocks of 256 (fewer for D > 128: host/parallel_loops.hpp's
+// Samples are evaluated in blocks of 128 (fewer for D > 256: host/parallel_loops.hpp's
 // host_block_for; in parallel with OpenMP when on); each block
 // accumulates its own gradient and the blocks are summed in order, so the result is
 // bitwise the same for any number of threads.

@@ -267,7 +267,7 @@ double gradient_rel_error(const F& host_grad, const F& device_grad, double floor
 }
 
 // Mean NLL and its gradient on X, host against device, in both layouts and with two
-// slot sizes (the host's 256 and 37).
+// slot sizes (the host's block, 128, and 37).
 template <class F>
 void check_gradient(const F& f, const Eigen::Matrix<typename F::scalar_type, F::dim, Eigen::Dynamic>& X) {
   using S = typename F::scalar_type;
@@ -278,7 +278,7 @@ void check_gradient(const F& f, const Eigen::Matrix<typename F::scalar_type, F::
   const S hv = ft::detail::nll_and_gradient_per_sample(f, X, hg, &hlp);
   const ft::device_flow<F> df(f);
   for (const ft::layout order : both_layouts) {
-    for (const std::int64_t per : {std::int64_t(256), std::int64_t(37)}) {
+    for (const std::int64_t per : {std::int64_t(ft::detail::host_block), std::int64_t(37)}) {
       INFO("flow " << F::name << ", layout " << name(order) << ", " << per << " samples per slot");
       F dg = ft::make_gradient(f);
       thrust::device_vector<S> dlp;
@@ -288,10 +288,10 @@ void check_gradient(const F& f, const Eigen::Matrix<typename F::scalar_type, F::
       // the loss is a reduction over the batch, like the gradient
       CHECK(std::abs(double(dv) - double(hv)) <= 1e-5 * std::abs(double(hv)));
       CHECK(max_ulp(ft::to_host(dlp), hlp) <= eval_ulp);
-      // With the host's 256 per slot the sums run in the host's order; with 37 in
+      // With the host's block per slot the sums run in the host's order; with 37 in
       // another, and an entry that cancels (a sum of terms of both signs) is judged on
       // the scale of the whole gradient.
-      const double rel = gradient_rel_error(hg, dg, per == 256 ? 1e-3 : 1.0);
+      const double rel = gradient_rel_error(hg, dg, per == ft::detail::host_block ? 1e-3 : 1.0);
       INFO("largest relative gradient difference " << rel);
       CHECK(rel <= 1e-5);
     }

@@ -122,7 +122,7 @@ TEMPLATE_TEST_CASE("batch results equal per-sample results", "[host]", float, do
   using S = TestType;
   const auto f = make_flow1<S>();
   const auto d = make_dist1<S>();
-  const Eigen::Index n = 1000;  // three full blocks of 256 and a partial one
+  const Eigen::Index n = 1000;  // seven full blocks of 128 and a partial one
   const auto X = uniform_batch<S>(n, S(-2), S(2), 1);
   const auto Y = uniform_batch<S>(n, S(-0.95), S(0.95), 2);
 

@@ -63,7 +63,7 @@ TEMPLATE_TEST_CASE("a multi-scale image flow: block path against per-sample path
   const Model<S> m = trained_a_little<S>(v);
   static_assert(ft::detail::uses_blocks<typename Model<S>::transform_type>());
 
-  const auto lp = ft::log_prob(m, v);  // blocks of 256 through forward_block / the Split
+  const auto lp = ft::log_prob(m, v);  // blocks of 128 through forward_block / the Split
   const S tol = sizeof(S) == 4 ? S(2e-3) : S(1e-9);
   for (Eigen::Index j = 0; j < v.cols(); ++j) {
     const S one = m.log_prob(Eigen::Matrix<S, 64, 1>(v.col(j)));

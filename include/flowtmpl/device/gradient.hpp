@@ -4,11 +4,11 @@
 // as nll_and_gradient(flow, X[, Ctx], grad) on the host (ctx exactly when the flow reads
 // a context). log_prob_vjp runs per sample; the
 // batch is reduced in a fixed order: samples are grouped into slots of
-// options.samples_per_slot consecutive samples (256 by default, the host's block),
+// options.samples_per_slot consecutive samples (128 by default, the host's block),
 // each slot accumulated in sample order by one thread into its own gradient, then the
 // slots summed in slot order per parameter (read at its byte offset, from
 // for_each_parameter on a host copy). The result is the same for any thread count or
-// GPU; with 256 per slot it is the host's own reduction order.
+// GPU; with 128 per slot it is the host's own reduction order.
 // Memory (device): one gradient (sizeof(T)) per slot, made on the device by copying one
 // zero gradient's bytes, and the per-sample log densities; (host) a copy of the flow
 // and the parameter offsets.
@@ -120,7 +120,7 @@ std::vector<std::size_t> parameter_offsets(const T& t) {
 struct device_gradient_options {
   // Consecutive samples per reduction slot (each slot is one gradient in device
   // memory); the order of the sum is fixed by this number alone.
-  std::int64_t samples_per_slot = 256;
+  std::int64_t samples_per_slot = 128;
 };
 
 // Mean negative log-likelihood of the batch and its gradient into grad (overwritten),

@@ -5,7 +5,7 @@
 //   log_det(b, X [, mode])                                    -> 1 x N
 // mode is flowtmpl::unchecked (the default) or flowtmpl::checked (host/checked_mode.hpp).
 // Unchecked: the bijector is prepared once per call (one heap allocation), the constant
-// part of the log-det computed once, then the columns run in parallel blocks of 256:
+// part of the log-det computed once, then the columns run in parallel blocks of 128:
 // whole chains per column, or layer by layer over a block (host/block_path.hpp) when a
 // layer has a conditioner. forward and inverse without the log-det skip it altogether
 // on the per-column path. The results are allocated once per call.

@@ -16,7 +16,7 @@
 // host/distribution_entry_points.hpp (n < 0 or too many values to index: shape_error;
 // T not finite or below the smallest normal value of the scalar: argument_error),
 // before anything is drawn.
-// Unchecked, the transform runs layer by layer over blocks of 256 columns
+// Unchecked, the transform runs layer by layer over blocks of 128 columns
 // (host/block_path.hpp), in parallel; sample j draws its base point from
 // philox_stream(seed, j) and reads context column j (or the one column). Each block
 // copies its context columns.

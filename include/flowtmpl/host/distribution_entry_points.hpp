@@ -7,7 +7,7 @@
 // count or the backend. T is a temperature (the base's scale times T), for a base that
 // models TemperedDistribution. A flow distribution's log_prob is the inverse pass
 // (host/bijector_entry_points.hpp) plus the base's log density per column; sampling
-// runs the forward pass per column, or over blocks of 256 for a transform on the block
+// runs the forward pass per column, or over blocks of 128 for a transform on the block
 // path. The results are allocated once per call, the prepared transform once.
 // Arguments (refused before anything is drawn, in one sentence naming the function):
 //   n      0 <= n, and D n values within what one Eigen matrix can index (shape_error);

@@ -1,9 +1,11 @@
 // flowtmpl/host/parallel_loops.hpp: the loops of the host backend over the columns of
 // a batch, and the only OpenMP of the library.
 //
-// Columns are taken in fixed blocks: host_block = 256, or host_block_for(D) columns
-// for samples of D values (256 up to D = 128; above, the largest power of two with at
-// most 32768 values in a block, at least 16 columns: 32 images of 28 x 28). The blocks
+// Columns are taken in fixed blocks: host_block = 128, or host_block_for(D) columns
+// for samples of D values (128 up to D = 256; above, the largest power of two with at
+// most 32768 values in a block, at least 16 columns: 32 images of 28 x 28). 128 and
+// not more, so that a batch of 256 is two blocks, one for each of two threads (a
+// block of 128 floats is still 16 SIMD vectors of AVX-512 per row). The blocks
 // run in parallel with OpenMP (one `omp parallel for schedule(static)` per call) when
 // the program is built with it, serially otherwise. A block's columns run in order on
 // one thread, so a result that depends on its own column only is the same for any
@@ -20,7 +22,7 @@
 namespace flowtmpl {
 namespace detail {
 
-inline constexpr Eigen::Index host_block = 256;
+inline constexpr Eigen::Index host_block = 128;
 
 constexpr Eigen::Index host_block_for(int dim) {
   constexpr Eigen::Index values = 32768, least = 16;
@@ -29,7 +31,7 @@ constexpr Eigen::Index host_block_for(int dim) {
   while (b > least && Eigen::Index(dim) * b > values) b /= 2;
   return b;
 }
-static_assert(host_block_for(8) == 256 && host_block_for(128) == 256 && host_block_for(784) == 32 &&
+static_assert(host_block_for(8) == 128 && host_block_for(256) == 128 && host_block_for(784) == 32 &&
               host_block_for(3072) == 16);
 
 // Runs f(j) for every column j in fixed blocks, in parallel where OpenMP is on.

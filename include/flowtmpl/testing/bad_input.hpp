@@ -24,7 +24,7 @@
 //   unchecked.agrees   where checked mode accepts a column, the unchecked batch value and
 //                      the per-sample member's are finite and equal to checked mode's
 //                      within agreement_tol relative to max(1, |value|) (not bitwise: the
-//                      batch path sums networks over blocks of 256 in another order; the
+//                      batch path sums networks over blocks of 128 in another order; the
 //                      largest distance seen, in ulp and relative, is in the notes)
 //   unchecked.finite   a column of finite values inside the declared domain (the first
 //                      layer's, testing/sweep.hpp's domain_of) with every |value| <=

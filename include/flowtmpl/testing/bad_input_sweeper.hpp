@@ -329,7 +329,7 @@ struct sweeper {
     const table<S> whole = run(x, c);
     for (Eigen::Index n : {Eigen::Index(0), Eigen::Index(1), Eigen::Index(2), Eigen::Index(257)}) {
       const table<S> r = run(batch_t<S, D>(x.leftCols(n)), Ctx(c.leftCols(n)));
-      // checked mode is per sample: bitwise; unchecked blocks of 256 may round otherwise
+      // checked mode is per sample: bitwise; unchecked blocks of 128 may round otherwise
       bool ok = r.cols() == n && r.rows() == whole.rows() && r.allFinite();
       for (Eigen::Index j = 0; ok && j < n; ++j)
         for (Eigen::Index i = 0; ok && i < r.rows(); ++i)

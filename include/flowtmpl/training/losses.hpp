@@ -3,8 +3,8 @@
 // flowtmpl/differentiable.hpp) written into grad:
 //   nll_and_gradient(flow, X, grad [, log_probs])  -> S   mean -log p(x) over the
 //       columns of X (D x N); per-sample log densities to *log_probs (1 x N) when given.
-//       A flow with coupling layers (no context) is differentiated a block of 256
-//       samples (host_block_for(D): fewer for D > 128) at a time with matrix-matrix products (training/block_gradient.hpp),
+//       A flow with coupling layers (no context) is differentiated a block of 128
+//       samples (host_block_for(D): fewer for D > 256) at a time with matrix-matrix products (training/block_gradient.hpp),
 //       others sample by sample (log_prob_vjp per column).
 //   nll_and_gradient(flow, X, Ctx, grad [, log_probs])  a conditional flow: the mean of
 //       -log p(x_j | c_j), the context batch Ctx C x N (or C x 1 for all); by blocks
@@ -17,7 +17,7 @@
 //       value_and_gradient {log p~(x), d log p~/dx}, p~ unnormalised. Also reports the
 //       effective sample size of the importance weights p~/q. The flow's base must
 //       model ReparameterizedDistribution.
-// Samples are evaluated in blocks of 256 (fewer for D > 128: host/parallel_loops.hpp's
+// Samples are evaluated in blocks of 128 (fewer for D > 256: host/parallel_loops.hpp's
 // host_block_for; in parallel with OpenMP when on); each block
 // accumulates its own gradient (one flow-sized gradient per block, on the heap) and the
 // blocks are summed in order, so the result is bitwise the same for any number of
@@ -172,7 +172,7 @@ typename F::scalar_type nll_and_gradient_per_sample(const F& flow, const Eigen::
 
 // Mean negative log-likelihood of the columns of X, and its gradient into grad
 // (overwritten). Per-sample log densities go to *log_probs when given (1 x N). A flow
-// with coupling or autoregressive layers is differentiated a block of 256 samples at a
+// with coupling or autoregressive layers is differentiated a block of 128 samples at a
 // time with matrix-matrix products (detail::log_prob_vjp_block), others sample by sample.
 template <class F, class Derived>
   requires(!ConditionalDistribution<F>)

@@ -50,7 +50,7 @@ Eigen::Matrix<double, D, Eigen::Dynamic> random_batch(Eigen::Index n, std::uint6
 }
 
 // Every batch entry point against the per-sample members, column by column. 300
-// columns: two blocks of the host backend (256 + 44).
+// columns: three blocks of the host backend (128 + 128 + 44).
 template <class B>
 void check_batch(const B& b, double lo = -3, double hi = 3) {
   constexpr int D = B::dim;

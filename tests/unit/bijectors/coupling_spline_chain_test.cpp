@@ -4,7 +4,7 @@
 // half_flipped), each reset_parameters(seed_i, init::uniform) so that the chain is far
 // from the identity. 10^6 inputs (half standard normal * 2, half uniform in [-4, 4])
 // go forward and back through flowtmpl::forward_and_log_det / inverse_and_log_det
-// (host.hpp: blocks of 256 samples, the conditioners as matrix-matrix products, OpenMP
+// (host.hpp: blocks of 128 samples, the conditioners as matrix-matrix products, OpenMP
 // where available).
 //
 // The criterion: every component comes back within 1e-5 relative (|x' - x| / max(1,

@@ -40,7 +40,7 @@ std::vector<std::pair<const char*, S>> bad_values() {
           {"-1e30", S(-1e30)},      {"denorm_min", lim::denorm_min()}, {"-0", -S(0)}};
 }
 
-// 300 columns (across the 256-column block of the host): the value v in every component
+// 300 columns (across the host's 128-column blocks): the value v in every component
 // of columns 1 and 256, in component (j % D) of columns 3 and 299, ordinary values elsewhere
 template <class S, int D>
 std::pair<ft::batch_t<S, D>, std::vector<Eigen::Index>> mixed(S v, std::uint64_t seed) {

@@ -1,5 +1,5 @@
 // nll_and_gradient's block path (detail::log_prob_vjp_block: the conditioners' products
-// over 256 samples at once) against the per-sample path (log_prob_vjp per column), which
+// over a block of samples at once) against the per-sample path (log_prob_vjp per column), which
 // the central-difference test of training_test.cpp and the per-layer gradient tests
 // check on their own. The two sum the same terms in another order: in double they agree
 // to rounding, which is what shows that the block path computes the same gradient.

@@ -83,7 +83,7 @@ TEST_CASE("nll_and_gradient with a context: the mean NLL and its gradient agains
           "[training][conditional]") {
   Posterior f;
   ft::reset_parameters(f, 4, ft::init::uniform);
-  const pairs p = simulate(600, 1);  // more than two blocks of 256
+  const pairs p = simulate(600, 1);  // more than four blocks of 128
   Posterior grad = ft::make_gradient(f);
   Eigen::Matrix<double, 1, Eigen::Dynamic> lp;
   const double loss = ft::nll_and_gradient(f, p.x, p.c, grad, &lp);

@@ -44,7 +44,7 @@ TEST_CASE("nll_and_gradient: the mean NLL and its gradient against central diffe
   F f;
   ft::reset_parameters(f, 3, ft::init::uniform);
   f.base.log_scale = {0.1, -0.2};
-  const Data x = gaussian_data(600, 1, 0.5, 1.0, -0.3, 0.7);  // more than two blocks of 256
+  const Data x = gaussian_data(600, 1, 0.5, 1.0, -0.3, 0.7);  // more than four blocks of 128
   F grad = ft::make_gradient(f);
   const double loss = ft::nll_and_gradient(f, x, grad);
   CHECK(loss == Approx(-ft::log_prob(f, x).mean()).epsilon(1e-13));
