@@ -264,6 +264,32 @@ struct AutoregressiveBijector
   {
     G += this->template network_vjp_block<Dir>(V, V, G, gld, grad, [](int i) { return i; }, &Ctx, GC);
   }
+  // The gradient's forward pass over a block in the parallel direction
+  // (training/block_gradient.hpp): apply_block with the MADE's tape, the same values; the
+  // record is what vjp_recorded needs in the reverse sweep, so the MADE runs once per
+  // step. V is the input on entry, the output on return.
+  template <direction Dir>
+  auto record_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
+                    const context_block* Ctx) const
+    requires(Dir == parallel_direction &&
+             (requires(const made_type& m, typename made_type::block_tape& t,
+                       const Eigen::Matrix<S, D, Eigen::Dynamic>& X) { m.evaluate_block_taped(X, t); } ||
+              requires(const made_type& m, typename made_type::block_tape& t, const Eigen::Matrix<S, D, Eigen::Dynamic>& X,
+                       const context_block& K) { m.evaluate_block_taped(X, K, t); }))
+  {
+    auto rec = this->record_network(V, Ctx);
+    Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
+    for (int i = 0; i < D; ++i) detail::transform_row<Dir>(transformer, i, V.row(i), rec.theta, Eigen::Index(i) * P, acc);
+    if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
+    return rec;
+  }
+  // vjp_block from record_block's record; V is the layer's input in direction Dir
+  template <direction Dir, class Record>
+  void vjp_recorded(const Eigen::Matrix<S, D, Eigen::Dynamic>& V, const Record& rec,
+                    Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld, AutoregressiveBijector& grad, const context_block* Ctx,
+                    context_block* GC) const {
+    G += this->template network_vjp_recorded<Dir>(rec, V, G, gld, grad, [](int i) { return i; }, Ctx, GC);
+  }
   using no_ctx = Eigen::Matrix<S, 1, Eigen::Dynamic>;
   // the parallel direction always; the sequential one once prepared (sorted units)
   void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const

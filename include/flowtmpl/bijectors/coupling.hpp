@@ -263,6 +263,37 @@ struct CouplingBijector
     for (int i = 0; i < n_a; ++i) G.row(a_index[i]) += ga.row(i);
   }
 
+  // The gradient's forward pass over a block (training/block_gradient.hpp): apply_block
+  // with the conditioner's tape, the same values bitwise; the record it returns is what
+  // vjp_recorded needs in the reverse sweep, so the conditioner runs once per step.
+  // V is this layer's input in direction Dir on entry, its output on return; Ctx as in
+  // apply_block.
+  template <direction Dir>
+  auto record_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld,
+                    const context_block* Ctx) const
+    requires(requires(const conditioner_type& c, typename conditioner_type::block_tape& t,
+                      const Eigen::Matrix<S, n_a, Eigen::Dynamic>& A) { c.evaluate_block_taped(A, t); } ||
+             requires(const conditioner_type& c, typename conditioner_type::block_tape& t,
+                      const Eigen::Matrix<S, n_a, Eigen::Dynamic>& A,
+                      const context_block& K) { c.evaluate_block_taped(A, K, t); })
+  {
+    auto rec = this->record_network(conditioning_rows(V), Ctx);
+    Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
+    for (int i = 0; i < n_b; ++i)
+      detail::transform_row<Dir>(transformer, i, V.row(b_index[i]), rec.theta, Eigen::Index(i) * P, acc);
+    if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
+    return rec;
+  }
+  // vjp_block from record_block's record; V is the layer's input in direction Dir
+  template <direction Dir, class Record>
+  void vjp_recorded(const Eigen::Matrix<S, D, Eigen::Dynamic>& V, const Record& rec,
+                    Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld, CouplingBijector& grad, const context_block* Ctx,
+                    context_block* GC) const {
+    const auto ga = this->template network_vjp_recorded<Dir>(rec, V, G, gld, grad, [](int i) { return b_index[i]; },
+                                                             Ctx, GC);
+    for (int i = 0; i < n_a; ++i) G.row(a_index[i]) += ga.row(i);
+  }
+
   void forward_block(Eigen::Matrix<S, D, Eigen::Dynamic>& V, Eigen::Matrix<S, 1, Eigen::Dynamic>& ld) const
     requires(C == 0)
   {

@@ -202,46 +202,52 @@ struct mlp_conditioner : parameter_walkers<mlp_conditioner<In, Out, C, S, Act, H
     }
   }
 
-  // ---- gradients for a block of samples (host: matrix-matrix products; training.hpp's
-  // nll_and_gradient). The context block (C x n) after the inputs when C > 0.
+  // ---- gradients for a block of samples (host; training.hpp's nll_and_gradient). The
+  // taped pass is evaluate_block's (every layer one dense_rows over row-major
+  // activations, so its outputs are evaluate_block's bits), keeping each hidden layer's
+  // pre-activations and activations; the reverse pass is matrix-matrix products over
+  // the block. The context block (C x n) after the inputs when C > 0.
+  using dynamic_rows = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   struct block_tape {
-    Eigen::Matrix<S, In + C, Eigen::Dynamic> x;  // the inputs, then the context
-    // pre[l]: hidden layer l's pre-activations (widths[l] x n), l = 1 .. layers - 1
-    std::array<Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>, layers> pre;
+    row_block<In + C> x;  // the inputs, then the context
+    // pre[l], act[l]: hidden layer l's pre-activations and activations (widths[l] x n),
+    // l = 1 .. layers - 1
+    std::array<dynamic_rows, layers> pre, act;
   };
   template <class XB>
-  Eigen::Matrix<S, Out, Eigen::Dynamic> evaluate_block_taped(const XB& X, block_tape& t) const
+  row_block<Out> evaluate_block_taped(const XB& X, block_tape& t) const
     requires(C == 0)
   {
     t.x = X;
-    return block_taped_first(t);
+    return block_taped_layer<0>(t.x.data(), t);
   }
   template <class XB, class CB>
-  Eigen::Matrix<S, Out, Eigen::Dynamic> evaluate_block_taped(const XB& X, const CB& Ctx, block_tape& t) const
+  row_block<Out> evaluate_block_taped(const XB& X, const CB& Ctx, block_tape& t) const
     requires(C > 0)
   {
     t.x.resize(In + C, X.cols());
     t.x.template topRows<In>() = X;
     t.x.template bottomRows<C>() = Ctx;
-    return block_taped_first(t);
+    return block_taped_layer<0>(t.x.data(), t);
   }
-  Eigen::Matrix<S, Out, Eigen::Dynamic> block_taped_first(block_tape& t) const {
-    Eigen::Matrix<S, widths[1], Eigen::Dynamic> h(widths[1], t.x.cols());
-    h.noalias() = weight<0>() * t.x;
-    h.colwise() += bias<0>();
-    return block_taped_from_layer<1>(h, t);
-  }
-  template <int L, class M>
-  Eigen::Matrix<S, Out, Eigen::Dynamic> block_taped_from_layer(M& pre, block_tape& t) const {
-    if constexpr (L == layers) {
-      return pre;
+  // layer L on its input a (widths[L] x n row-major, n = t.x.cols())
+  template <int L>
+  row_block<Out> block_taped_layer(const S* a, block_tape& t) const {
+    const Eigen::Index n = t.x.cols();
+    const S* w = values.data() + offsets[L];
+    const S* b = w + std::size_t(widths[L + 1]) * widths[L];
+    if constexpr (L == layers - 1) {
+      row_block<Out> out(Out, n);
+      dense_rows<S, fused_activation::none>(w, b, widths[L + 1], widths[L], a, out.data(), n);
+      return out;
     } else {
-      t.pre[L] = pre;
-      pre.array() = Act::apply(pre.array());
-      Eigen::Matrix<S, widths[L + 1], Eigen::Dynamic> next(widths[L + 1], pre.cols());
-      next.noalias() = weight<L>() * pre;
-      next.colwise() += bias<L>();
-      return block_taped_from_layer<L + 1>(next, t);
+      dynamic_rows& pre = t.pre[L + 1];
+      dynamic_rows& act = t.act[L + 1];
+      pre.resize(widths[L + 1], n);
+      dense_rows<S, fused_activation::none>(w, b, widths[L + 1], widths[L], a, pre.data(), n);
+      act.resize(widths[L + 1], n);
+      act.array() = Act::apply(pre.array());
+      return block_taped_layer<L + 1>(act.data(), t);
     }
   }
   // G: the outputs' cotangents (Out x n). Adds the parameters' cotangents, summed over
@@ -251,8 +257,9 @@ struct mlp_conditioner : parameter_walkers<mlp_conditioner<In, Out, C, S, Act, H
   template <class GB>
   Eigen::Matrix<S, In, Eigen::Dynamic> backward_block(const block_tape& t, const GB& G, mlp_conditioner& grad,
                                                       context_block* GC = nullptr) const {
-    return backward_block_layer<layers - 1>(t, Eigen::Matrix<S, Out, Eigen::Dynamic>(G), grad, GC);
+    return backward_block_layer<layers - 1>(t, row_block<Out>(G), grad, GC);
   }
+  // g: the cotangents of layer L's output (row-major)
   template <int L, class G>
   Eigen::Matrix<S, In, Eigen::Dynamic> backward_block_layer(const block_tape& t, const G& g, mlp_conditioner& grad,
                                                             context_block* GC) const {
@@ -262,7 +269,7 @@ struct mlp_conditioner : parameter_walkers<mlp_conditioner<In, Out, C, S, Act, H
     if constexpr (L == 0) {
       gw.noalias() += g * t.x.transpose();
       // the inputs' and the context's cotangents: one product over the whole first layer
-      Eigen::Matrix<S, In + C, Eigen::Dynamic> gin(In + C, g.cols());
+      row_block<In + C> gin(In + C, g.cols());
       gin.noalias() = weight<0>().transpose() * g;
       if constexpr (C > 0) {
         if (GC) *GC += gin.template bottomRows<C>();
@@ -272,9 +279,8 @@ struct mlp_conditioner : parameter_walkers<mlp_conditioner<In, Out, C, S, Act, H
         return gin;
       }
     } else {
-      const Eigen::Matrix<S, widths[L], Eigen::Dynamic> a = Act::apply(t.pre[L].array()).matrix();
-      gw.noalias() += g * a.transpose();
-      Eigen::Matrix<S, widths[L], Eigen::Dynamic> ga(widths[L], g.cols());
+      gw.noalias() += g * t.act[L].transpose();
+      row_block<widths[L]> ga(widths[L], g.cols());
       ga.noalias() = weight<L>().transpose() * g;
       ga.array() *= Act::derivative(t.pre[L].array());
       return backward_block_layer<L - 1>(t, ga, grad, GC);

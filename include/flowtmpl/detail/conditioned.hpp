@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 #include "../direction.hpp"
 #include "eigen.hpp"
@@ -142,24 +143,54 @@ struct conditioned_ops : parameter_walkers<Derived> {
   // through its backward pass over the block). Returns the cotangents of In. With a
   // context (C > 0): Ctx the context block (C x n), and its cotangents added into *GC
   // when GC is not null.
+  //   record_network(In, Ctx)   the network's taped evaluation: {tape, theta}, theta
+  //       the raw parameters (F P x n, in the network's storage order)
+  //   network_vjp_recorded<Dir>(record, V, G, ...)   the rest, from a record (the
+  //       layers' record_block keeps it from the gradient's forward pass, so that the
+  //       network runs once per step: training/block_gradient.hpp)
   using context_block = Eigen::Matrix<S, (C > 0 ? C : 1), Eigen::Dynamic>;
+  template <class Tape, class Theta>
+  struct network_record {
+    Tape tape;
+    Theta theta;
+  };
+  template <class InBlock>
+  auto record_network(const InBlock& In, const context_block* Ctx) const {
+    const auto& net = self().network();
+    using Net = std::remove_cvref_t<decltype(net)>;
+    typename Net::block_tape tape;
+    auto theta = [&] {
+      if constexpr (C > 0) {
+        return net.evaluate_block_taped(In, *Ctx, tape);
+      } else {
+        (void)Ctx;
+        return net.evaluate_block_taped(In, tape);
+      }
+    }();
+    return network_record<typename Net::block_tape, decltype(theta)>{std::move(tape), std::move(theta)};
+  }
   template <direction Dir, class InBlock, class RowOf>
   auto network_vjp_block(const InBlock& In, const Eigen::Matrix<S, D, Eigen::Dynamic>& V,
                          Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld, Derived& grad, RowOf row_of,
                          const context_block* Ctx = nullptr, context_block* GC = nullptr) const {
+    return network_vjp_recorded<Dir>(record_network(In, Ctx), V, G, gld, grad, row_of, Ctx, GC);
+  }
+  template <direction Dir, class Record, class RowOf>
+  auto network_vjp_recorded(const Record& rec, const Eigen::Matrix<S, D, Eigen::Dynamic>& V,
+                            Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld, Derived& grad, RowOf row_of,
+                            const context_block* Ctx = nullptr, context_block* GC = nullptr) const {
     constexpr int F = Transformer::features, P = Transformer::params_per_feature;
     const auto& net = self().network();
     const Eigen::Index n = V.cols();
-    typename std::remove_cvref_t<decltype(net)>::block_tape tape;
-    const auto theta = [&] {
-      if constexpr (C > 0)
-        return net.evaluate_block_taped(In, *Ctx, tape);
-      else
-        return net.evaluate_block_taped(In, tape);
-    }();
+    // the per-column loop reads every column's F P parameters contiguously
+    using Theta = std::remove_cvref_t<decltype(rec.theta)>;
+    Eigen::Matrix<S, F * P, Eigen::Dynamic> columns;
+    if constexpr (Theta::IsRowMajor) columns = rec.theta;
+    const S* theta = Theta::IsRowMajor ? columns.data() : rec.theta.data();
+    const Eigen::Index stride = Theta::IsRowMajor ? Eigen::Index(F * P) : rec.theta.rows();
     Eigen::Matrix<S, F * P, Eigen::Dynamic> gtheta = Eigen::Matrix<S, F * P, Eigen::Dynamic>::Zero(F * P, n);
     for (Eigen::Index col = 0; col < n; ++col) {
-      const S* th = theta.data() + col * theta.rows();
+      const S* th = theta + col * stride;
       S* gth = gtheta.data() + col * gtheta.rows();
       for (int i = 0; i < F; ++i) {
         const int j = row_of(i);
@@ -168,11 +199,11 @@ struct conditioned_ops : parameter_walkers<Derived> {
       }
     }
     if constexpr (C > 0) {
-      return net.backward_block(tape, gtheta, grad.network(), GC);
+      return net.backward_block(rec.tape, gtheta, grad.network(), GC);
     } else {
       (void)Ctx;
       (void)GC;
-      return net.backward_block(tape, gtheta, grad.network());
+      return net.backward_block(rec.tape, gtheta, grad.network());
     }
   }
 

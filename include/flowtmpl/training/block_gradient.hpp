@@ -3,9 +3,11 @@
 //
 // One pass over the chain in the normalizing direction (record_block) evaluates the
 // block layer by layer (host/block_path.hpp) and records every leaf layer's input
-// block on a tape; the reverse sweep (backward_block) calls each leaf's vjp_block (the
-// conditioner's products as matrix-matrix products over the block) or, for a leaf
-// without one, its per-sample vjp column by column. The per-sample path (log_prob_vjp
+// block on a tape, and for a layer with a conditioner (its record_block member) the
+// conditioner's own tape and outputs, so that the network runs once per step; the
+// reverse sweep (backward_block) calls each such leaf's vjp_recorded (the network's
+// backward products as matrix-matrix products over the block), a leaf's vjp_block, or,
+// for a leaf without either, its per-sample vjp column by column. The per-sample path (log_prob_vjp
 // per column, flowtmpl/differentiable.hpp) computes the same sums in another order.
 //   detail::block_gradient_ok<F>()   whether flow type F takes this path: a flow
 //       distribution with a differentiable base whose transform takes the block path
@@ -13,9 +15,11 @@
 //       embedding network where there is one)
 //   detail::log_prob_vjp_block(f, X, w, grad, lp [, Ctx])   log p of the columns of X
 //       into lp, adding w d log p / dtheta (summed over the block) to grad
-// Memory: the tape holds one D x n block per leaf layer (heap), per block of samples.
+// Memory: the tape holds one D x n block per leaf layer (heap), per block of samples,
+// and per conditioned layer its network's activations (two per hidden unit and sample).
 #pragma once
 
+#include <any>
 #include <cstddef>
 #include <utility>
 #include <vector>
@@ -80,13 +84,43 @@ consteval bool block_gradient_ok() {
 template <class S, int D>
 using sample_block = Eigen::Matrix<S, D, Eigen::Dynamic>;
 
+// The tape of record_block: every leaf's input block in evaluation order, and beside
+// it the leaf's record (its record_block's result) or nothing.
+template <class S, int D>
+struct block_tape_list {
+  std::vector<sample_block<S, D>> inputs;
+  std::vector<std::any> records;
+};
+
+// Whether leaf B records its network in direction Dir (record_block / vjp_recorded).
+template <class B, direction Dir>
+inline constexpr bool has_record_block_v =
+    requires(const B& b, sample_block<typename B::scalar_type, B::dim>& V,
+             Eigen::Matrix<typename B::scalar_type, 1, Eigen::Dynamic>& ld, const context_block_of<B>* K) {
+      b.template record_block<Dir>(V, ld, K);
+    };
+template <class B, direction Dir>
+using record_of = decltype(std::declval<const B&>().template record_block<Dir>(
+    std::declval<sample_block<typename B::scalar_type, B::dim>&>(),
+    std::declval<Eigen::Matrix<typename B::scalar_type, 1, Eigen::Dynamic>&>(),
+    std::declval<const context_block_of<B>*>()));
+
+// The context block a leaf reads: Ctx when it has a context, else none.
+template <class B, class CtxBlock>
+const context_block_of<B>* leaf_context(const CtxBlock* Ctx) {
+  if constexpr (context_dim_of<B>() > 0)
+    return Ctx;
+  else
+    return static_cast<const context_block_of<B>*>(nullptr);
+}
+
 // The pass in direction Dir over V (in place), adding the varying log-dets to ld and
-// pushing every leaf's input block onto tape, in evaluation order; Ctx: the context
-// block of a conditional B (C x n), else nullptr.
+// pushing every leaf's input block (and record) onto tape, in evaluation order; Ctx:
+// the context block of a conditional B (C x n), else nullptr.
 template <direction Dir, class B, class CtxBlock>
 void record_block(const B& b, sample_block<typename B::scalar_type, B::dim>& V,
                   Eigen::Matrix<typename B::scalar_type, 1, Eigen::Dynamic>& ld,
-                  std::vector<sample_block<typename B::scalar_type, B::dim>>& tape, const CtxBlock* Ctx) {
+                  block_tape_list<typename B::scalar_type, B::dim>& tape, const CtxBlock* Ctx) {
   if constexpr (is_chain<B>::value) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       if constexpr (Dir == direction::forward)
@@ -99,8 +133,12 @@ void record_block(const B& b, sample_block<typename B::scalar_type, B::dim>& V,
   } else if constexpr (is_embedded_context<B>::value) {
     const context_block_of<typename B::inner_type> E = b.embed_block(*Ctx);
     record_block<Dir>(b.inner, V, ld, tape, &E);
+  } else if constexpr (has_record_block_v<B, Dir>) {
+    tape.inputs.push_back(V);
+    tape.records.emplace_back(b.template record_block<Dir>(V, ld, leaf_context<B>(Ctx)));
   } else {
-    tape.push_back(V);
+    tape.inputs.push_back(V);
+    tape.records.emplace_back();
     eval_block<Dir>(b, V, ld, Ctx);
   }
 }
@@ -110,7 +148,7 @@ void record_block(const B& b, sample_block<typename B::scalar_type, B::dim>& V,
 // tape's leaves; Ctx the context block as in record_block, and the context's cotangents
 // added into *GC when GC is not null.
 template <direction Dir, class B, class CtxBlock>
-void backward_block(const B& b, const std::vector<sample_block<typename B::scalar_type, B::dim>>& tape, std::size_t& next,
+void backward_block(const B& b, const block_tape_list<typename B::scalar_type, B::dim>& tape, std::size_t& next,
                     sample_block<typename B::scalar_type, B::dim>& G, typename B::scalar_type gld, B& grad,
                     const CtxBlock* Ctx, CtxBlock* GC) {
   using S = typename B::scalar_type;
@@ -139,17 +177,27 @@ void backward_block(const B& b, const std::vector<sample_block<typename B::scala
     // the inner chain's pass again over the first half of the rows, with a tape of its
     // own (the outer tape holds blocks of the outer dimension), then its reverse sweep
     using Inner = typename B::inner_type;
-    const auto& V = tape[--next];
+    const auto& V = tape.inputs[--next];
     sample_block<S, B::half> head = V.template topRows<B::half>();
     Eigen::Matrix<S, 1, Eigen::Dynamic> ld = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
-    std::vector<sample_block<S, Inner::dim>> inner_tape;
+    block_tape_list<S, Inner::dim> inner_tape;
     record_block<Dir>(b.inner, head, ld, inner_tape, Ctx);
-    std::size_t inner_next = inner_tape.size();
+    std::size_t inner_next = inner_tape.inputs.size();
     sample_block<S, B::half> gh = G.template topRows<B::half>();
     backward_block<Dir>(b.inner, inner_tape, inner_next, gh, gld, grad.inner, Ctx, GC);
     G.template topRows<B::half>() = gh;
+  } else if constexpr (has_record_block_v<B, Dir>) {
+    const auto& V = tape.inputs[--next];
+    const auto& rec = std::any_cast<const record_of<B, Dir>&>(tape.records[next]);
+    if constexpr (context_dim_of<B>() > 0) {
+      b.template vjp_recorded<Dir>(V, rec, G, gld, grad, Ctx, GC);
+    } else {
+      (void)GC;
+      b.template vjp_recorded<Dir>(V, rec, G, gld, grad, leaf_context<B>(Ctx),
+                                   static_cast<context_block_of<B>*>(nullptr));
+    }
   } else {
-    const auto& V = tape[--next];
+    const auto& V = tape.inputs[--next];
     if constexpr (context_dim_of<B>() > 0) {
       if constexpr (has_vjp_block_v<B, Dir>) {
         b.template vjp_block<Dir>(V, *Ctx, G, gld, grad, GC);
@@ -186,7 +234,7 @@ void log_prob_vjp_block(const F& f, const XB& X, typename F::scalar_type w, F& g
   const Eigen::Index n = X.cols();
   sample_block<S, D> V = X;
   Eigen::Matrix<S, 1, Eigen::Dynamic> ld = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(n);
-  std::vector<sample_block<S, D>> tape;
+  block_tape_list<S, D> tape;
   record_block<direction::inverse>(f.transform, V, ld, tape, Ctx);
   const S c = constant_part(f.transform);
   sample_block<S, D> G(D, n);
@@ -195,7 +243,7 @@ void log_prob_vjp_block(const F& f, const XB& X, typename F::scalar_type w, F& g
     lp[j] = f.base.log_prob(z) + (ld[j] - c);
     G.col(j) = f.base.log_prob_vjp(z, w, grad.base);
   }
-  std::size_t next = tape.size();
+  std::size_t next = tape.inputs.size();
   backward_block<direction::inverse>(f.transform, tape, next, G, w, grad.transform, Ctx,
                                      static_cast<CtxBlock*>(nullptr));
   if (GX) *GX = std::move(G);

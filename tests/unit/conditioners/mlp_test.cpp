@@ -203,6 +203,110 @@ TEST_CASE("MLP's block evaluation equals the per-sample one on every part of its
   }
 }
 
+// The gradient's block pass (evaluate_block_taped: dense_rows per layer, keeping the
+// hidden layers) against evaluate_block, which it replaces in the gradient's forward
+// pass: bitwise the same outputs. Its backward_block against the per-sample backward
+// summed over the columns (the per-sample path of the gradient): the inputs', the
+// context's and the parameters' cotangents. n reaches every part of dense_rows as above;
+// a NaN input column gives NaN outputs in that column only, input cotangents that are
+// NaN exactly where the per-sample ones are (a ReLU's derivative at NaN is 0, as
+// per sample), and NaN parameter cotangents wherever the per-sample sums are NaN.
+template <class S, class Spec, int In, int Out, int C>
+void check_block_gradient(Eigen::Index n, S tol, bool with_nan) {
+  using Net = typename Spec::template conditioner<In, Out, C, S>;
+  constexpr int CR = C > 0 ? C : 1;
+  std::mt19937_64 gen(91 + n);
+  std::uniform_real_distribution<double> u(-1.5, 1.5);
+  Net net;
+  for (auto& v : net.values) v = S(u(gen));
+  Eigen::Matrix<S, In, Eigen::Dynamic> X(In, n);
+  Eigen::Matrix<S, CR, Eigen::Dynamic> Ctx(CR, n);
+  Eigen::Matrix<S, Out, Eigen::Dynamic> G(Out, n);
+  for (Eigen::Index j = 0; j < n; ++j) {
+    for (int i = 0; i < In; ++i) X(i, j) = S(u(gen));
+    for (int i = 0; i < CR; ++i) Ctx(i, j) = S(u(gen));
+    for (int o = 0; o < Out; ++o) G(o, j) = S(u(gen));
+  }
+  const Eigen::Index nan_col = with_nan ? n / 2 : -1;
+  if (with_nan) X(0, nan_col) = std::numeric_limits<S>::quiet_NaN();
+  typename Net::block_tape t;
+  const Eigen::Matrix<S, Out, Eigen::Dynamic> Y = [&] {
+    if constexpr (C > 0)
+      return Eigen::Matrix<S, Out, Eigen::Dynamic>(net.evaluate_block_taped(X, Ctx, t));
+    else
+      return Eigen::Matrix<S, Out, Eigen::Dynamic>(net.evaluate_block_taped(X, t));
+  }();
+  const Eigen::Matrix<S, Out, Eigen::Dynamic> Yref = net.evaluate_block(X, C > 0 ? &Ctx : nullptr);
+  INFO("n = " << n << ", In " << In << ", Out " << Out << ", C " << C << (with_nan ? ", a NaN column" : ""));
+  long differ = 0;
+  for (Eigen::Index j = 0; j < n; ++j)
+    for (int o = 0; o < Out; ++o)
+      differ += !(Y(o, j) == Yref(o, j) || (std::isnan(Y(o, j)) && std::isnan(Yref(o, j))));
+  CHECK(differ == 0);
+
+  Net gblock{}, gref{};
+  Eigen::Matrix<S, CR, Eigen::Dynamic> GC = Eigen::Matrix<S, CR, Eigen::Dynamic>::Zero(CR, n);
+  const Eigen::Matrix<S, In, Eigen::Dynamic> GX = net.backward_block(t, G, gblock, C > 0 ? &GC : nullptr);
+  REQUIRE(GX.cols() == n);
+  long bad = 0, nan_wrong = 0;
+  for (Eigen::Index j = 0; j < n; ++j) {
+    typename Net::tape tp;
+    const Eigen::Matrix<S, In, 1> x = X.col(j);
+    const Eigen::Matrix<S, CR, 1> c = Ctx.col(j);
+    (void)net.evaluate_taped(x, C > 0 ? c.data() : nullptr, tp);
+    Eigen::Matrix<S, CR, 1> gc = Eigen::Matrix<S, CR, 1>::Zero();
+    const Eigen::Matrix<S, Out, 1> g = G.col(j);
+    const Eigen::Matrix<S, In, 1> gx = net.backward(tp, g, &gref, C > 0 ? gc.data() : nullptr);
+    for (int i = 0; i < In; ++i) {
+      if (std::isnan(gx[i]) || std::isnan(GX(i, j))) {
+        nan_wrong += std::isnan(gx[i]) != std::isnan(GX(i, j)) || j != nan_col;
+        continue;
+      }
+      bad += !(std::abs(GX(i, j) - gx[i]) <= tol * std::max(S(1), std::abs(gx[i])));
+    }
+    if constexpr (C > 0) {
+      for (int i = 0; i < C; ++i) {
+        if (std::isnan(gc[i]) || std::isnan(GC(i, j)))
+          nan_wrong += std::isnan(gc[i]) != std::isnan(GC(i, j)) || j != nan_col;
+        else
+          bad += !(std::abs(GC(i, j) - gc[i]) <= tol * std::max(S(1), std::abs(gc[i])));
+      }
+    }
+  }
+  long grad_bad = 0, grad_nan = 0;
+  for (std::size_t k = 0; k < gref.values.size(); ++k) {
+    if (std::isnan(gref.values[k])) {
+      grad_nan += std::isnan(gblock.values[k]);
+      continue;
+    }
+    // a sum over n columns: judged on the scale of the terms (n of size about 1)
+    grad_bad += !(std::abs(gblock.values[k] - gref.values[k]) <= tol * std::max(S(n), std::abs(gref.values[k])));
+  }
+  CHECK(bad == 0);
+  CHECK(nan_wrong == 0);
+  CHECK(grad_bad == 0);
+  if (with_nan) {
+    // the per-sample sums are NaN wherever the NaN column reaches a parameter
+    CHECK(grad_nan > 0);
+    long ref_nan = 0;
+    for (const S v : gref.values) ref_nan += std::isnan(v);
+    CHECK(grad_nan == ref_nan);
+  }
+}
+
+TEST_CASE("MLP's taped block pass equals evaluate_block bitwise, and its backward the per-sample one",
+          "[conditioners][mlp]") {
+  using flowtmpl::MLP;
+  for (const bool with_nan : {false, true})
+    for (Eigen::Index n : {Eigen::Index(1), Eigen::Index(7), Eigen::Index(67), Eigen::Index(128), Eigen::Index(150)}) {
+      check_block_gradient<double, MLP<7, 64>, 4, 9, 0>(n, 1e-12, with_nan);
+      check_block_gradient<double, MLP<13>, 3, 6, 2>(n, 1e-12, with_nan);
+      check_block_gradient<double, MLP<6, 5>::with<flowtmpl::act::tanh>, 2, 3, 0>(n, 1e-12, with_nan);
+      check_block_gradient<float, MLP<64, 64>, 4, 8, 0>(n, 1e-4f, with_nan);
+      check_block_gradient<float, MLP<5, 11>::with<flowtmpl::act::elu>, 3, 7, 1>(n, 1e-4f, with_nan);
+    }
+}
+
 TEST_CASE("MLP's initialisation schemes", "[conditioners][mlp]") {
   using Net = flowtmpl::MLP<6, 5>::conditioner<3, 4, 2, double>;
   const std::vector<int> widths{5, 6, 5, 4};

@@ -93,12 +93,15 @@ struct made_network : made_layout<D, M, C, S, Act, Arch, Order, Degrees, Hidden.
       return run<block_t>(X, Ctx);
     }
   }
+  // The feedforward network without context: evaluate_block's kernels (so its bits),
+  // every hidden layer's pre-activations kept
   template <class XB>
   Eigen::Matrix<S, D * M, Eigen::Dynamic> evaluate_block_taped(const XB& X, block_tape& t) const
     requires(C == 0 && !residual)
   {
     t.x = X;
-    return run<block_t>(t.x, static_cast<const in_vec*>(nullptr), &t);
+    const Eigen::Matrix<S, D, Eigen::Dynamic, Eigen::RowMajor> a = X;
+    return dense_block_taped<0>(a, t);
   }
   template <class XB, class CB>
   Eigen::Matrix<S, D * M, Eigen::Dynamic> evaluate_block_taped(const XB& X, const CB& Ctx, block_tape& t) const
@@ -199,6 +202,21 @@ struct made_network : made_layout<D, M, C, S, Act, Arch, Order, Degrees, Hidden.
     }
   }
 
+  // dense_block with linear I's output recorded as hidden buffer out_buffer(I) (the
+  // feedforward network without context)
+  template <int I, class A>
+  Eigen::Matrix<S, D * M, Eigen::Dynamic, Eigen::RowMajor> dense_block_taped(const A& a, block_tape& t) const {
+    Eigen::Matrix<S, lin<I>.out, Eigen::Dynamic, Eigen::RowMajor> h(lin<I>.out, a.cols());
+    dense_rows<S, fused_activation::none>(this->weight_data(I), this->bias_data(I), lin<I>.out, lin<I>.in, a.data(),
+                                          h.data(), a.cols());
+    if constexpr (I == n_linear - 1) {
+      return h;
+    } else {
+      t.pre[out_buffer(I)] = h;
+      h.array() = Act::apply(h.array());
+      return dense_block_taped<I + 1>(h, t);
+    }
+  }
   // the feedforward network without context over a block, from linear I on: a (lin<I>.in
   // x n, row-major) the activated units it reads
   template <int I, class A>
