@@ -11,6 +11,13 @@ peers' over their repetitions. "best peer" is the fastest of every library and
 configuration measured for that row (eager, torch.compile, and where flow_peers.py ran
 with --deploy, ONNX Runtime and LibTorch from C++). speedup = best peer time /
 flowtmpl time (how many times more samples per second flowtmpl computes).
+
+The flows added since the first suite (NEW_FLOWS, issue 23: float, batches 1, 256 and
+4096, training at 256) have their own section, which lists every row the suite
+registers for them ("not measured" where suite.json has no flowtmpl row), and their own
+targets (NEW_TARGETS); GFLOP/s and % peak read "n/a" where the suite does not model a
+flow's FLOPs (flop_per_sample 0: Residual, CNF). The plot shows the five flows of the
+first suite.
 """
 
 import json
@@ -30,6 +37,14 @@ TARGETS = {
     "compile_mb": 1024.0,  # and peak memory
 }
 FLOWS = ("RealNVP", "Glow", "NSF", "MAF", "TwoMoons")
+# The flows added since (issue 23; float; suite.hpp's register_added_flow, flow_peers.py's
+# NEW_FLOWS): their own section of the tables and their own targets.
+NEW_FLOWS = ("CondNSF", "ZukoNSF", "Residual", "CNF")
+NEW_TARGETS = {
+    "vs_peer": 3.0,  # log_prob at 256 and 4096 and the training step at 256, 1 thread: x best peer
+    "threads": 1.8,  # 2 threads / 1 thread, log_prob 4096 and the training step at 256
+}
+NEW_ROWS = (("log_prob", (1, 256, 4096)), ("sample", (1, 256, 4096)), ("train", (256,)))  # their rows
 
 
 def load_suite(path):
@@ -65,6 +80,14 @@ def fmt_time(s):
     return "%.2f ms" % (s * 1e3) if s < 1 else "%.2f s" % s
 
 
+def fmt_rate(r):
+    """GFLOP/s and % of peak of a flowtmpl row: n/a where its FLOPs are not modelled
+    (flop_per_sample 0: the residual and continuous flows)."""
+    if r.get("flop") == 0:
+        return "n/a", "n/a"
+    return "%.1f" % (r["gflops"] or 0), "%.1f" % (r["pct_peak"] or 0)
+
+
 def main():
     d = sys.argv[1]
     ctx, suite = load_suite(os.path.join(d, "suite.json"))
@@ -92,17 +115,36 @@ def main():
         w("|---|---|--:|--:|--:|--:|--:|---|--:|--:|")
         for key in sorted(suite, key=lambda k: (k[0], k[2], k[3], k[4])):
             flow, kdt, op, n, t = key
-            if kdt != dt:
+            if kdt != dt or flow in NEW_FLOWS:
                 continue
             r = suite[key]
             cands = peers.get(key, [])
             best = min(cands, key=lambda c: c["seconds"]) if cands else None
-            w("| %s | %s | %d | %d | %s | %.1f | %.1f | %s | %s | %s |" % (
-                flow, op, n, t, fmt_time(r["seconds"]), r["gflops"] or 0, r["pct_peak"] or 0,
+            w("| %s | %s | %d | %d | %s | %s | %s | %s | %s | %s |" % (
+                (flow, op, n, t, fmt_time(r["seconds"])) + fmt_rate(r) + (
+                    "%s %s" % (best["lib"], best["config"]) if best else "-",
+                    fmt_time(best["seconds"]) if best else "-",
+                    "%.1fx" % (best["seconds"] / r["seconds"]) if best else "-")))
+        w("")
+
+    # the flows added since: every row the suite registers for them, measured or not
+    w("### float: the flows added since (issue 23)\n")
+    w("| flow | op | batch | threads | flowtmpl | GFLOP/s | % peak | best peer | its time | speedup |")
+    w("|---|---|--:|--:|--:|--:|--:|---|--:|--:|")
+    new_keys = {(f, "f32", op, n, t) for f in NEW_FLOWS for op, ns in NEW_ROWS for n in ns for t in (1, 2)
+                if not (n == 1 and t == 2)}
+    new_keys |= {k for k in list(suite) + list(peers) if k[0] in NEW_FLOWS and k[1] == "f32"}
+    for key in sorted(new_keys, key=lambda k: (NEW_FLOWS.index(k[0]), k[2], k[3], k[4])):
+        flow, _, op, n, t = key
+        r = suite.get(key)
+        cands = peers.get(key, [])
+        best = min(cands, key=lambda c: c["seconds"]) if cands else None
+        w("| %s | %s | %d | %d | %s | %s | %s | %s | %s | %s |" % (
+            (flow, op, n, t, fmt_time(r["seconds"]) if r else "not measured") + (fmt_rate(r) if r else ("-", "-")) + (
                 "%s %s" % (best["lib"], best["config"]) if best else "-",
                 fmt_time(best["seconds"]) if best else "-",
-                "%.1fx" % (best["seconds"] / r["seconds"]) if best else "-"))
-        w("")
+                "%.1fx" % (best["seconds"] / r["seconds"]) if best and r else "-")))
+    w("")
 
     # targets
     w("### Targets\n")
@@ -164,6 +206,20 @@ def main():
                 if k1 in suite and k2 in suite:
                     row("2 threads / 1 thread", "%s %s f32 %d" % (flow, op, n),
                         suite[k1]["seconds"] / suite[k2]["seconds"], TARGETS["threads"], "x")
+    # the flows added since (NEW_TARGETS)
+    for flow in NEW_FLOWS:
+        for op, n in (("log_prob", 256), ("log_prob", 4096), ("train", 256)):
+            versus_best("%s, 1 thread, vs best peer (flows added since)" % ("training step" if op == "train" else op),
+                        (flow, "f32", op, n, 1), "%s f32 %d" % (flow, n), NEW_TARGETS["vs_peer"])
+    for flow in NEW_FLOWS:
+        for op, n in (("log_prob", 4096), ("train", 256)):
+            k1, k2 = (flow, "f32", op, n, 1), (flow, "f32", op, n, 2)
+            label = "%s %s f32 %d" % (flow, op, n)
+            if k1 in suite and k2 in suite:
+                row("2 threads / 1 thread (flows added since)", label, suite[k1]["seconds"] / suite[k2]["seconds"],
+                    NEW_TARGETS["threads"], "x")
+            else:
+                missing("2 threads / 1 thread (flows added since)", label, "no flowtmpl row")
     w("")
     # batch 1 against what a C++ program deploying the PyTorch flow would run
     deployed = [(flow, r) for flow in FLOWS if (flow, "f32", "log_prob", 1, 1) in suite

@@ -2,14 +2,16 @@
 // Benchmark). Each flow's translation unit calls register_flow<Spec, D, S>() once per
 // scalar type; main.cpp measures the machine's peak first and then runs everything.
 //
-// Rows, named <flow>/<f32|f64>/<op>/batch:<n>/threads:<t>:
+// Rows, named <flow>/<f32|f64>/<op>/batch:<n>/threads:<t> (register_flow: batches 1, 64,
+// 256, 4096, 65536 and training at 256 and 4096; register_added_flow, the flows added
+// since the first suite: 1, 256 and 4096, training at 256, float):
 //   log_prob  batch 1: the per-sample fixed-size path of a prepared flow
 //             (prepared.log_prob(x): no allocation, what a latency-bound caller uses);
 //             batch 64, 256, 4096, 65536: flowtmpl::log_prob(flow, X), the batch entry point.
 //   sample    batch 1: prepared.sample(rng) (per sample, no allocation);
 //             batch 64 ...: flowtmpl::sample(flow, n, seed).
 //   train     one training step: nll_and_gradient, then Adam on the flat parameters
-//             (copy out, step, assign back), as fit() does it; batch 256 and 4096.
+//             (copy out, step, assign back) and after_optimizer_step, as fit() does it.
 // threads: OpenMP threads of the batch entry points (omp_set_num_threads); batch 1 is
 // single-threaded by nature and is run at threads:1 only.
 // Counters: items_per_second = samples per second (real time); flop_per_sample = the
@@ -21,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -68,10 +71,30 @@ struct flop_model {
   double train() const { return 3 * log_prob; }  // forward + two backward products
 };
 
-// Data: draws of the flow itself (so log_prob sees typical inputs).
+// A conditional flow's rows give every sample its own context: standard normal draws
+// (seed 5, the raw context where the flow embeds it).
+template <class F>
+constexpr bool conditional_v = ft::context_dim_of<F>() > 0;
+template <class F>
+using context_batch = Eigen::Matrix<typename F::scalar_type, (conditional_v<F> ? ft::context_dim_of<F>() : 1), Eigen::Dynamic>;
+template <class F>
+context_batch<F> contexts(Eigen::Index n) {
+  context_batch<F> c(context_batch<F>::RowsAtCompileTime, n);
+  for (Eigen::Index j = 0; j < n; ++j) {
+    ft::philox_stream rng(5, std::uint64_t(j));
+    for (Eigen::Index i = 0; i < c.rows(); ++i) c(i, j) = rng.normal<typename F::scalar_type>();
+  }
+  return c;
+}
+
+// Data: draws of the flow itself (so log_prob sees typical inputs), given the contexts
+// of a conditional flow.
 template <class F>
 ft::batch_t<typename F::scalar_type, F::dim> data(const F& f, Eigen::Index n) {
-  return ft::sample(f, n, 7);
+  if constexpr (conditional_v<F>)
+    return ft::sample(f, n, 7, contexts<F>(n));
+  else
+    return ft::sample(f, n, 7);
 }
 
 template <class F>
@@ -90,7 +113,7 @@ void finish(benchmark::State& st, double flop_per_sample, Eigen::Index n, int th
   st.counters["weight_bytes"] = double(ft::parameter_count_v<F> * sizeof(S));
   st.counters["GFLOPS"] = benchmark::Counter(flop_per_sample * double(n) * 1e-9,
                                              benchmark::Counter::kIsIterationInvariantRate);
-  if (peak > 0)
+  if (peak > 0 && flop_per_sample > 0)
     st.counters["pct_peak"] = benchmark::Counter(100.0 * flop_per_sample * double(n) / peak,
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -100,17 +123,29 @@ void bench_log_prob(benchmark::State& st, Eigen::Index n, int threads, double fl
   set_threads(threads);
   F f = make_flow<F>();
   const auto X = data(f, n);
+  const context_batch<F> C = contexts<F>(n);
   if (n == 1) {
     const auto p = f.prepare();
     const typename F::vec x = X.col(0);
+    const Eigen::Matrix<typename F::scalar_type, context_batch<F>::RowsAtCompileTime, 1> c = C.col(0);
     for (auto _ : st) {
-      auto lp = p.log_prob(x);
-      benchmark::DoNotOptimize(lp);
+      if constexpr (conditional_v<F>) {
+        auto lp = p.log_prob(x, c);
+        benchmark::DoNotOptimize(lp);
+      } else {
+        auto lp = p.log_prob(x);
+        benchmark::DoNotOptimize(lp);
+      }
     }
   } else {
     for (auto _ : st) {
-      auto lp = ft::log_prob(f, X);
-      benchmark::DoNotOptimize(lp.data());
+      if constexpr (conditional_v<F>) {
+        auto lp = ft::log_prob(f, X, C);
+        benchmark::DoNotOptimize(lp.data());
+      } else {
+        auto lp = ft::log_prob(f, X);
+        benchmark::DoNotOptimize(lp.data());
+      }
     }
   }
   finish<F>(st, flops, n, threads);
@@ -120,18 +155,30 @@ template <class F>
 void bench_sample(benchmark::State& st, Eigen::Index n, int threads, double flops) {
   set_threads(threads);
   const F f = make_flow<F>();
+  const context_batch<F> C = contexts<F>(n);
   std::uint64_t seed = 11;
   if (n == 1) {
     const auto p = f.prepare();
+    const Eigen::Matrix<typename F::scalar_type, context_batch<F>::RowsAtCompileTime, 1> c = C.col(0);
     for (auto _ : st) {
       ft::philox_stream rng(seed++, 0);
-      auto x = p.sample(rng);
-      benchmark::DoNotOptimize(x);
+      if constexpr (conditional_v<F>) {
+        auto x = p.sample(rng, c);
+        benchmark::DoNotOptimize(x);
+      } else {
+        auto x = p.sample(rng);
+        benchmark::DoNotOptimize(x);
+      }
     }
   } else {
     for (auto _ : st) {
-      auto x = ft::sample(f, n, seed++);
-      benchmark::DoNotOptimize(x.data());
+      if constexpr (conditional_v<F>) {
+        auto x = ft::sample(f, n, seed++, C);
+        benchmark::DoNotOptimize(x.data());
+      } else {
+        auto x = ft::sample(f, n, seed++);
+        benchmark::DoNotOptimize(x.data());
+      }
     }
   }
   finish<F>(st, flops, n, threads);
@@ -143,26 +190,35 @@ void bench_train(benchmark::State& st, Eigen::Index n, int threads, double flops
   set_threads(threads);
   F f = make_flow<F>();
   const auto X = data(f, n);
+  const context_batch<F> C = contexts<F>(n);
   F grad = ft::make_gradient(f);
   constexpr std::size_t np = ft::parameter_count_v<F>;
   std::vector<S> p(np), g(np);
   ft::adam<S> opt{};
+  long step = 0;
   for (auto _ : st) {
-    const S nll = ft::nll_and_gradient(f, X, grad);
+    S nll;
+    if constexpr (conditional_v<F>)
+      nll = ft::nll_and_gradient(f, X, C, grad);
+    else
+      nll = ft::nll_and_gradient(f, X, grad);
     benchmark::DoNotOptimize(nll);
     ft::copy_parameters(grad, g.data());
     ft::copy_parameters(f, p.data());
     opt.step(p.data(), g.data(), np, 1e-4);
     ft::assign_parameters(f, p.data());
+    ft::after_optimizer_step(f, ++step);  // a residual layer's power iteration, as fit runs it
   }
   finish<F>(st, flops, n, threads);
 }
 
 inline const char* scalar_name(bool single) { return single ? "f32" : "f64"; }
 
-// Registers every row of one flow and scalar type.
+// Registers the rows of one flow and scalar type: log_prob and sample at every batch of
+// eval_batches, training at every batch of train_batches, 1 and 2 threads (batch 1: 1).
 template <class F>
-void register_flow(const std::string& name, flop_model m) {
+void register_rows(const std::string& name, flop_model m, std::initializer_list<Eigen::Index> eval_batches,
+                   std::initializer_list<Eigen::Index> train_batches) {
   const std::string prefix = name + "/" + scalar_name(sizeof(typename F::scalar_type) == 4) + "/";
   auto reg = [&](const std::string& op, Eigen::Index n, int t, auto fn, double flops) {
     const std::string row = prefix + op + "/batch:" + std::to_string(n) + "/threads:" + std::to_string(t);
@@ -170,15 +226,28 @@ void register_flow(const std::string& name, flop_model m) {
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
   };
-  for (Eigen::Index n : {Eigen::Index(1), Eigen::Index(64), Eigen::Index(256), Eigen::Index(4096), Eigen::Index(65536)}) {
+  for (Eigen::Index n : eval_batches) {
     for (int t : {1, 2}) {
       if (n == 1 && t == 2) continue;
       reg("log_prob", n, t, bench_log_prob<F>, m.log_prob);
       reg("sample", n, t, bench_sample<F>, m.sample);
     }
   }
-  for (Eigen::Index n : {Eigen::Index(256), Eigen::Index(4096)})
+  for (Eigen::Index n : train_batches)
     for (int t : {1, 2}) reg("train", n, t, bench_train<F>, m.train());
+}
+// The five flows of the first suite.
+template <class F>
+void register_flow(const std::string& name, flop_model m) {
+  register_rows<F>(name, m, {1, 64, 256, 4096, 65536}, {256, 4096});
+}
+// The flows added since (conditional with an embedding, zuko's NSF, residual,
+// continuous): fewer batches, their own targets (report.py). flop_model{0, 0} where the
+// FLOPs are not modelled (the residual flow's Jacobian, the continuous flow's adaptive
+// steps): no GFLOP/s or % of peak for those rows.
+template <class F>
+void register_added_flow(const std::string& name, flop_model m) {
+  register_rows<F>(name, m, {1, 256, 4096}, {256});
 }
 
 }  // namespace suite
