@@ -5,7 +5,8 @@
 #   2. flow_suite built for this machine (-march=native, Release) in build/perf;
 #   3. flow_suite: the machine's FMA and GEMM peak, then every row, 3 repetitions,
 #      random interleaving, single process;
-#   4. benchmarks/peers/flow_peers.py: the same rows in nflows and zuko, eager and
+#   4. benchmarks/peers/flow_peers.py: the same rows in nflows and zuko (and normflows
+#      for the residual flow of the flows added since), eager and
 #      torch.compile, and log_prob at batch 1 and 65536 through ONNX Runtime and through
 #      LibTorch called from C++ (--deploy: what a C++ program deploying the PyTorch flow
 #      runs; peers/deploy_peers.py), with the same thread counts (where PyPI cannot be
@@ -13,8 +14,8 @@
 #      python3-torch, said so in the tables);
 #   5. compile_time.sh: compile time and memory of 1 to 64 NSF layers with gradients;
 #   6. report.py: DIR/tables.md (ratios per row, targets) and DIR/throughput.png.
-# Results in DIR (default build/perf/results). Takes about 20 minutes on 2 cores; run it
-# on an otherwise idle machine.
+# Results in DIR (default build/perf/results). Takes about 30 minutes on 2 cores (29 on
+# the AVX2 machine of docs/performance.md); run it on an otherwise idle machine.
 #   run-performance.sh [--out DIR] [--quick]
 # --quick: one repetition and shorter minimum times (a smoke run, not for the docs).
 set -euo pipefail
@@ -25,7 +26,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --out) out="${2:?--out needs a directory}"; shift ;;
     --quick) quick=1 ;;
-    *) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
   shift
 done
