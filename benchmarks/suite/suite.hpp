@@ -87,14 +87,21 @@ context_batch<F> contexts(Eigen::Index n) {
   return c;
 }
 
+// call(c) for a conditional flow F, call() otherwise: the same call with the contexts
+// where F reads them
+template <class F, class C, class Call>
+auto given_context(const C& c, Call&& call) {
+  if constexpr (conditional_v<F>)
+    return call(c);
+  else
+    return call();
+}
+
 // Data: draws of the flow itself (so log_prob sees typical inputs), given the contexts
 // of a conditional flow.
 template <class F>
 ft::batch_t<typename F::scalar_type, F::dim> data(const F& f, Eigen::Index n) {
-  if constexpr (conditional_v<F>)
-    return ft::sample(f, n, 7, contexts<F>(n));
-  else
-    return ft::sample(f, n, 7);
+  return given_context<F>(contexts<F>(n), [&](const auto&... k) { return ft::sample(f, n, 7, k...); });
 }
 
 template <class F>
@@ -129,23 +136,13 @@ void bench_log_prob(benchmark::State& st, Eigen::Index n, int threads, double fl
     const typename F::vec x = X.col(0);
     const Eigen::Matrix<typename F::scalar_type, context_batch<F>::RowsAtCompileTime, 1> c = C.col(0);
     for (auto _ : st) {
-      if constexpr (conditional_v<F>) {
-        auto lp = p.log_prob(x, c);
-        benchmark::DoNotOptimize(lp);
-      } else {
-        auto lp = p.log_prob(x);
-        benchmark::DoNotOptimize(lp);
-      }
+      auto lp = given_context<F>(c, [&](const auto&... k) { return p.log_prob(x, k...); });
+      benchmark::DoNotOptimize(lp);
     }
   } else {
     for (auto _ : st) {
-      if constexpr (conditional_v<F>) {
-        auto lp = ft::log_prob(f, X, C);
-        benchmark::DoNotOptimize(lp.data());
-      } else {
-        auto lp = ft::log_prob(f, X);
-        benchmark::DoNotOptimize(lp.data());
-      }
+      auto lp = given_context<F>(C, [&](const auto&... k) { return ft::log_prob(f, X, k...); });
+      benchmark::DoNotOptimize(lp.data());
     }
   }
   finish<F>(st, flops, n, threads);
@@ -162,23 +159,13 @@ void bench_sample(benchmark::State& st, Eigen::Index n, int threads, double flop
     const Eigen::Matrix<typename F::scalar_type, context_batch<F>::RowsAtCompileTime, 1> c = C.col(0);
     for (auto _ : st) {
       ft::philox_stream rng(seed++, 0);
-      if constexpr (conditional_v<F>) {
-        auto x = p.sample(rng, c);
-        benchmark::DoNotOptimize(x);
-      } else {
-        auto x = p.sample(rng);
-        benchmark::DoNotOptimize(x);
-      }
+      auto x = given_context<F>(c, [&](const auto&... k) { return p.sample(rng, k...); });
+      benchmark::DoNotOptimize(x);
     }
   } else {
     for (auto _ : st) {
-      if constexpr (conditional_v<F>) {
-        auto x = ft::sample(f, n, seed++, C);
-        benchmark::DoNotOptimize(x.data());
-      } else {
-        auto x = ft::sample(f, n, seed++);
-        benchmark::DoNotOptimize(x.data());
-      }
+      auto x = given_context<F>(C, [&](const auto&... k) { return ft::sample(f, n, seed++, k...); });
+      benchmark::DoNotOptimize(x.data());
     }
   }
   finish<F>(st, flops, n, threads);
@@ -197,11 +184,7 @@ void bench_train(benchmark::State& st, Eigen::Index n, int threads, double flops
   ft::adam<S> opt{};
   long step = 0;
   for (auto _ : st) {
-    S nll;
-    if constexpr (conditional_v<F>)
-      nll = ft::nll_and_gradient(f, X, C, grad);
-    else
-      nll = ft::nll_and_gradient(f, X, grad);
+    const S nll = given_context<F>(C, [&](const auto&... k) { return ft::nll_and_gradient(f, X, k..., grad); });
     benchmark::DoNotOptimize(nll);
     ft::copy_parameters(grad, g.data());
     ft::copy_parameters(f, p.data());
