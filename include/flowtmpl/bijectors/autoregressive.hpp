@@ -277,11 +277,8 @@ struct AutoregressiveBijector
               requires(const made_type& m, typename made_type::block_tape& t, const Eigen::Matrix<S, D, Eigen::Dynamic>& X,
                        const context_block& K) { m.evaluate_block_taped(X, K, t); }))
   {
-    auto rec = this->record_network(V, Ctx);
-    Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
-    for (int i = 0; i < D; ++i) detail::transform_row<Dir>(transformer, i, V.row(i), rec.theta, Eigen::Index(i) * P, acc);
-    if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
-    return rec;
+    // the network reads V itself, before record_transform changes it
+    return this->template record_transform<Dir>(V, V, ld, Ctx, [](int i) { return i; });
   }
   // vjp_block from record_block's record; V is the layer's input in direction Dir
   template <direction Dir, class Record>

@@ -277,12 +277,7 @@ struct CouplingBijector
                       const Eigen::Matrix<S, n_a, Eigen::Dynamic>& A,
                       const context_block& K) { c.evaluate_block_taped(A, K, t); })
   {
-    auto rec = this->record_network(conditioning_rows(V), Ctx);
-    Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
-    for (int i = 0; i < n_b; ++i)
-      detail::transform_row<Dir>(transformer, i, V.row(b_index[i]), rec.theta, Eigen::Index(i) * P, acc);
-    if constexpr (log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
-    return rec;
+    return this->template record_transform<Dir>(conditioning_rows(V), V, ld, Ctx, [](int i) { return b_index[i]; });
   }
   // vjp_block from record_block's record; V is the layer's input in direction Dir
   template <direction Dir, class Record>

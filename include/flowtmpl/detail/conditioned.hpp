@@ -145,6 +145,8 @@ struct conditioned_ops : parameter_walkers<Derived> {
   // when GC is not null.
   //   record_network(In, Ctx)   the network's taped evaluation: {tape, theta}, theta
   //       the raw parameters (F P x n, in the network's storage order)
+  //   record_transform<Dir>(In, V, ld, Ctx, row_of)   record_network, then the
+  //       transformer over the block in place (the layers' record_block)
   //   network_vjp_recorded<Dir>(record, V, G, ...)   the rest, from a record (the
   //       layers' record_block keeps it from the gradient's forward pass, so that the
   //       network runs once per step: training/block_gradient.hpp)
@@ -168,6 +170,21 @@ struct conditioned_ops : parameter_walkers<Derived> {
       }
     }();
     return network_record<typename Net::block_tape, decltype(theta)>{std::move(tape), std::move(theta)};
+  }
+  // The layers' record_block: the network's taped evaluation on In, then every
+  // transformed feature i in direction Dir in place at row row_of(i) of V (apply_block's
+  // values bitwise), the varying log-dets added to ld; returns the record. In may be V
+  // itself: the network has read it before V changes.
+  template <direction Dir, class InBlock, class RowOf>
+  auto record_transform(const InBlock& In, Eigen::Matrix<S, D, Eigen::Dynamic>& V,
+                        Eigen::Matrix<S, 1, Eigen::Dynamic>& ld, const context_block* Ctx, RowOf row_of) const {
+    constexpr int F = Transformer::features, P = Transformer::params_per_feature;
+    auto rec = record_network(In, Ctx);
+    Eigen::Matrix<S, 1, Eigen::Dynamic> acc = Eigen::Matrix<S, 1, Eigen::Dynamic>::Zero(V.cols());
+    for (int i = 0; i < F; ++i)
+      transform_row<Dir>(self().transformer, i, V.row(row_of(i)), rec.theta, Eigen::Index(i) * P, acc);
+    if constexpr (Derived::log_det_kind == flowtmpl::log_det_kind::input_dependent) ld += acc;
+    return rec;
   }
   template <direction Dir, class InBlock, class RowOf>
   auto network_vjp_block(const InBlock& In, const Eigen::Matrix<S, D, Eigen::Dynamic>& V,
