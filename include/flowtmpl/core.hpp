@@ -52,6 +52,10 @@ FLOWTMPL_HOST_DEVICE typename B::scalar_type inverse_log_det(const B& b, const v
   return inverse_and_log_det(b, y).log_det;
 }
 
+// The form of b that a batch evaluates: b.prepare() where b precomputes something for
+// its evaluations (a prepare() of a layer returns another type whenever it changes
+// anything: the batch entry points read b itself, uncopied, when the type is b's own),
+// else a copy of b.
 template <class B>
 auto prepare(const B& b) {
   if constexpr (requires { b.prepare(); }) {

@@ -5,6 +5,7 @@
 #include <flowtmpl/flowtmpl.hpp>
 
 #include "support/common.hpp"
+#include "support/gradients.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -209,6 +210,29 @@ TEMPLATE_TEST_CASE("blocks of a batch are read in place", "[host][layout]", floa
   CHECK(v.data() == big.data());
   CHECK(v.outerStride() == 6);
   CHECK(v(3, 7) == big(3, 7));
+}
+
+TEMPLATE_TEST_CASE("a flow that needs no preparation is read in place, one that does is prepared once",
+                   "[host][layout]", float, double) {
+  using S = TestType;
+  // affine couplings, a permutation and Tanh precompute nothing: the batch entry points
+  // read the flow itself (no copy per call); ActNorm and LUConv prepare (a copy of
+  // another type)
+  using Plain = ft::bind_t<ft::compose<ft::Coupling<ft::Affine, ft::MLP<8>>, ft::Permute<ft::Reverse>, ft::Tanh>, 4, S>;
+  Plain plain;
+  flowtmpl_test::randomize(plain, 3);
+  const auto view = ft::detail::prepared_on_heap(plain);
+  CHECK(&*view == &plain);
+  const auto f1 = make_flow1<S>();
+  const auto owned = ft::detail::prepared_on_heap(f1);
+  STATIC_REQUIRE(!std::is_same_v<std::remove_cvref_t<decltype(*owned)>, ft::bind_t<Flow1, 4, S>>);
+  // both give the per-sample results
+  const batch4<S> X = uniform_batch<S>(300, S(-2), S(2), 9);
+  const batch4<S> y = ft::forward(plain, X);
+  for (Eigen::Index j = 0; j < X.cols(); j += 37) {
+    const auto one = ft::forward_and_log_det(plain, vec4<S>(X.col(j)));
+    CHECK((y.col(j) - one.value).cwiseAbs().maxCoeff() <= 8 * std::numeric_limits<S>::epsilon());
+  }
 }
 
 TEMPLATE_TEST_CASE("general expressions are accepted and give the same results", "[host][layout]", float, double) {
