@@ -38,8 +38,10 @@ enum class fused_activation { none, relu };
 //                   FMAs and ran at 96% (docs/performance.md, "What changed").
 enum class dense_tile { rows4_vectors4, rows4_vectors3 };
 
-// The tile dense_rows takes on the target it is compiled for.
-#if defined(EIGEN_VECTORIZE_FMA) && defined(EIGEN_VECTORIZE_SSE) && !defined(EIGEN_VECTORIZE_AVX512)
+// The tile dense_rows takes on the target it is compiled for (the 4 x 3 tile where the
+// register hint below works: GCC and Clang on x86 with FMA and 16 vector registers).
+#if defined(__GNUC__) && defined(EIGEN_VECTORIZE_FMA) && defined(EIGEN_VECTORIZE_SSE) && \
+    !defined(EIGEN_VECTORIZE_AVX512)
 inline constexpr dense_tile target_dense_tile = dense_tile::rows4_vectors3;
 #else
 inline constexpr dense_tile target_dense_tile = dense_tile::rows4_vectors4;
