@@ -15,6 +15,7 @@
 // compare the tiles bitwise, dense_rows_test.cpp).
 #pragma once
 
+#include <array>
 #include <cstddef>
 
 #include "eigen.hpp"
@@ -82,13 +83,16 @@ struct kernels {
     return Eigen::internal::pmadd(w, x, a);
   }
 
+  // The weight rows r..r+3.
+  static EIGEN_ALWAYS_INLINE std::array<const S*, 4> four_rows(const S* W, int r, int K) {
+    const S* w0 = W + std::size_t(r) * std::size_t(K);
+    return {w0, w0 + K, w0 + 2 * std::size_t(K), w0 + 3 * std::size_t(K)};
+  }
+
   // Rows r..r+3, samples j..j+4 PS-1.
   static void rows4_vectors4(const S* W, const S* bias, int r, int K, const S* in, S* out, std::size_t n,
                              std::size_t j) {
-    const S* w0 = W + std::size_t(r) * std::size_t(K);
-    const S* w1 = w0 + K;
-    const S* w2 = w1 + K;
-    const S* w3 = w2 + K;
+    const auto [w0, w1, w2, w3] = four_rows(W, r, K);
     Packet a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33;
     a00 = a01 = a02 = a03 = broadcast(bias[r]);
     a10 = a11 = a12 = a13 = broadcast(bias[r + 1]);
@@ -119,10 +123,7 @@ struct kernels {
   // Rows r..r+3, samples j..j+3 PS-1, the input vectors in registers.
   static void rows4_vectors3(const S* W, const S* bias, int r, int K, const S* in, S* out, std::size_t n,
                              std::size_t j) {
-    const S* w0 = W + std::size_t(r) * std::size_t(K);
-    const S* w1 = w0 + K;
-    const S* w2 = w1 + K;
-    const S* w3 = w2 + K;
+    const auto [w0, w1, w2, w3] = four_rows(W, r, K);
     Packet a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32;
     a00 = a01 = a02 = broadcast(bias[r]);
     a10 = a11 = a12 = broadcast(bias[r + 1]);
@@ -155,10 +156,7 @@ struct kernels {
   // input vector in a register.
   static void rows4_vector1(const S* W, const S* bias, int r, int K, const S* in, S* out, std::size_t n,
                             std::size_t j) {
-    const S* w0 = W + std::size_t(r) * std::size_t(K);
-    const S* w1 = w0 + K;
-    const S* w2 = w1 + K;
-    const S* w3 = w2 + K;
+    const auto [w0, w1, w2, w3] = four_rows(W, r, K);
     Packet a0 = broadcast(bias[r]), a1 = broadcast(bias[r + 1]), a2 = broadcast(bias[r + 2]),
            a3 = broadcast(bias[r + 3]);
     for (int k = 0; k < K; ++k) {
