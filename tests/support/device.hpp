@@ -93,7 +93,7 @@ template <direction Dir, class B>
 ft::batch_result<typename B::scalar_type, B::dim> per_sample(const B& b,
                                                              const ft::batch_t<typename B::scalar_type, B::dim>& X) {
   ft::batch_result<typename B::scalar_type, B::dim> out{X, ft::row_t<typename B::scalar_type>(X.cols())};
-  const auto p = ft::detail::prepared_on_heap(b);
+  const auto p = ft::detail::prepared_for_call(b);
   for (Eigen::Index j = 0; j < X.cols(); ++j) {
     const ft::vector_t<B> x = X.col(j);
     const auto r = Dir == direction::forward ? ft::forward_and_log_det(*p, x) : ft::inverse_and_log_det(*p, x);
@@ -105,7 +105,7 @@ ft::batch_result<typename B::scalar_type, B::dim> per_sample(const B& b,
 template <class F>
 ft::row_t<typename F::scalar_type> per_sample_log_prob(const F& f, const ft::batch_t<typename F::scalar_type, F::dim>& X) {
   ft::row_t<typename F::scalar_type> lp(X.cols());
-  const auto p = ft::detail::prepared_on_heap(f);
+  const auto p = ft::detail::prepared_for_call(f);
   for (Eigen::Index j = 0; j < X.cols(); ++j) lp[j] = p->log_prob(ft::vector_t<F>(X.col(j)));
   return lp;
 }
@@ -114,7 +114,7 @@ ft::batch_result<typename F::scalar_type, F::dim> per_sample_draw(const F& f, Ei
                                                                   const T&... temperature) {
   ft::batch_result<typename F::scalar_type, F::dim> out{ft::batch_t<typename F::scalar_type, F::dim>(F::dim, n),
                                                         ft::row_t<typename F::scalar_type>(n)};
-  const auto p = ft::detail::prepared_on_heap(f);
+  const auto p = ft::detail::prepared_for_call(f);
   for (Eigen::Index j = 0; j < n; ++j) {
     ft::philox_stream rng(seed, std::uint64_t(j));
     if constexpr (requires { p->sample_and_log_prob(rng, temperature...); }) {

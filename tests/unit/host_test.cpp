@@ -221,10 +221,10 @@ TEMPLATE_TEST_CASE("a flow that needs no preparation is read in place, one that 
   using Plain = ft::bind_t<ft::compose<ft::Coupling<ft::Affine, ft::MLP<8>>, ft::Permute<ft::Reverse>, ft::Tanh>, 4, S>;
   Plain plain;
   flowtmpl_test::randomize(plain, 3);
-  const auto view = ft::detail::prepared_on_heap(plain);
+  const auto view = ft::detail::prepared_for_call(plain);
   CHECK(&*view == &plain);
   const auto f1 = make_flow1<S>();
-  const auto owned = ft::detail::prepared_on_heap(f1);
+  const auto owned = ft::detail::prepared_for_call(f1);
   STATIC_REQUIRE(!std::is_same_v<std::remove_cvref_t<decltype(*owned)>, ft::bind_t<Flow1, 4, S>>);
   // both give the per-sample results
   const batch4<S> X = uniform_batch<S>(300, S(-2), S(2), 9);

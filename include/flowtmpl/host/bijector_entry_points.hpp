@@ -55,7 +55,7 @@ batch_result<typename B::scalar_type, B::dim> run_bijector(const B& b, const Eig
 #endif
     (void)on_sample;
   } else if constexpr (uses_blocks<B>()) {
-    const auto p = prepared_on_heap(b);
+    const auto p = prepared_for_call(b);
     const S c = detail::constant_part(*p);
     for_each_block(n, [&](Eigen::Index first, Eigen::Index count) {
       batch_t<S, B::dim> V = x.middleCols(first, count);
@@ -65,7 +65,7 @@ batch_result<typename B::scalar_type, B::dim> run_bijector(const B& b, const Eig
       out.log_det.segment(first, count) = ld.array() + (Dir == direction::forward ? c : -c);
     }, host_block_for(B::dim));
   } else {
-    const auto p = prepared_on_heap(b);
+    const auto p = prepared_for_call(b);
     const S c = detail::constant_part(*p);
     for_each_column(n, [&](Eigen::Index j) {
       const vector_t<B> v = x.col(j);
@@ -106,7 +106,7 @@ batch_t<typename B::scalar_type, B::dim> run_values(const B& b, const Eigen::Mat
   } else {
     const auto x = batch_view<B>(in, Dir == direction::forward ? "forward" : "inverse");
     batch_t<typename B::scalar_type, B::dim> out(B::dim, x.cols());
-    const auto p = prepared_on_heap(b);
+    const auto p = prepared_for_call(b);
     for_each_column(x.cols(), [&](Eigen::Index j) {
       const vector_t<B> v = x.col(j);
       if constexpr (Dir == direction::forward)

@@ -80,7 +80,7 @@ batch_result<typename B::scalar_type, B::dim> run_conditional(const B& b, const 
 #endif
     (void)on_sample;
   } else {
-    const auto p = prepared_on_heap(b);
+    const auto p = prepared_for_call(b);
     const S c = detail::constant_part(*p);
     for_each_block(n, [&](Eigen::Index first, Eigen::Index count) {
       batch_t<S, B::dim> V = x.middleCols(first, count);

@@ -156,7 +156,7 @@ batch_result<typename Dist::scalar_type, Dist::dim> draw_columns(const Dist& d, 
   using S = typename Dist::scalar_type;
   batch_result<S, Dist::dim> out{batch_t<S, Dist::dim>(Dist::dim, n), row_t<S>(with_lp ? n : 0)};
   if constexpr (flow_uses_blocks<Dist>()) {
-    const auto p = prepared_on_heap(d.transform);
+    const auto p = prepared_for_call(d.transform);
     const S c = detail::constant_part(*p);
     for_each_block(n, [&](Eigen::Index first, Eigen::Index count) {
       batch_t<S, Dist::dim> V(Dist::dim, count);
@@ -173,7 +173,7 @@ batch_result<typename Dist::scalar_type, Dist::dim> draw_columns(const Dist& d, 
       if (with_lp) out.log_det.segment(first, count) = lz.array() - (ld.array() + c);
     }, host_block_for(Dist::dim));
   } else if constexpr (is_flow_distribution<Dist>::value) {
-    const auto p = prepared_on_heap(d.transform);
+    const auto p = prepared_for_call(d.transform);
     const S c = detail::constant_part(*p);
     for_each_column(n, [&](Eigen::Index j) {
       philox_stream rng(seed, std::uint64_t(first_column + j));
