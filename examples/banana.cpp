@@ -6,7 +6,7 @@
 //
 //   banana [OUTPUT_DIR] [--steps N] [--small]
 //
-// --small: a 32-pixel picture and 1000 draws (the sanitizer build's test).
+// --small: a 32-pixel picture and 1000 draws (for a quick run, e.g. under the sanitizers).
 //
 // The target: x0 ~ N(0, 2^2), x1 | x0 ~ N(x0^2 / 4 - 1, 1/2^2), given as
 // log p~(x) = -x0^2 / 8 - 2 (x1 - x0^2 / 4 + 1)^2 + 5, so log Z = 5 + log(2 pi).

@@ -12,7 +12,7 @@
 // --trace: exact (the default at D = 2: tr(df/dz) from the network's tangents) or
 //   hutchinson (one Rademacher probe per sample and solve); the held-out NLL is the
 //   exact one either way.
-// --small: a 32-pixel picture and 1000 samples (the sanitizer build's test).
+// --small: a 32-pixel picture and 1000 samples (for a quick run, e.g. under the sanitizers).
 // --timing B R: also the median over R runs of log_prob over B samples and of one
 //   training step at batch B (the gradient by the reverse sweep over the accepted
 //   steps, and Adam), one thread unless OMP_NUM_THREADS says otherwise, and the mean

@@ -15,8 +15,8 @@
 //   posterior_estimation [OUTPUT_DIR] [--steps N] [--seed S] [--small]
 //
 // --steps N caps the optimizer steps of each task (default: 60 epochs of 10^4
-// simulations with early stopping); --small: 1000 draws and a 32-pixel picture (the
-// sanitizer build's test). Writes posterior_estimation.png, the two trained flows
+// simulations with early stopping); --small: 1000 draws and a 32-pixel picture (for a
+// quick run, e.g. under the sanitizers). Writes posterior_estimation.png, the two trained flows
 // (*.safetensors) and posterior_estimation.json (the numbers printed).
 #include <cmath>
 #include <cstdio>

@@ -10,7 +10,7 @@
 // --log-det: exact (the default at D = 2: log det(I + J) by LU, its exact gradient) or
 //   stochastic (the Russian-roulette series, 2 exact terms then geometric(0.5), one
 //   probe, the Neumann-series gradient); the held-out NLL is the exact one either way.
-// --small: a 32-pixel picture and 1000 samples (the sanitizer build's test).
+// --small: a 32-pixel picture and 1000 samples (for a quick run, e.g. under the sanitizers).
 // --timing B R: also the median over R runs of log_prob over B samples and of one
 //   training step at batch B (gradient, Adam, the spectral-norm update), one thread
 //   unless OMP_NUM_THREADS says otherwise (benchmarks/peers/residual_side_by_side.sh).

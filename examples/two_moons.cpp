@@ -5,7 +5,7 @@
 //
 //   two_moons [OUTPUT_DIR] [--steps N] [--model nsf|realnvp|both] [--seed S] [--small]
 //
-// --small: a 32-pixel picture and 1000 samples (the sanitizer build's test).
+// --small: a 32-pixel picture and 1000 samples (for a quick run, e.g. under the sanitizers).
 //
 // Also writes, for a side-by-side run with nflows
 // (benchmarks/peers/two_moons_side_by_side.sh):

@@ -8,14 +8,14 @@
 #                   training steps)
 #   build/sanitize  clang++-19 -O0 -fsanitize=address,undefined with the targets'
 #                   -Wall -Wextra -Wpedantic -Werror: every unit test (all the other
-#                   cases; the bad-input sweep of every family included), the fuzz
+#                   cases; the bad-input sweep of every family included; the files of
+#                   each folder compiled in batches of 8, FLOWTMPL_UNITY_TESTS), the fuzz
 #                   targets for 20 s each (label fuzz, libFuzzer at -O1: docs/fuzzing.md),
 #                   the device parity tests, every header on its own, the static
-#                   checks, the no-allocation test and the examples (with few steps); the
-#                   targets that run whole flows over thousands of samples or ODE solves
-#                   (the chain and continuous parity tests, the continuous flows' tests,
-#                   the bad-input sweep of the residual, continuous and image flows, the
-#                   device_flow and continuous_flow examples) at -O1
+#                   checks and the no-allocation test; the targets that run whole flows
+#                   over thousands of samples or ODE solves (the chain and continuous
+#                   parity tests, the continuous flows' tests, the bad-input sweep of the
+#                   residual, continuous and image flows) at -O1
 # After each build it prints the slowest translation units (seconds of wall time, from
 # ninja's log): the compile time is a number this project watches.
 set -euo pipefail
@@ -44,18 +44,15 @@ ctest --test-dir build/release -j "$jobs" --output-on-failure --no-tests=error
 stage "release build and tests" "$t"
 
 t=$(date +%s)
-# The cases tagged [acceptance] ran above; the training examples take 5 steps and draw a
-# small picture. clang++-19 at -O0 without -g: the sanitizers catch the same errors, and
-# it compiles these template-heavy tests in half the time g++ 12 takes (measured on
-# exp_test.cpp with both sanitizers: 17 s against 36 s of CPU; g++ -O1: 59 s), while
-# checking every test, header and example for clang's warnings on the way. nvcc's
-# targets and the deploy tests ran in the release build.
+# The cases tagged [acceptance] and the examples ran above. clang++-19 at -O0 without -g:
+# the sanitizers catch the same errors, and it compiles these template-heavy tests in
+# half the time g++ 12 takes (measured on exp_test.cpp with both sanitizers: 17 s against
+# 36 s of CPU; g++ -O1: 59 s), while checking every test and header for clang's warnings
+# on the way. nvcc's targets and the deploy tests ran in the release build.
 cmake -S . -B build/sanitize -G Ninja -DCMAKE_CXX_COMPILER=clang++-19 -DCMAKE_BUILD_TYPE= \
-  -DFLOWTMPL_BUILD_BENCHMARKS=OFF -DFLOWTMPL_CUDA=OFF -DFLOWTMPL_BUILD_COMPILE_TESTS=ON \
-  -DFLOWTMPL_UNIT_TESTS=all -DFLOWTMPL_SKIP_ACCEPTANCE=ON "-DFLOWTMPL_EXAMPLE_TEST_ARGS=--steps;5;--small" \
-  "-DFLOWTMPL_CONTINUOUS_EXAMPLE_TEST_ARGS=--steps;2;--small" \
-  "-DFLOWTMPL_IMAGE_EXAMPLE_TEST_ARGS=--quick;--budget;2;--test-images;20" \
-  -DFLOWTMPL_WHOLE_FLOW_TARGET_FLAGS=-O1 \
+  -DFLOWTMPL_BUILD_BENCHMARKS=OFF -DFLOWTMPL_BUILD_EXAMPLES=OFF -DFLOWTMPL_CUDA=OFF \
+  -DFLOWTMPL_BUILD_COMPILE_TESTS=ON -DFLOWTMPL_UNIT_TESTS=all -DFLOWTMPL_SKIP_ACCEPTANCE=ON \
+  -DFLOWTMPL_UNITY_TESTS=ON -DFLOWTMPL_WHOLE_FLOW_TARGET_FLAGS=-O1 \
   -DCMAKE_CXX_FLAGS="-O0 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" >/dev/null
 cmake --build build/sanitize -j "$jobs"
 stage "sanitizer build (clang++-19)" "$t"

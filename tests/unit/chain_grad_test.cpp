@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+namespace chain_grad_test {
+
 namespace ft = flowtmpl;
 
 namespace {
@@ -169,3 +171,5 @@ TEST_CASE("the float gradient path agrees with the double one", "[gradients]") {
     CHECK(std::abs(double(b[k]) - a[k]) <= 1e-4 * scale);
   }
 }
+
+}  // namespace chain_grad_test

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+namespace chain_test {
+
 namespace {
 
 using flowtmpl_test::set_actnorm;
@@ -630,3 +632,5 @@ TEMPLATE_TEST_CASE("a flow distribution's batch calls evaluate a constant layer'
     }
   }
 }
+
+}  // namespace chain_test

@@ -19,6 +19,8 @@
 #include <string>
 #include <type_traits>
 
+namespace conditional_binding_test {
+
 namespace {
 
 // bind_t of a Conditional<C, Spec> (what a user writes).
@@ -229,3 +231,5 @@ TEST_CASE("a per-sample context of the wrong length throws shape_error naming th
   CHECK_THAT(error_of([&] { (void)b.forward(x, m); }),
              Catch::StartsWith("forward: the context has 6 values (3 x 2), the flow reads 3"));
 }
+
+}  // namespace conditional_binding_test

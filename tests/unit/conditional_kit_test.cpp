@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <type_traits>
 
+namespace conditional_kit_test {
+
 namespace {
 
 // bind_t of a Conditional<C, Spec> (what a user writes).
@@ -84,3 +86,5 @@ TEMPLATE_TEST_CASE("with_context(chain, c) passes the kit", "[conditional][kit]"
                             flowtmpl::Inverse<InverseAutoregressive<Affine, MADE<8, 8>>>>,
                     4, TestType>(3, opt);
 }
+
+}  // namespace conditional_kit_test

@@ -11,6 +11,8 @@
 #include <type_traits>
 #include <vector>
 
+namespace core_test {
+
 namespace {
 
 namespace ft = flowtmpl;
@@ -229,3 +231,5 @@ TEMPLATE_TEST_CASE("a minimal user bijector passes the conformance kit", "[core]
   CHECK(rep.count("finite.forward") > 0);
   CHECK(rep.count("finite.inverse") > 0);
 }
+
+}  // namespace core_test

@@ -13,6 +13,8 @@
 #include <numbers>
 #include <vector>
 
+namespace dequantization_test {
+
 namespace ft = flowtmpl;
 using Catch::Contains;
 
@@ -136,3 +138,5 @@ TEST_CASE("LogitPreprocessing's gradients", "[dequantization][gradients]") {
   REQUIRE(rep.checks() > 0);
   REQUIRE(rep.ok());
 }
+
+}  // namespace dequantization_test

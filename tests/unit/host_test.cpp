@@ -18,6 +18,9 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+
+namespace host_test {
+
 #endif
 
 namespace {
@@ -754,3 +757,5 @@ TEMPLATE_TEST_CASE("initialize standardizes the data after an ActNorm", "[host][
     CHECK_THROWS_AS(ft::initialize(f, X.leftCols(1)), ft::shape_error);
   }
 }
+
+}  // namespace host_test

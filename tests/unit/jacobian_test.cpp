@@ -15,6 +15,8 @@
 
 #include <Eigen/LU>
 
+namespace jacobian_test {
+
 namespace {
 
 using flowtmpl_test::set_actnorm;
@@ -433,3 +435,5 @@ TEST_CASE("jacobian in float agrees with the double one", "[jacobian]") {
     CHECK(max_rel_diff(jf, jd) < 1e-5);
   }
 }
+
+}  // namespace jacobian_test

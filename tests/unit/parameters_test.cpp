@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+namespace parameters_test {
+
 namespace {
 
 namespace ft = flowtmpl;
@@ -193,3 +195,5 @@ TEST_CASE("writing through for_each_parameter's pointers changes the layer", "[p
     CHECK(double(f.log_det(x.cast<float>())) == Approx(0.7 + 0.8 + 0.9).epsilon(1e-6));
   }
 }
+
+}  // namespace parameters_test

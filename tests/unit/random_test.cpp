@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdint>
 
+namespace random_test {
+
 namespace {
 void check_block(std::uint32_t c0, std::uint32_t c1, std::uint32_t c2, std::uint32_t c3, std::uint32_t k0,
                  std::uint32_t k1, std::uint32_t e0, std::uint32_t e1, std::uint32_t e2, std::uint32_t e3) {
@@ -75,3 +77,5 @@ TEMPLATE_TEST_CASE("normal draws are finite with mean 0, variance 1, kurtosis 3"
   CHECK(std::abs(m2 / n - 1.0) < 0.015);
   CHECK(std::abs(m4 / n - 3.0) < 0.08);
 }
+
+}  // namespace random_test

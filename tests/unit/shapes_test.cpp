@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+namespace shapes_test {
+
 namespace ft = flowtmpl;
 
 namespace {
@@ -167,3 +169,5 @@ TEST_CASE("checked mode walks into the Split and names the layer and the sample"
   v(5, 3) = 0.5;
   REQUIRE_THROWS_WITH(ft::log_prob(broken, v, ft::checked), Catch::Contains("layer 4.1.0"));
 }
+
+}  // namespace shapes_test

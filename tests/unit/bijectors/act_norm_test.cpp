@@ -19,6 +19,8 @@
 #include <type_traits>
 #include <vector>
 
+namespace act_norm_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -257,3 +259,5 @@ TEMPLATE_TEST_CASE("ActNorm gives a component with zero spread the scale 1", "[b
   CHECK(f.shift[1] == S(-2.5));
   CHECK(flowtmpl::forward(f, y).row(1).isZero(0));
 }
+
+}  // namespace act_norm_test

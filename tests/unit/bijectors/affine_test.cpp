@@ -16,6 +16,8 @@
 #include <type_traits>
 #include <vector>
 
+namespace affine_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -121,3 +123,5 @@ TEMPLATE_TEST_CASE("Affine's prepare() and the host batch API agree with an inde
   CHECK((inv.values - x).cwiseAbs().maxCoeff() <= 20 * rel_tol<S>());
   CHECK(inv.log_det[0] == Approx(-ld).margin(ld_margin));
 }
+
+}  // namespace affine_test

@@ -18,6 +18,8 @@
 
 #include "support/common.hpp"
 
+namespace autoregressive_chain_kit_test {
+
 namespace {
 
 template <class Spec, int D, class S>
@@ -65,3 +67,5 @@ TEMPLATE_TEST_CASE("IAF, Permute<Reverse>, Inverse<MAF> passes the kit", "[autor
                                  "the IAF<SoftplusAffine> layer's outputs grow like the square of the input");
   chain_kit<MixedStack, 5, TestType>(52, opt);
 }
+
+}  // namespace autoregressive_chain_kit_test

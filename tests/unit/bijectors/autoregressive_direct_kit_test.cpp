@@ -19,6 +19,8 @@
 
 #include "support/autoregressive_kit.hpp"
 
+namespace autoregressive_direct_kit_test {
+
 namespace {
 
 template <class B>
@@ -145,3 +147,5 @@ TEMPLATE_TEST_CASE("Inverse<MaskedAutoregressive<...>> passes the kit", "[autore
                                  "the inverse's outputs grow like up to the 4th power of the input");
   kit(b, opt);
 }
+
+}  // namespace autoregressive_direct_kit_test

@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+namespace autoregressive_host_test {
+
 namespace {
 
 using flowtmpl::compose;
@@ -367,3 +369,5 @@ TEST_CASE("checked mode reports an input outside a bounded spline's domain", "[a
   CHECK(e->value == 1.5);
   CHECK_THAT(std::string(e->what()), Catch::Contains("[0, 1]"));
 }
+
+}  // namespace autoregressive_host_test

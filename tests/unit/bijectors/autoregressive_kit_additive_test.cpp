@@ -12,6 +12,8 @@
 
 #include "support/autoregressive_kit.hpp"
 
+namespace autoregressive_kit_additive_test {
+
 namespace {
 
 using flowtmpl_test::check_autoregressive_dims;
@@ -43,3 +45,5 @@ TEMPLATE_TEST_CASE("InverseAutoregressive<Additive, ResidualMADE<8, 1>> passes t
   check_autoregressive_dims<InverseAutoregressive<T, ResidualMADE<8, 1>>, TestType>(
       "InverseAutoregressive<Additive, ResidualMADE<8, 1>>");
 }
+
+}  // namespace autoregressive_kit_additive_test

@@ -12,6 +12,8 @@
 
 #include "support/autoregressive_kit.hpp"
 
+namespace autoregressive_kit_affine_test {
+
 namespace {
 
 using flowtmpl_test::check_autoregressive_dims;
@@ -56,3 +58,5 @@ TEMPLATE_TEST_CASE("Masked- and InverseAutoregressive<Affine, MADE<6, 6>::with_d
   flowtmpl_test::check_autoregressive_layer<InverseAutoregressive<T, listed>, 5, TestType>(
       "InverseAutoregressive<Affine, MADE<6, 6>::with_degrees<...>>", 17, {});
 }
+
+}  // namespace autoregressive_kit_affine_test

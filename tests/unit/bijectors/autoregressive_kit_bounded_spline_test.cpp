@@ -12,6 +12,8 @@
 
 #include "support/autoregressive_kit.hpp"
 
+namespace autoregressive_kit_bounded_spline_test {
+
 namespace {
 
 using flowtmpl_test::check_autoregressive_dims;
@@ -43,3 +45,5 @@ TEMPLATE_TEST_CASE("InverseAutoregressive<BoundedSpline<5>, ResidualMADE<8, 1>> 
   check_autoregressive_dims<InverseAutoregressive<T, ResidualMADE<8, 1>>, TestType>(
       "InverseAutoregressive<BoundedSpline<5>, ResidualMADE<8, 1>>");
 }
+
+}  // namespace autoregressive_kit_bounded_spline_test

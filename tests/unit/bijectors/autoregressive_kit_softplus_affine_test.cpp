@@ -13,6 +13,8 @@
 
 #include "support/autoregressive_kit.hpp"
 
+namespace autoregressive_kit_softplus_affine_test {
+
 namespace {
 
 using flowtmpl_test::check_autoregressive_dims;
@@ -57,3 +59,5 @@ TEMPLATE_TEST_CASE("InverseAutoregressive<SoftplusAffine, ResidualMADE<8, 1>> pa
   check_autoregressive_dims<InverseAutoregressive<T, ResidualMADE<8, 1>>, TestType>(
       "InverseAutoregressive<SoftplusAffine, ResidualMADE<8, 1>>", softplus_affine_options<TestType>());
 }
+
+}  // namespace autoregressive_kit_softplus_affine_test

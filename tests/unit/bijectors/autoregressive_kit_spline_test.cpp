@@ -12,6 +12,8 @@
 
 #include "support/autoregressive_kit.hpp"
 
+namespace autoregressive_kit_spline_test {
+
 namespace {
 
 using flowtmpl_test::check_autoregressive_dims;
@@ -55,3 +57,5 @@ TEMPLATE_TEST_CASE("InverseAutoregressive<Spline<8>, ResidualMADE<8, 1>> passes 
   check_autoregressive_dims<InverseAutoregressive<T, ResidualMADE<8, 1>>, TestType>(
       "InverseAutoregressive<Spline<8>, ResidualMADE<8, 1>>", spline_options<TestType>());
 }
+
+}  // namespace autoregressive_kit_spline_test

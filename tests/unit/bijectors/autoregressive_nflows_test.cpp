@@ -32,6 +32,9 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+namespace autoregressive_nflows_test {
+
 using flowtmpl::direction;
 
 namespace {
@@ -300,3 +303,5 @@ TEST_CASE("nflows MaskedAffineAutoregressiveTransform is Inverse<InverseAutoregr
                 st.naive_nflows_ld, st.prepared, st.prepared_ld}) <= tol;
   CHECK(all_within_tolerance);
 }
+
+}  // namespace autoregressive_nflows_test

@@ -20,6 +20,9 @@
 #include <cstdint>
 #include <random>
 #include <type_traits>
+
+namespace autoregressive_sequential_test {
+
 using flowtmpl::direction;
 
 namespace {
@@ -266,3 +269,5 @@ TEST_CASE("a default-constructed autoregressive layer is the identity", "[autore
   check_identity<flowtmpl::BoundedSpline<5>, ResidualMADE<8, 1>, 4>();
   check_identity<flowtmpl::Affine, MADE<8, 8>, 1>();
 }
+
+}  // namespace autoregressive_sequential_test

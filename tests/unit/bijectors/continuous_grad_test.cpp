@@ -15,6 +15,8 @@
 #include "support/continuous.hpp"
 #include "support/gradients.hpp"
 
+namespace continuous_grad_test {
+
 namespace {
 namespace ft = flowtmpl;
 using flowtmpl_test::drawn_continuous;
@@ -103,3 +105,5 @@ TEST_CASE("Continuous's jacobian is the derivative of the computed solution", "[
   // different discretisations of the same integral: O(h^4) apart)
   CHECK(std::log(std::abs(J.determinant())) == Approx(b.log_det(z)).epsilon(1e-7));
 }
+
+}  // namespace continuous_grad_test

@@ -17,6 +17,8 @@
 
 #include "support/continuous.hpp"
 
+namespace continuous_hutchinson_test {
+
 namespace {
 namespace ft = flowtmpl;
 using flowtmpl_test::drawn_continuous;
@@ -106,3 +108,5 @@ TEST_CASE("Continuous's Hutchinson gradients with the probe fixed", "[continuous
     CHECK(checked >= 10);
   }
 }
+
+}  // namespace continuous_hutchinson_test

@@ -27,6 +27,8 @@
 
 #include "support/continuous.hpp"
 
+namespace continuous_test {
+
 namespace {
 namespace ft = flowtmpl;
 using flowtmpl_test::drawn_continuous;
@@ -216,3 +218,5 @@ TEST_CASE("Continuous starts as the identity and names its parameters", "[contin
   CHECK(names == std::vector<std::string>{"net.0.weight", "net.0.bias", "net.1.weight", "net.1.bias", "net.2.weight",
                                           "net.2.bias"});
 }
+
+}  // namespace continuous_test

@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+namespace coupling_host_test {
+
 namespace {
 namespace ft = flowtmpl;
 using flowtmpl_test::domain_error_from;
@@ -277,3 +279,5 @@ TEST_CASE("checked mode reports a BoundedSpline coupling's input outside [0, 1]"
   CHECK(ec->component == 0);
   CHECK_THAT(ec->layer, Catch::Contains("layer 1") && Catch::Contains("Coupling"));
 }
+
+}  // namespace coupling_host_test

@@ -21,6 +21,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace coupling_kit_affine2_test {
+
 namespace {
 namespace ft = flowtmpl;
 using flowtmpl_test::check_coupling_layer;
@@ -59,3 +61,5 @@ TEMPLATE_TEST_CASE("Coupling<SoftplusAffine> passes the conformance kit", "[coup
       11, opt);
   check_coupling_layer<ft::Coupling<ft::SoftplusAffine, ft::MLP<8, 8>, ft::mask::half>, 3, S>(12, opt);
 }
+
+}  // namespace coupling_kit_affine2_test

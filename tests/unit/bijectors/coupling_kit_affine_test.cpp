@@ -17,6 +17,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace coupling_kit_affine_test {
+
 namespace {
 namespace ft = flowtmpl;
 using flowtmpl_test::check_coupling_layer;
@@ -41,3 +43,4 @@ TEMPLATE_TEST_CASE("Coupling<Affine> passes the conformance kit", "[coupling][ki
   check_coupling_layer<ft::Coupling<ft::Affine, ft::MLP<8, 8>, ft::mask::half_flipped>, 2, S>(6);
 }
 
+}  // namespace coupling_kit_affine_test

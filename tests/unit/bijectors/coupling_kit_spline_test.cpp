@@ -19,6 +19,8 @@
 #include <limits>
 #include <vector>
 
+namespace coupling_kit_spline_test {
+
 namespace {
 namespace ft = flowtmpl;
 using flowtmpl_test::cycled_rows;
@@ -145,3 +147,5 @@ TEMPLATE_TEST_CASE("Coupling<SigmoidAffine> and Coupling<Spline<8> with divisors
                           ft::MLP<8>, ft::mask::even>,
              5, S>(62);
 }
+
+}  // namespace coupling_kit_spline_test

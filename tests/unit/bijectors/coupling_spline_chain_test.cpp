@@ -43,6 +43,8 @@
 #include <utility>
 #include <vector>
 
+namespace coupling_spline_chain_test {
+
 namespace {
 namespace ft = flowtmpl;
 
@@ -264,3 +266,5 @@ TEST_CASE("ACCEPTANCE: 8 spline couplings (D = 8, float), moderately far from th
   CHECK(worst <= 1e-5);    // the acceptance criterion
   WARN("moderate spline chain: max round-trip error " << worst << ", mean |f(x) - x| " << moved);
 }
+
+}  // namespace coupling_spline_chain_test

@@ -15,6 +15,8 @@
 #include <random>
 #include <type_traits>
 
+namespace coupling_structure_test {
+
 namespace {
 namespace ft = flowtmpl;
 namespace st = flowtmpl::structure;
@@ -225,3 +227,5 @@ TEST_CASE("coupling: the transformed components use the conditioner's outputs fe
   CHECK(theta[0] == Approx(out[0]).epsilon(1e-14));
   CHECK(theta[1] == Approx(out[1]).epsilon(1e-14));
 }
+
+}  // namespace coupling_structure_test

@@ -18,6 +18,8 @@
 #include <set>
 #include <string>
 
+namespace embedded_context_test {
+
 namespace ft = flowtmpl;
 
 namespace {
@@ -245,3 +247,5 @@ TEST_CASE("log_prob_vjp of an embedded flow: the raw context's cotangent and the
   REQUIRE(grad.transform.embedding.values[(8 * 5 + 8) + 3 * 8] == Approx(num).epsilon(1e-6).margin(1e-9));
   REQUIRE(std::abs(num) > 1e-4);
 }
+
+}  // namespace embedded_context_test

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+namespace exp_test {
+
 TEMPLATE_TEST_CASE("Exp passes the conformance kit", "[bijectors][exp]", float, double) {
   using S = TestType;
   flowtmpl::bind_t<flowtmpl::Exp, 4, S> b;
@@ -146,3 +148,5 @@ TEMPLATE_TEST_CASE("Exp underflows to 0 far below, and to subnormals above that,
     CHECK(double(ys[i]) == Approx(std::exp(double(sub))).epsilon(0.05));
   }
 }
+
+}  // namespace exp_test

@@ -14,6 +14,8 @@
 #include <type_traits>
 #include <vector>
 
+namespace identity_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -94,3 +96,5 @@ TEMPLATE_TEST_CASE("Identity in checked mode rejects a non-finite input with its
   CHECK_THAT(std::string(e->what()),
              Catch::Contains("sample 1") && Catch::Contains("component 2") && Catch::Contains("inf"));
 }
+
+}  // namespace identity_test

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+namespace image_layers_test {
+
 namespace ft = flowtmpl;
 using flowtmpl_test::randomize;
 using flowtmpl_test::require_gradients;
@@ -196,3 +198,5 @@ TEST_CASE("the image layers' float gradients agree with the double ones", "[imag
   require_float_gradients_match_double<CheckerCoupling>(25);
   require_float_gradients_match_double<ft::compose<ft::Squeeze, ft::compose<ft::ActNorm, ft::LUConv, GlowCoupling>, ft::Split, GlowCoupling>>(26);
 }
+
+}  // namespace image_layers_test

@@ -27,6 +27,8 @@
 #include <type_traits>
 #include <vector>
 
+namespace inverse_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -269,3 +271,5 @@ TEMPLATE_TEST_CASE("Inverse's validate() and checked mode pass through to the in
   CHECK(ev->component == -1);
   CHECK_THAT(ev->layer, Catch::Contains("Inverse<LeakyReLU>"));
 }
+
+}  // namespace inverse_test

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+namespace layers_grad_test {
+
 namespace ft = flowtmpl;
 
 namespace {
@@ -133,3 +135,5 @@ TEMPLATE_TEST_CASE("base distributions: log_prob_vjp and the reparameterised dra
     });
   }
 }
+
+}  // namespace layers_grad_test

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+namespace leaky_relu_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -135,3 +137,5 @@ TEMPLATE_TEST_CASE("LeakyReLU in checked mode rejects an invalid slope, naming t
   const B good(S(0.5));
   CHECK(flowtmpl::forward(good, x, flowtmpl::checked) == flowtmpl::forward(good, x));
 }
+
+}  // namespace leaky_relu_test

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+namespace logit_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -164,3 +166,5 @@ TEMPLATE_TEST_CASE("Logit in checked mode names the layer, sample, component and
   Eigen::Matrix<S, 3, Eigen::Dynamic> y = Eigen::Matrix<S, 3, Eigen::Dynamic>::Constant(3, 2, S(-7));
   CHECK_NOTHROW(flowtmpl::inverse(b, y, flowtmpl::checked));
 }
+
+}  // namespace logit_test

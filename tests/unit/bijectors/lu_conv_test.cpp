@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+namespace lu_conv_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -369,3 +371,5 @@ TEMPLATE_TEST_CASE("LUConv with a zero on the diagonal: inf or NaN unchecked, do
   CHECK((c.values - u.values).cwiseAbs().maxCoeff() <= S(100) * rel_tol<S>());
   CHECK(c.log_det[0] == Approx(u.log_det[0]).epsilon(rel_tol<S>()));
 }
+
+}  // namespace lu_conv_test

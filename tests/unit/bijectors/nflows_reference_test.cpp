@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+namespace nflows_reference_test {
+
 namespace {
 
 using json = nlohmann::json;
@@ -333,3 +335,5 @@ TEMPLATE_TEST_CASE("nflows LULinear is LUConvT<lu_diag::softplus> with the same 
                   "Inverse<LUConv>::forward outputs");
   check_values<S>(to_vector<S>(s.log_det), c.at("inverse_random").at("logabsdet"), "Inverse<LUConv> log-det");
 }
+
+}  // namespace nflows_reference_test

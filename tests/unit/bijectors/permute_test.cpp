@@ -18,6 +18,8 @@
 #include <type_traits>
 #include <vector>
 
+namespace permute_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -199,3 +201,5 @@ TEMPLATE_TEST_CASE("Permute through the host batch API", "[bijectors][permute]",
   CHECK(flowtmpl::inverse(b, r.values) == x);
   CHECK(flowtmpl::inverse(b, r.values, flowtmpl::checked) == x);
 }
+
+}  // namespace permute_test

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+namespace planar_radial_lu_conv_grad_test {
+
 namespace ft = flowtmpl;
 
 namespace {
@@ -426,3 +428,5 @@ TEST_CASE("the kit catches an inverse gradient with the parameters' sign flipped
   CHECK(rep.failed("forward_vjp.input") == 0);
   CHECK(rep.failed("forward_vjp.parameters") == 0);
 }
+
+}  // namespace planar_radial_lu_conv_grad_test

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+namespace planar_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -631,3 +633,5 @@ TEMPLATE_TEST_CASE("compose<Planar, Radial, Planar> passes the conformance kit",
                                   flowtmpl::detail::prepared_radial<3, S>>);
   }
 }
+
+}  // namespace planar_test

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+namespace radial_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -426,3 +428,5 @@ TEMPLATE_TEST_CASE("Radial's defaults, parameters and batch path", "[bijectors][
     CHECK(ib.log_det[j] == i.log_det);
   }
 }
+
+}  // namespace radial_test

@@ -18,6 +18,8 @@
 #include "support/gradients.hpp"
 #include "support/residual.hpp"
 
+namespace residual_grad_test {
+
 namespace {
 namespace ft = flowtmpl;
 using flowtmpl_test::require_gradients;
@@ -79,3 +81,4 @@ TEST_CASE("Residual with a context: gradients, and the context's cotangent", "[r
   }
 }
 
+}  // namespace residual_grad_test

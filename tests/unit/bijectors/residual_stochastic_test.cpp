@@ -18,6 +18,8 @@
 
 #include "support/residual.hpp"
 
+namespace residual_stochastic_test {
+
 namespace {
 namespace ft = flowtmpl;
 template <class B>
@@ -124,3 +126,4 @@ TEST_CASE("Residual, stochastic log-det: a sample's estimate depends only on the
   CHECK(other.inverse_and_log_det(Eigen::Matrix<double, 5, 1>(X.col(0))).log_det != whole.log_det[0]);
 }
 
+}  // namespace residual_stochastic_test

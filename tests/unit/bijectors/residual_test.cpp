@@ -28,6 +28,8 @@
 #include <utility>
 #include <vector>
 
+namespace residual_test {
+
 namespace {
 namespace ft = flowtmpl;
 using LD = long double;
@@ -252,3 +254,5 @@ TEST_CASE("Residual's block path (log_prob over a batch) matches the per-sample 
     CHECK(std::abs(batch_c.log_det[j] - r.log_det) <= 1e-13 * std::max(1.0, std::abs(r.log_det)));
   }
 }
+
+}  // namespace residual_test

@@ -16,6 +16,8 @@
 #include <type_traits>
 #include <vector>
 
+namespace scale_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -111,3 +113,5 @@ TEMPLATE_TEST_CASE("Scale's prepare() and the host batch API agree with an indep
   CHECK(inv.values.isApprox(x, 4 * rel_tol<S>()));
   CHECK(inv.log_det[0] == Approx(-ld).margin(ld_margin));
 }
+
+}  // namespace scale_test

@@ -15,6 +15,8 @@
 #include <type_traits>
 #include <vector>
 
+namespace shift_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -93,3 +95,5 @@ TEMPLATE_TEST_CASE("Shift through the host batch API matches the per-sample map"
   CHECK(r.log_det.isZero(0));
   CHECK(flowtmpl::inverse(b, r.values).isApprox(x, sizeof(S) == 4 ? S(1e-6) : S(1e-15)));
 }
+
+}  // namespace shift_test

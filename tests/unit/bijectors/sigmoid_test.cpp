@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+namespace sigmoid_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -202,3 +204,5 @@ TEMPLATE_TEST_CASE("Sigmoid in checked mode names the layer, sample, component a
   Eigen::Matrix<S, 3, Eigen::Dynamic> x = Eigen::Matrix<S, 3, Eigen::Dynamic>::Constant(3, 2, S(1e30));
   CHECK_NOTHROW(flowtmpl::forward(b, x, flowtmpl::checked));
 }
+
+}  // namespace sigmoid_test

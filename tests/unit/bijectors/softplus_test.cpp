@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+namespace softplus_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -128,3 +130,5 @@ TEMPLATE_TEST_CASE("Softplus in checked mode names the layer, sample, component 
   x << S(-200), S(5), S(1e30), S(0);
   CHECK_NOTHROW(flowtmpl::forward(b, x, flowtmpl::checked));
 }
+
+}  // namespace softplus_test

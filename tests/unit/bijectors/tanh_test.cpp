@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+namespace tanh_test {
+
 namespace {
 
 using flowtmpl_test::cycled_rows;
@@ -131,3 +133,5 @@ TEMPLATE_TEST_CASE("Tanh in checked mode names the layer, sample, component and 
   CHECK(checked.values.isApprox(unchecked.values, rel_tol<S>()));
   CHECK(checked.log_det.isApprox(unchecked.log_det, rel_tol<S>()));
 }
+
+}  // namespace tanh_test

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+namespace activations_test {
+
 namespace {
 
 // The definitions, from the literature, with the standard library only.
@@ -152,3 +154,5 @@ TEST_CASE("activation names and the Activation concept", "[conditioners][activat
   STATIC_REQUIRE(flowtmpl::act::Activation<flowtmpl::act::silu>);
   STATIC_REQUIRE(!flowtmpl::act::Activation<int>);
 }
+
+}  // namespace activations_test

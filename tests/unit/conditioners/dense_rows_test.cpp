@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+namespace dense_rows_test {
+
 namespace {
 
 namespace fd = flowtmpl::detail;
@@ -158,3 +160,5 @@ TEST_CASE("dense_rows: no sample writes nothing", "[dense_rows]") {
   REQUIRE(out.size() == 2 * layer<float>::guard);
   for (float v : out) CHECK(v == -7.25f);
 }
+
+}  // namespace dense_rows_test

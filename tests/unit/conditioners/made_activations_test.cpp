@@ -16,6 +16,8 @@
 
 #include "support/made.hpp"
 
+namespace made_activations_test {
+
 using namespace flowtmpl_test;
 
 TEST_CASE("MADE with other activations: reference, autoregressive property, sequential pass", "[conditioners][made]") {
@@ -26,3 +28,5 @@ TEST_CASE("MADE with other activations: reference, autoregressive property, sequ
   check_made<flowtmpl::ResidualMADE<12, 2>::with<flowtmpl::act::tanh>, 2, 5, 3>({true, {12}, 2, ref_tanh});
   check_made<flowtmpl::ResidualMADE<12, 2>::with<flowtmpl::act::silu>, 1, 2, 3>({true, {12}, 2, ref_silu});
 }
+
+}  // namespace made_activations_test

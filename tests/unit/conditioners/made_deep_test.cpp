@@ -15,8 +15,12 @@
 
 #include "support/made.hpp"
 
+namespace made_deep_test {
+
 using namespace flowtmpl_test;
 
 TEST_CASE("MADE<16, 16, 16>: masks, reference, autoregressive property, sequential pass", "[conditioners][made]") {
   check_made_all<flowtmpl::MADE<16, 16, 16>>({false, {16, 16, 16}, 0, ref_relu});
 }
+
+}  // namespace made_deep_test

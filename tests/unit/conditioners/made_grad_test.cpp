@@ -38,6 +38,8 @@
 #include <string>
 #include <vector>
 
+namespace made_grad_test {
+
 namespace ft = flowtmpl;
 
 namespace {
@@ -532,3 +534,5 @@ TEST_CASE("MADE::with_linear_context gradients (zuko's MaskedMLP: the context re
   check_config<zuko_like, 4, 2, 2>(700);
   check_config<ft::MADE<8, 8>::with<ft::act::tanh>::with_linear_context, 3, 3, 2>(701);
 }
+
+}  // namespace made_grad_test

@@ -28,6 +28,8 @@
 #include <string>
 #include <vector>
 
+namespace made_nflows_test {
+
 namespace {
 
 using json = nlohmann::json;
@@ -303,3 +305,5 @@ TEST_CASE("nflows MADE is flowtmpl's MADE / ResidualMADE with the same state_dic
   const bool all_within_tolerance = std::max({st.evaluate, st.block, st.sequential}) <= tol;
   CHECK(all_within_tolerance);
 }
+
+}  // namespace made_nflows_test

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+namespace made_random_mask_test {
+
 namespace {
 namespace ft = flowtmpl;
 using flowtmpl_test::doubles;
@@ -196,3 +198,5 @@ TEST_CASE("MADE::with_degrees: units of degree 0 read the context only; the sequ
     CHECK(m.evaluate(x, c2).head<2>() != full.head<2>());
   }
 }
+
+}  // namespace made_random_mask_test

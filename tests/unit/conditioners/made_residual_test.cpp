@@ -15,8 +15,12 @@
 
 #include "support/made.hpp"
 
+namespace made_residual_test {
+
 using namespace flowtmpl_test;
 
 TEST_CASE("ResidualMADE<12, 2>: masks, reference, autoregressive property, sequential pass", "[conditioners][made]") {
   check_made_all<flowtmpl::ResidualMADE<12, 2>>({true, {12}, 2, ref_relu});
 }
+
+}  // namespace made_residual_test

@@ -390,6 +390,8 @@ void check_made_network(made_ops& net, const net_desc& desc) {
 
 }  // namespace flowtmpl_test
 
+namespace made_test {
+
 using namespace flowtmpl_test;
 
 TEST_CASE("MADE<7, 5>: masks, reference, autoregressive property, sequential pass", "[conditioners][made]") {
@@ -399,3 +401,5 @@ TEST_CASE("MADE<7, 5>: masks, reference, autoregressive property, sequential pas
 TEST_CASE("ResidualMADE<5, 1>: masks, reference, autoregressive property, sequential pass", "[conditioners][made]") {
   check_made_all<flowtmpl::ResidualMADE<5, 1>>({true, {5}, 1, ref_relu});
 }
+
+}  // namespace made_test

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+namespace made_zuko_test {
+
 namespace {
 namespace ft = flowtmpl;
 using ft::hidden_degrees;
@@ -126,3 +128,5 @@ TEST_CASE("MADE::with_degrees<...>::with_linear_context is zuko's MaskedMLP with
   nflows_form_d3::conditioner<3, 2, 2, double> other;
   CHECK(check_case(data.at("cases")[0], other) > 1e-3);
 }
+
+}  // namespace made_zuko_test

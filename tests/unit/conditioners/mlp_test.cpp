@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+namespace mlp_test {
+
 namespace {
 
 double ref_relu(double v) { return v > 0 ? v : 0.0; }
@@ -405,3 +407,5 @@ TEST_CASE("MLP names its parameter blocks l.weight, l.bias over the flat array",
   CHECK(net.values[6 * 5 + 6 + 5 * 6 + 4] == 42.0);
   CHECK(std::string(Net::name) == "MLP");
 }
+
+}  // namespace mlp_test

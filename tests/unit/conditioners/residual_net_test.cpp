@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+namespace residual_net_test {
+
 namespace {
 namespace ft = flowtmpl;
 using json = nlohmann::json;
@@ -256,3 +258,5 @@ TEST_CASE("ResidualNet's initialisation", "[conditioners][residual_net]") {
   net.reset_parameters(rng, ft::init::uniform, bias);
   CHECK((net.evaluate(x, c) - Eigen::Vector4d(0.5, -1.0, 2.0, 0.0)).cwiseAbs().maxCoeff() > 1e-2);
 }
+
+}  // namespace residual_net_test

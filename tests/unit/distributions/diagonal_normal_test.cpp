@@ -13,6 +13,8 @@
 #include <cstring>
 #include <limits>
 
+namespace diagonal_normal_test {
+
 namespace {
 
 namespace ft = flowtmpl;
@@ -192,3 +194,5 @@ TEMPLATE_TEST_CASE("DiagonalNormal's sampling is reproducible and keyed by sampl
     CHECK(bitwise_equal(big.col(j), d.sample(rng)));
   }
 }
+
+}  // namespace diagonal_normal_test

@@ -15,6 +15,8 @@
 
 #include <Eigen/LU>
 
+namespace flow_distribution_test {
+
 namespace {
 
 namespace ft = flowtmpl;
@@ -284,3 +286,5 @@ TEMPLATE_TEST_CASE("a flow's sampling is reproducible and keyed by sample index"
     CHECK(vec3<S>(big.col(j)).isApprox(d.sample(rng2), S(sizeof(S) == 4 ? 1e-6 : 1e-14)));
   }
 }
+
+}  // namespace flow_distribution_test

@@ -16,6 +16,8 @@ TEMPLATE_TEST_CASE("StandardNormal's log_prob is the normal density", "[distribu
 
 #include <flowtmpl/host.hpp>
 
+namespace standard_normal_test {
+
 // n = 200000 draws: the sample mean of a component has standard error 1 / sqrt(n) (T / sqrt(n)
 // at temperature T) and the sample std T / sqrt(2 (n - 1)); the checks allow 5 of them.
 TEMPLATE_TEST_CASE("StandardNormal's samples have mean 0 and std T", "[distributions]", float, double) {
@@ -46,3 +48,5 @@ TEMPLATE_TEST_CASE("StandardNormal's sample_and_log_prob gives the density of it
     CHECK(double(r.log_det[j]) == Approx(-0.5 * r2 - std::log(2 * M_PI) - 2 * std::log(1.5)).epsilon(1e-5));
   }
 }
+
+}  // namespace standard_normal_test

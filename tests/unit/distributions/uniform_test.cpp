@@ -13,6 +13,8 @@
 #include <cstring>
 #include <limits>
 
+namespace uniform_test {
+
 namespace {
 
 namespace ft = flowtmpl;
@@ -130,3 +132,5 @@ TEMPLATE_TEST_CASE("Uniform's validate() rejects empty and infinite boxes", "[di
   // no temperature for a uniform
   STATIC_REQUIRE_FALSE(ft::TemperedDistribution<ft::bind_t<ft::Uniform, 2, S>>);
 }
+
+}  // namespace uniform_test

@@ -6,6 +6,8 @@
 // tagged [hardening] for the sanitizer build, and [acceptance] for the release build.
 #include "hardening.hpp"
 
+namespace autoregressive_flows_test {
+
 using namespace flowtmpl_test;
 
 namespace {
@@ -61,3 +63,5 @@ TEMPLATE_TEST_CASE("bad inputs: a conditional flow with an embedding net, releas
                    float, double) {
   conditional_embedded<TestType>();
 }
+
+}  // namespace autoregressive_flows_test

@@ -6,6 +6,8 @@
 // the release build (which builds only the [acceptance] cases).
 #include "hardening.hpp"
 
+namespace coupling_flows_test {
+
 using namespace flowtmpl_test;
 
 namespace {
@@ -60,3 +62,5 @@ TEMPLATE_TEST_CASE("bad inputs: NSF coupling", "[hardening]", float, double) { s
 TEMPLATE_TEST_CASE("bad inputs: NSF coupling, release build", "[hardening][acceptance]", float, double) {
   spline_coupling<TestType>();
 }
+
+}  // namespace coupling_flows_test

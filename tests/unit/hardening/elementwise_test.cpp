@@ -9,6 +9,8 @@
 #include <limits>
 #include <tuple>
 
+namespace elementwise_test {
+
 using namespace flowtmpl_test;
 
 namespace {
@@ -78,3 +80,5 @@ TEST_CASE("the bad-input sweep reports what breaks its contract", "[hardening]")
   for (const auto& f : unexplained.failures) reported = reported || f.find("without a reason") != std::string::npos;
   CHECK(reported);
 }
+
+}  // namespace elementwise_test

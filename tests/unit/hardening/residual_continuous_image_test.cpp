@@ -8,6 +8,8 @@
 // [hardening] for the sanitizer build, and [acceptance] for the release build.
 #include "hardening.hpp"
 
+namespace residual_continuous_image_test {
+
 using namespace flowtmpl_test;
 
 namespace {
@@ -64,3 +66,5 @@ TEMPLATE_TEST_CASE("bad inputs: multi-scale image flow", "[hardening]", float, d
 TEMPLATE_TEST_CASE("bad inputs: multi-scale image flow, release build", "[hardening][acceptance]", float, double) {
   multi_scale_image<TestType>();
 }
+
+}  // namespace residual_continuous_image_test

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+namespace argument_validation_test {
+
 namespace ft = flowtmpl;
 using Catch::Contains;
 using Catch::StartsWith;
@@ -339,3 +341,5 @@ TEST_CASE("bits_per_dim refuses a non-finite log density and a dimension below 1
     CHECK_THAT(t.what, StartsWith("bits_per_dim: the dimension is " + std::to_string(dim) + "; it must be at least 1"));
   }
 }
+
+}  // namespace argument_validation_test

@@ -23,6 +23,8 @@
 #include <random>
 #include <string>
 
+namespace conditional_entry_points_test {
+
 namespace {
 
 using flowtmpl::Affine;
@@ -356,3 +358,5 @@ TEST_CASE("p(x | c) integrates to one (D = 1, the context read through MADE's co
     CHECK(std::abs(integral(d2, c) - 1.0) < 1e-3);
   }
 }
+
+}  // namespace conditional_entry_points_test

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+namespace checkpoint_test {
+
 namespace ft = flowtmpl;
 
 namespace {
@@ -230,3 +232,5 @@ TEST_CASE("checkpoint: from memory as from the file; a hostile file refused from
   CHECK_THROWS_WITH(ft::load_checkpoint(f, ck), Catch::Contains("bytes that a checkpoint of this flow may have"));
   std::remove(ck.c_str());
 }
+
+}  // namespace checkpoint_test

@@ -19,6 +19,8 @@
 
 #include <unistd.h>
 
+namespace idx_test {
+
 namespace {
 
 namespace ft = flowtmpl;
@@ -242,3 +244,5 @@ TEST_CASE("idx: every rejection is one line", "[io][idx]") {
     }
   }
 }
+
+}  // namespace idx_test

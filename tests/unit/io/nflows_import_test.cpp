@@ -49,6 +49,8 @@
 #include <type_traits>
 #include <vector>
 
+namespace nflows_import_test {
+
 namespace {
 
 namespace ft = flowtmpl;
@@ -151,3 +153,5 @@ TEST_CASE("the exporter's refusal of nflows's SimpleRealNVP with batch norm, as 
   INFO(message);
   CHECK_THAT(message, Contains("_transforms.1") && Contains("BatchNorm") && Contains("no batch-norm layer"));
 }
+
+}  // namespace nflows_import_test

@@ -26,6 +26,8 @@
 
 #include <unistd.h>
 
+namespace safetensors_test {
+
 namespace {
 
 namespace ft = flowtmpl;
@@ -959,3 +961,5 @@ TEST_CASE("safetensors: save refuses a non-finite parameter (load would refuse t
   s.base.log_scale[1] = -std::numeric_limits<float>::infinity();
   CHECK_THROWS_WITH(ft::save_bytes(s), Contains("tensor \"base.log_scale\": element 1 is -inf"));
 }
+
+}  // namespace safetensors_test

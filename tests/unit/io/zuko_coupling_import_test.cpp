@@ -17,6 +17,8 @@
 
 #include <string>
 
+namespace zuko_coupling_import_test {
+
 namespace {
 
 namespace ft = flowtmpl;
@@ -68,3 +70,5 @@ TEST_CASE("a zuko coupling file loaded into another coupling flow's type fails w
                     Contains("the file was saved from another flow") && Contains("MLP<8,8>[1->4](ctx=2, act=relu)") &&
                         Contains("ZukoSpline[K=6,B=5,slope=0.001,P=17]"));
 }
+
+}  // namespace zuko_coupling_import_test

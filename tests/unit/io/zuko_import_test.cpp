@@ -42,6 +42,8 @@
 #include <type_traits>
 #include <vector>
 
+namespace zuko_import_test {
+
 namespace {
 
 namespace ft = flowtmpl;
@@ -158,3 +160,5 @@ TEST_CASE("the exporter's refusal of a zuko NAF, as recorded", "[io][zuko]") {
   CHECK_THAT(message,
              Contains("zuko.flows.NAF transform.0") && Contains("univariate MNN has no flowtmpl transformer"));
 }
+
+}  // namespace zuko_import_test

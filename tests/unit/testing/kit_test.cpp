@@ -20,6 +20,8 @@
 #include <limits>
 #include <string>
 
+namespace kit_test {
+
 namespace {
 
 namespace ft = flowtmpl;
@@ -255,3 +257,5 @@ TEMPLATE_TEST_CASE("the kit: the prepared check compares the layer with its real
   CHECK(bad.failed() == bad.failed("prepared"));
   CHECK_THAT(bad.text(), Catch::Contains("prepare(b) computes another forward or log-det"));
 }
+
+}  // namespace kit_test

@@ -10,6 +10,8 @@
 
 #include "support/block_gradient.hpp"
 
+namespace block_gradient_residual_net_test {
+
 namespace ft = flowtmpl;
 
 namespace {
@@ -26,3 +28,5 @@ TEST_CASE("block gradient: ResidualNet couplings with a context agree with the p
   flowtmpl_test::same_conditional_gradient<ft::bind_t<ft::Conditional<3, ft::Flow<ft::StandardNormal, ResNVP>>, 4, double>>(
       1e-10);
 }
+
+}  // namespace block_gradient_residual_net_test

@@ -14,6 +14,8 @@
 #include <cmath>
 #include <vector>
 
+namespace block_gradient_test {
+
 namespace ft = flowtmpl;
 
 namespace {
@@ -70,3 +72,5 @@ TEST_CASE("block gradient: a flow without a conditioner keeps the per-sample pat
   STATIC_REQUIRE(!ft::detail::block_gradient_ok<ft::bind_t<ft::Flow<ft::StandardNormal, ft::compose<ft::ActNorm, ft::LUConv>>, 4, double>>());
   STATIC_REQUIRE(ft::detail::block_gradient_ok<ft::bind_t<ft::Flow<ft::StandardNormal, RealNVP>, 4, double>>());
 }
+
+}  // namespace block_gradient_test

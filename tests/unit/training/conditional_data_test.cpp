@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+namespace conditional_data_test {
+
 namespace ft = flowtmpl;
 
 namespace {
@@ -193,3 +195,5 @@ TEST_CASE("fit with conditional_data: a non-finite context stops training and na
   CHECK_THAT(r.message, Catch::Contains("sample 123") && Catch::Contains("context") && Catch::Contains("component 1"));
   for (double v : flat(f)) CHECK(std::isfinite(v));
 }
+
+}  // namespace conditional_data_test

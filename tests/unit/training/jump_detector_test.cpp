@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+namespace jump_detector_test {
+
 namespace ft = flowtmpl;
 using Catch::Contains;
 
@@ -236,3 +238,5 @@ TEST_CASE("fit: options outside their domain are refused in one sentence", "[tra
   ok.epochs = 1;
   CHECK_NOTHROW(ft::fit(f, x, ok));
 }
+
+}  // namespace jump_detector_test

@@ -12,6 +12,8 @@
 
 #include "support/residual.hpp"
 
+namespace layer_hooks_test {
+
 namespace {
 namespace ft = flowtmpl;
 using flowtmpl_test::largest_normalised_norm;
@@ -62,3 +64,5 @@ TEST_CASE("settle_spectral_norm: the power iteration, or the eigendecomposition 
     CHECK(largest_normalised_norm(b) == Approx(0.97).epsilon(1e-9));
   }
 }
+
+}  // namespace layer_hooks_test

@@ -17,6 +17,9 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
+
+namespace optimizers_test {
+
 #endif
 
 namespace {
@@ -137,3 +140,5 @@ TEST_CASE("adam: a NaN gradient makes its own parameter NaN and leaves the other
     if (i == bad ? !std::isnan(dirty[i]) : std::memcmp(&dirty[i], &clean[i], sizeof(float)) != 0) ++misplaced;
   CHECK(misplaced == 0);
 }
+
+}  // namespace optimizers_test

@@ -10,6 +10,9 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
+
+namespace training_test {
+
 #endif
 
 namespace ft = flowtmpl;
@@ -302,3 +305,5 @@ TEST_CASE("fit rejects empty data and bad options in words", "[training]") {
   F g = ft::make_gradient(f);
   CHECK_THROWS_AS(ft::nll_and_gradient(f, wrong, g), ft::shape_error);
 }
+
+}  // namespace training_test

@@ -15,6 +15,8 @@
 #include "../../../examples/two_moons_data.hpp"
 #include "../../../examples/two_moons_models.hpp"
 
+namespace two_moons_acceptance_test {
+
 namespace ft = flowtmpl;
 
 TEST_CASE("two moons: 10,000 NSF training steps stay finite and learn the moons", "[training][acceptance]") {
@@ -64,3 +66,5 @@ TEST_CASE("two moons: 10,000 NSF training steps stay finite and learn the moons"
   CHECK(gauss > 2.5);
   CHECK(nll < gauss - 0.5);
 }
+
+}  // namespace two_moons_acceptance_test

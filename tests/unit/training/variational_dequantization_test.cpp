@@ -15,6 +15,8 @@
 #include <numbers>
 #include <vector>
 
+namespace variational_dequantization_test {
+
 namespace ft = flowtmpl;
 
 namespace {
@@ -197,3 +199,5 @@ TEST_CASE("on a flow of real-valued data the variational bound starts at the uni
     direct += ft::bits_per_dim(ft::log_prob(m, ft::dequantization_draw<D>(q, px, seed).v).mean(), D);
   REQUIRE(b == Approx(direct / 10).epsilon(1e-12));
 }
+
+}  // namespace variational_dequantization_test

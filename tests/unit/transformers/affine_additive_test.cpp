@@ -12,6 +12,8 @@
 #include <random>
 #include <type_traits>
 
+namespace affine_additive_test {
+
 namespace {
 namespace ft = flowtmpl;
 template <class S>
@@ -180,3 +182,5 @@ TEMPLATE_TEST_CASE("Additive is volume preserving: y = x + t, log-det exactly 0"
   S ld;
   CHECK(t.forward(0, S(2), &p0, ld) == S(2));
 }
+
+}  // namespace affine_additive_test

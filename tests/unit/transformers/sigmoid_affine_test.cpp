@@ -12,6 +12,8 @@
 #include <iomanip>
 #include <vector>
 
+namespace sigmoid_affine_test {
+
 TEST_CASE("SigmoidAffine is nflows's AffineCouplingTransform", "[affine][nflows][reference]") {
   using flowtmpl_test::close;
   using flowtmpl_test::doubles;
@@ -42,3 +44,5 @@ TEST_CASE("SigmoidAffine is nflows's AffineCouplingTransform", "[affine][nflows]
   CHECK(std::abs(T{}.forward(0, 1.7, p, l) - 1.7) <= 1e-15);
   CHECK(std::abs(l) <= 1e-15);
 }
+
+}  // namespace sigmoid_affine_test

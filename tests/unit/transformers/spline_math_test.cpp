@@ -15,6 +15,8 @@
 #include <random>
 #include <vector>
 
+namespace spline_math_test {
+
 namespace {
 
 namespace ft = flowtmpl;
@@ -645,3 +647,5 @@ TEMPLATE_TEST_CASE("BoundedSpline: outside [Lo, Hi] the result is NaN", "[transf
   CHECK(std::isnan(spline_t<S>{}.forward(0, lim::quiet_NaN(), q.data(), ld)));
   CHECK(std::isnan(spline_t<S>{}.inverse(0, lim::quiet_NaN(), q.data(), ld)));
 }
+
+}  // namespace spline_math_test

@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+namespace spline_nflows_options_test {
+
 namespace {
 namespace ft = flowtmpl;
 using flowtmpl_test::close;
@@ -247,3 +249,5 @@ TEST_CASE("Spline with width and height divisors is nflows's spline coupling who
   const double x0 = doubles(data.at("forward").at("inputs"))[0];
   CHECK(std::abs(U{}.forward(0, x0, p0.data(), l0) - T{}.forward(0, x0, p0.data(), l1)) > 1e-6);
 }
+
+}  // namespace spline_nflows_options_test

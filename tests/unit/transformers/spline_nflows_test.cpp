@@ -45,6 +45,8 @@
 #include <utility>
 #include <vector>
 
+namespace spline_nflows_test {
+
 namespace {
 
 using json = nlohmann::json;
@@ -379,3 +381,5 @@ TEST_CASE("nflows unconstrained_rational_quadratic_spline (linear tails) is Spli
                                                st.inverse_random_ld}) <= tol;
   CHECK(all_within_tolerance);
 }
+
+}  // namespace spline_nflows_test

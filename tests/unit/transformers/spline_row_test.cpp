@@ -16,6 +16,9 @@
 #include <limits>
 #include <random>
 #include <vector>
+
+namespace spline_row_test {
+
 using flowtmpl::direction;
 
 namespace {
@@ -162,3 +165,5 @@ TEST_CASE("Spline's row form equals its per-sample forward and inverse, double",
   check_row<double, direction::forward>(1e-9);
   check_row<double, direction::inverse>(1e-9);
 }
+
+}  // namespace spline_row_test

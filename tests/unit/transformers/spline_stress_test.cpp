@@ -23,6 +23,9 @@
 #include <random>
 #include <string>
 #include <vector>
+
+namespace spline_stress_test {
+
 using flowtmpl::direction;
 
 namespace {
@@ -363,3 +366,5 @@ TEMPLATE_TEST_CASE("the spline inverse stays inside the bin of its input, and in
   CHECK(outside_bound == 0);
   CHECK(round_trip_off == 0);
 }
+
+}  // namespace spline_stress_test

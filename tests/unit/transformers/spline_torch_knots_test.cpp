@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+namespace spline_torch_knots_test {
+
 namespace {
 namespace ft = flowtmpl;
 using flowtmpl_test::doubles;
@@ -110,3 +112,5 @@ TEST_CASE("torch_cpu_exp: exact at the ends of its range, NaN and the overflow t
     CHECK(std::abs(a - b) <= 2.3e-16 * b);
   }
 }
+
+}  // namespace spline_torch_knots_test

@@ -30,6 +30,8 @@
 #include <sstream>
 #include <string>
 
+namespace transformer_grad_test {
+
 namespace {
 
 namespace ft = flowtmpl;
@@ -774,3 +776,5 @@ TEST_CASE("transformer derivatives: identity parameters give the identity's deri
   }
   for (const double x : {-1.0, -0.3, 0.0, 0.7, 2.0}) check(ft::BoundedSpline<8, -1.0, 2.0>{}, x);
 }
+
+}  // namespace transformer_grad_test

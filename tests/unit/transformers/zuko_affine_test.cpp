@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+namespace zuko_affine_test {
+
 TEST_CASE("ZukoAffine is zuko's MonotonicAffineTransform", "[affine][zuko][reference]") {
   using flowtmpl_test::close;
   using flowtmpl_test::doubles;
@@ -36,3 +38,5 @@ TEST_CASE("ZukoAffine is zuko's MonotonicAffineTransform", "[affine][zuko][refer
   }
   CHECK(points == 3 * 2 * 64);
 }
+
+}  // namespace zuko_affine_test

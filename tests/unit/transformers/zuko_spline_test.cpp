@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+namespace zuko_spline_test {
+
 namespace {
 namespace ft = flowtmpl;
 using flowtmpl_test::close;
@@ -123,3 +125,5 @@ TEST_CASE("ZukoSpline: zero parameters are the identity; a tail input is copied"
   CHECK(ld == 0.0);
   CHECK(std::isnan(t.forward(0, std::nan(""), p, ld)));
 }
+
+}  // namespace zuko_spline_test
