@@ -9,7 +9,7 @@
 //       Matrix, a block of one, a Map), else evaluated once into a temporary; a wrong
 //       scalar or a wrong static row count is a compile-time diagnostic, a wrong run-time
 //       row count throws shape_error.
-//   detail::prepared_for_call(b)      flowtmpl::prepare(b) in one heap allocation, read
+//   detail::prepared_for_call(b)     flowtmpl::prepare(b) in one heap allocation, read
 //       by all the threads of a call; b itself, without a copy, where preparing changes
 //       nothing (prepare(b) has b's own type: no layer precomputes anything).
 //   detail::context_view<T>(Ctx, n, what)  the same for the context batch of a
