@@ -257,7 +257,10 @@ struct mlp_conditioner : parameter_walkers<mlp_conditioner<In, Out, C, S, Act, H
   template <class GB>
   Eigen::Matrix<S, In, Eigen::Dynamic> backward_block(const block_tape& t, const GB& G, mlp_conditioner& grad,
                                                       context_block* GC = nullptr) const {
-    return backward_block_layer<layers - 1>(t, row_block<Out>(G), grad, GC);
+    if constexpr (std::is_same_v<GB, row_block<Out>>)
+      return backward_block_layer<layers - 1>(t, G, grad, GC);
+    else
+      return backward_block_layer<layers - 1>(t, row_block<Out>(G), grad, GC);
   }
   // g: the cotangents of layer L's output (row-major)
   template <int L, class G>

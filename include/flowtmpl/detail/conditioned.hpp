@@ -198,30 +198,61 @@ struct conditioned_ops : parameter_walkers<Derived> {
                             const context_block* Ctx = nullptr, context_block* GC = nullptr) const {
     constexpr int F = Transformer::features, P = Transformer::params_per_feature;
     const auto& net = self().network();
-    const Eigen::Index n = V.cols();
-    // the per-column loop reads every column's F P parameters contiguously
+    (void)Ctx;  // the context's part of the network is on the tape
+    const auto backward = [&](const auto& gtheta) {
+      if constexpr (C > 0) {
+        return net.backward_block(rec.tape, gtheta, grad.network(), GC);
+      } else {
+        (void)GC;
+        return net.backward_block(rec.tape, gtheta, grad.network());
+      }
+    };
     using Theta = std::remove_cvref_t<decltype(rec.theta)>;
-    Eigen::Matrix<S, F * P, Eigen::Dynamic> columns;
-    if constexpr (Theta::IsRowMajor) columns = rec.theta;
-    const S* theta = Theta::IsRowMajor ? columns.data() : rec.theta.data();
-    const Eigen::Index stride = Theta::IsRowMajor ? Eigen::Index(F * P) : rec.theta.rows();
-    Eigen::Matrix<S, F * P, Eigen::Dynamic> gtheta = Eigen::Matrix<S, F * P, Eigen::Dynamic>::Zero(F * P, n);
-    for (Eigen::Index col = 0; col < n; ++col) {
+    // with the transformer's row form, the parameters' cotangents in the storage order
+    // of the network's output (F P x n)
+    using GTheta = Eigen::Matrix<S, F * P, Eigen::Dynamic, Theta::IsRowMajor ? Eigen::RowMajor : Eigen::ColMajor>;
+    if constexpr (requires(Eigen::Matrix<S, 1, Eigen::Dynamic>& g, GTheta& gtheta) {
+                    self().transformer.template vjp_row<Dir>(0, V.row(0), rec.theta, 0, g, gld, gtheta,
+                                                             &grad.transformer);
+                  }) {
+      // one feature over the whole block at a time
+      GTheta gtheta = GTheta::Zero(F * P, V.cols());
+      Eigen::Matrix<S, 1, Eigen::Dynamic> g(V.cols());
+      for (int i = 0; i < F; ++i) {
+        const int j = row_of(i);
+        g = G.row(j);
+        self().transformer.template vjp_row<Dir>(i, V.row(j), rec.theta, Eigen::Index(i) * P, g, gld, gtheta,
+                                                 &grad.transformer);
+        G.row(j) = g;
+      }
+      return backward(gtheta);
+    } else {
+      return backward(vjp_per_column<Dir>(rec.theta, V, G, gld, grad, row_of));
+    }
+  }
+
+  // network_vjp_recorded's transformer part for a transformer without a row form:
+  // transformer_vjp<Dir> per column and feature; returns the parameters' cotangents
+  // (F P x n).
+  template <direction Dir, class Theta, class RowOf>
+  auto vjp_per_column(const Theta& theta_block, const Eigen::Matrix<S, D, Eigen::Dynamic>& V,
+                      Eigen::Matrix<S, D, Eigen::Dynamic>& G, S gld, Derived& grad, RowOf row_of) const {
+    constexpr int F = Transformer::features, P = Transformer::params_per_feature;
+    // every column's F P parameters and their cotangents contiguous
+    Eigen::Matrix<S, F * P, Eigen::Dynamic> columns, gcolumns = Eigen::Matrix<S, F * P, Eigen::Dynamic>::Zero(F * P, V.cols());
+    if constexpr (Theta::IsRowMajor) columns = theta_block;
+    const S* theta = Theta::IsRowMajor ? columns.data() : theta_block.data();
+    const Eigen::Index stride = Theta::IsRowMajor ? Eigen::Index(F * P) : theta_block.rows();
+    for (Eigen::Index col = 0; col < V.cols(); ++col) {
       const S* th = theta + col * stride;
-      S* gth = gtheta.data() + col * gtheta.rows();
+      S* gth = gcolumns.data() + col * gcolumns.rows();
       for (int i = 0; i < F; ++i) {
         const int j = row_of(i);
         G(j, col) = transformer_vjp<Dir>(self().transformer, i, V(j, col), th + i * P, G(j, col), gld, gth + i * P,
                                          &grad.transformer);
       }
     }
-    if constexpr (C > 0) {
-      return net.backward_block(rec.tape, gtheta, grad.network(), GC);
-    } else {
-      (void)Ctx;
-      (void)GC;
-      return net.backward_block(rec.tape, gtheta, grad.network());
-    }
+    return gcolumns;
   }
 
   static constexpr interval<S> forward_domain()
