@@ -32,6 +32,13 @@ using Mixed = ft::compose<ft::InverseAutoregressive<ft::Affine, ft::MADE<16, 16>
                           ft::MaskedAutoregressive<ft::Affine, ft::ResidualMADE<16, 2>>, ft::ActNorm, ft::LUConv,
                           ft::Coupling<ft::Spline<4, 3.0>, ft::MLP<16>, ft::mask::odd>>;
 
+// a transformer with parameters of its own (the learnable bound), in a coupling and in
+// MADE: the row form of its vjp adds the bound's cotangents per column
+using LearnableBound = ft::compose<ft::Coupling<ft::BoundedAffine<2.0, ft::affine_bound::learnable>, ft::MLP<16>>,
+                                   ft::Permute<ft::Reverse>,
+                                   ft::MaskedAutoregressive<ft::BoundedAffine<2.0, ft::affine_bound::learnable>,
+                                                            ft::MADE<16>>>;
+
 using flowtmpl_test::same_conditional_gradient;
 using flowtmpl_test::same_gradient;
 
@@ -43,7 +50,7 @@ using CondNSF = ft::compose<ft::Coupling<ft::Spline<8, 3.0>, ft::MLP<32, 32>>, f
                             ft::Coupling<ft::Affine, ft::MLP<16>::with<ft::act::tanh>>>;
 }  // namespace
 
-TEST_CASE("block gradient: RealNVP, Glow, NSF, MAF and a mixed chain, double, agree with the per-sample path",
+TEST_CASE("block gradient: RealNVP, Glow, NSF, MAF, a mixed chain and learnable bounds, double, agree with the per-sample path",
           "[training][gradient]") {
   same_gradient<ft::bind_t<ft::Flow<ft::StandardNormal, RealNVP>, 8, double>>(1e-10);
   same_gradient<ft::bind_t<ft::Flow<ft::StandardNormal, Glow>, 8, double>>(1e-10);
@@ -51,6 +58,7 @@ TEST_CASE("block gradient: RealNVP, Glow, NSF, MAF and a mixed chain, double, ag
   same_gradient<ft::bind_t<ft::Flow<ft::StandardNormal, MAF>, 8, double>>(1e-10);
   same_gradient<ft::bind_t<ft::Flow<ft::DiagonalNormal, Mixed>, 4, double>>(1e-10);
   same_gradient<ft::bind_t<ft::Flow<ft::StandardNormal, RealNVP>, 2, double>>(1e-10);
+  same_gradient<ft::bind_t<ft::Flow<ft::StandardNormal, LearnableBound>, 4, double>>(1e-10);
 }
 
 TEST_CASE("block gradient: conditional flows, with and without an embedding, agree with the per-sample path",
