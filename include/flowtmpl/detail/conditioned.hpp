@@ -211,19 +211,16 @@ struct conditioned_ops : parameter_walkers<Derived> {
     // with the transformer's row form, the parameters' cotangents in the storage order
     // of the network's output (F P x n)
     using GTheta = Eigen::Matrix<S, F * P, Eigen::Dynamic, Theta::IsRowMajor ? Eigen::RowMajor : Eigen::ColMajor>;
-    if constexpr (requires(Eigen::Matrix<S, 1, Eigen::Dynamic>& g, GTheta& gtheta) {
-                    self().transformer.template vjp_row<Dir>(0, V.row(0), rec.theta, 0, g, gld, gtheta,
+    if constexpr (requires(GTheta& gtheta) {
+                    self().transformer.template vjp_row<Dir>(0, V.row(0), rec.theta, 0, G.row(0), gld, gtheta,
                                                              &grad.transformer);
                   }) {
-      // one feature over the whole block at a time
+      // one feature over the whole block at a time, G's row j replaced in place
       GTheta gtheta = GTheta::Zero(F * P, V.cols());
-      Eigen::Matrix<S, 1, Eigen::Dynamic> g(V.cols());
       for (int i = 0; i < F; ++i) {
         const int j = row_of(i);
-        g = G.row(j);
-        self().transformer.template vjp_row<Dir>(i, V.row(j), rec.theta, Eigen::Index(i) * P, g, gld, gtheta,
+        self().transformer.template vjp_row<Dir>(i, V.row(j), rec.theta, Eigen::Index(i) * P, G.row(j), gld, gtheta,
                                                  &grad.transformer);
-        G.row(j) = g;
       }
       return backward(gtheta);
     } else {

@@ -117,13 +117,13 @@ struct tanh_bounded_affine_ops {
     const S c = static_cast<const Derived&>(*this).bound(i);
     // contiguous copies, as in apply_row
     const A r = theta.row(first).array(), z = r / c;
-    const A scale = (c * z.tanh()).exp();
+    const A s = c * z.tanh(), scale = s.exp();
     const A a = (S(-2) * z.abs()).exp();
     const A ds_dr = S(4) * a / ((S(1) + a) * (S(1) + a));  // sech^2(r / c), as sech_squared
     A gy = g.array();
     A x = v.array();
     if constexpr (Dir == direction::inverse) {
-      x = (x - theta.row(first + 1).array()) * (-(c * z.tanh())).exp();  // the forward's input
+      x = (x - theta.row(first + 1).array()) * (-s).exp();  // the forward's input
       gy = gy / scale;
     }
     // wy dy/dr + wld dld/dr, dy/dr = exp(s) x sech^2, dld/dr = sech^2, (wy, wld) = +-(gy, gld)
