@@ -49,6 +49,7 @@
 
 #include "../detail/interval.hpp"
 #include "../detail/rq_spline.hpp"
+#include "spline_row.hpp"
 #include "transformer.hpp"
 
 namespace flowtmpl {
@@ -65,115 +66,6 @@ consteval bool valid_spline_options() {
 template <spline_options O>
 inline double identity_derivative_raw() {
   return O.identity_init ? 0.0 : std::log(std::expm1(1.0 - O.min_derivative));
-}
-
-// ---- the row form (host): one feature of a block of samples at once ----------------
-// The per-sample formulas of detail/rq_spline.hpp over a row of n samples as Eigen
-// arrays (vectorized exp, log, log1p, sqrt; the bin's quantities gathered by selects),
-// in the same order of operations, so the results agree with the per-sample ones to a
-// few ulp (the vectorized functions against libm's).
-template <class S>
-using rq_row = Eigen::Array<S, 1, Eigen::Dynamic>;
-
-// rq_cumulative over a row: out[0..K] the knots of every column from the K rows of
-// theta from row `first` on.
-template <class S, int K, class Theta>
-void rq_cumulative_row(const Theta& theta, Eigen::Index first, S min_size, S lo, S hi, std::array<rq_row<S>, K + 1>& out) {
-  std::array<rq_row<S>, K> e;
-  for (int k = 0; k < K; ++k) e[k] = theta.row(first + k).array();  // contiguous copies
-  rq_row<S> m = e[0];
-  for (int k = 1; k < K; ++k) m = (e[k] > m).select(e[k], m);
-  for (int k = 0; k < K; ++k) e[k] = (e[k] - m).exp();
-  rq_row<S> lane[4];
-  for (int l = 0; l < 4; ++l) lane[l] = rq_row<S>::Zero(m.cols());
-  for (int k = 0; k < K; ++k) lane[k % 4] += e[k];
-  const rq_row<S> sum = ((lane[0] + lane[1]) + lane[2]) + lane[3];
-  const S mix = S(1) - min_size * S(K);
-  rq_row<S> acc = rq_row<S>::Zero(m.cols());
-  out[0] = rq_row<S>::Constant(m.cols(), lo);
-  for (int k = 0; k < K - 1; ++k) {
-    acc += min_size + mix * (e[k] / sum);
-    out[k + 1] = (hi - lo) * acc + lo;
-  }
-  out[K] = rq_row<S>::Constant(m.cols(), hi);
-}
-
-// torch_softplus over a row
-template <class S>
-rq_row<S> rq_softplus_row(const rq_row<S>& u, S beta) {
-  const rq_row<S> bu = beta * u;
-  return (bu > S(20)).select(u, (bu.min(S(20)).exp()).log1p() / beta);
-}
-
-// rq_forward (direction::forward) or rq_inverse of the linear-tail spline on [-B, B] over a row:
-// v in place (inputs outside [-B, B], and NaN, copied), log-dets added to ld.
-template <class S, int K, direction Dir, class V, class Theta, class L>
-void rq_tails_row(V&& v, const Theta& theta, Eigen::Index first, S B, const spline_options& st, L&& ld) {
-  using A = rq_row<S>;
-  const A in = v.array();
-  const Eigen::Index n = in.cols();
-  std::array<A, K + 1> kx, ky;
-  rq_cumulative_row<S, K>(theta, first, S(st.min_bin_width), -B, B, kx);
-  rq_cumulative_row<S, K>(theta, first + K, S(st.min_bin_height), -B, B, ky);
-  // the bin (rq_bin): the number of interior knots <= the input
-  const std::array<A, K + 1>& ref = Dir == direction::forward ? kx : ky;
-  A bin = A::Zero(n);
-  for (int j = 1; j < K; ++j) bin += (in >= ref[j]).template cast<S>();
-  // the bin's knots, and the raw derivative parameters at its ends (interior knots
-  // j = 1 .. K-1 read row first + 2K + j - 1; the ends have derivative 1)
-  A x0 = kx[0], x1 = kx[1], y0 = ky[0], y1 = ky[1];
-  A u0 = A::Zero(n), u1 = theta.row(first + 2 * K).array();
-  for (int j = 1; j < K; ++j) {
-    const auto here = bin == S(j);
-    x0 = here.select(kx[j], x0);
-    x1 = here.select(kx[j + 1], x1);
-    y0 = here.select(ky[j], y0);
-    y1 = here.select(ky[j + 1], y1);
-    u0 = here.select(A(theta.row(first + 2 * K + j - 1).array()), u0);
-    if (j + 1 < K) u1 = here.select(A(theta.row(first + 2 * K + j).array()), u1);
-  }
-  const S beta = rq_softplus_beta<S>(st);
-  const S min_d = S(st.min_derivative);
-  const S end = rq_end_derivative<S>(st);
-  const A d0 = (bin == S(0)).select(end, min_d + rq_softplus_row<S>(u0, beta));
-  const A d1 = (bin == S(K - 1)).select(end, min_d + rq_softplus_row<S>(u1, beta));
-  const A w = x1 - x0, h = y1 - y0, s = h / w;
-  A out, l;
-  if constexpr (Dir == direction::forward) {
-    const A theta_ = ((in - x0) / w).max(S(0)).min(S(1));
-    const A t1 = S(1) - theta_, tt = theta_ * t1;
-    const A den = s * (t1 * t1 + theta_ * theta_) + (d0 + d1) * tt;
-    const A dnum = d1 * theta_ * theta_ + S(2) * s * tt + d0 * t1 * t1;
-    l = S(2) * s.log() + dnum.log() - S(2) * den.log();
-    const A num = h * (s * theta_ * theta_ + d0 * theta_ * t1);
-    out = (y0 + num / den).min(y1).max(y0);
-  } else {
-    const A delta = (in - y0).max(S(0)).min(h);
-    const auto from_top = delta > S(0.5) * h;
-    const A e = from_top.select(y1 - in, delta).max(S(0)).min(h);
-    const A e0 = from_top.select(d1, d0), e1 = from_top.select(d0, d1);
-    const A m = e0 + e1 - S(2) * s;
-    const A b = h * e0 - e * m;
-    const A c = -s * e;
-    const A a = h * s - b;
-    // as the per-sample path: a NaN discriminant counts as 0, and +inf (b * b overflows
-    // for derivatives near 1e19 in float) keeps its root +inf: Eigen's vectorised float
-    // sqrt computes x * rsqrt(x), NaN at +inf
-    const A disc = b * b - S(4) * a * c;
-    const A positive = (disc > S(0)).select(disc, S(0));
-    const A r = (positive == std::numeric_limits<S>::infinity()).select(positive, positive.sqrt());
-    const A t = (c == S(0)).select(S(0), (b >= S(0)).select((S(2) * c) / (-b - r), (-b + r) / (S(2) * a)))
-                    .max(S(0))
-                    .min(S(1));
-    const A t1 = S(1) - t, tt = t * t1;
-    const A den = s * (t1 * t1 + t * t) + (e0 + e1) * tt;
-    const A dnum = e1 * t * t + S(2) * s * tt + e0 * t1 * t1;
-    l = -(S(2) * s.log() + dnum.log() - S(2) * den.log());
-    out = from_top.select(x1 - t * w, x0 + t * w).max(x0).min(x1);
-  }
-  const auto inside = (in >= -B) && (in <= B);
-  v = inside.select(out, in).matrix();
-  ld.array() += inside.select(l, S(0));
 }
 
 template <int N, class S, int K, double B, spline_options O>
@@ -218,7 +110,7 @@ struct spline_transformer {
   }
   // Feature i of a block of samples at once (host: the block path of couplings and MADE
   // layers): v (1 x n) in place, its raw parameters in rows first .. first + 3K - 2 of
-  // theta, the log-dets added to ld (rq_tails_row).
+  // theta, the log-dets added to ld (rq_tails_row, spline_row.hpp).
   // (With spline_knots::as_torch_cpu or a divisor there is no row form: the block path
   // then takes the per-sample formulas column by column.)
   template <direction Dir, class V, class Theta, class L>
