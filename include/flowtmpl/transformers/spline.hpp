@@ -118,6 +118,18 @@ struct spline_transformer {
   void apply_row(int, V&& v, const Theta& theta, Eigen::Index first, L&& ld) const {
     rq_tails_row<S, K, Dir>(v, theta, first, S(B), O, ld);
   }
+  // transformer_vjp<Dir> of feature i over a block of samples at once (the block gradient
+  // of couplings and MADE layers; detail/conditioned.hpp): v (1 x n) the input row in
+  // direction Dir, g (1 x n) the output's cotangents on entry and the input's on return,
+  // gld every sample's log-det cotangent; the parameters' cotangents are added into rows
+  // first .. first + 3K - 2 of gtheta (rq_vjp_row, spline_row.hpp). A Spline has no
+  // parameters of its own: grad is not read.
+  template <direction Dir, class V, class Theta, class G, class GTheta>
+    requires(O.knots == spline_knots::fast && O.width_divisor == 1.0 && O.height_divisor == 1.0)
+  void vjp_row(int, const V& v, const Theta& theta, Eigen::Index first, G&& g, S gld, GTheta& gtheta,
+               spline_transformer*) const {
+    rq_vjp_row<S, K, Dir>(v, theta, first, g, gld, gtheta, S(B), O);
+  }
   // forward's y and ld, their derivatives in x and in every raw parameter (the formulas
   // in detail/rq_spline.hpp); in the tails y = x, ld = 0 and every parameter's is 0.
   FLOWTMPL_HOST_DEVICE transformer_derivatives<S> derivatives(int, S x, const S* p, S* dy_dp, S* dld_dp) const {

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -251,6 +252,38 @@ TEST_CASE("Spline's row form is NaN where the per-sample form is, with a NaN par
   check_nan_parameters<float, direction::inverse>();
   check_nan_parameters<double, direction::forward>();
   check_nan_parameters<double, direction::inverse>();
+}
+
+// rq_sqrt, the inverse's square root over a chunk, is std::sqrt's value in every lane:
+// over all float exponents (denormals, the largest finite, +inf) and 0; NaN for NaN
+template <class S>
+void check_sqrt() {
+  namespace fd = flowtmpl::detail;
+  constexpr int W = fd::rq_lanes<S>;
+  std::mt19937_64 g(3);
+  std::uniform_real_distribution<double> mant(1.0, 2.0);
+  using lim = std::numeric_limits<S>;
+  std::vector<S> xs = {S(0), lim::denorm_min(), lim::min(), lim::max(), lim::infinity(), lim::quiet_NaN()};
+  for (int e = lim::min_exponent - lim::digits; e < lim::max_exponent; ++e)
+    for (int k = 0; k < 8; ++k) xs.push_back(std::ldexp(S(mant(g)), e - 1));
+  long differ = 0;
+  for (std::size_t i = 0; i < xs.size(); i += W) {
+    S in[W], out[W];
+    for (int l = 0; l < W; ++l) in[l] = xs[std::min(xs.size() - 1, i + std::size_t(l))];
+    Eigen::internal::pstoreu(out, fd::rq_sqrt(Eigen::internal::ploadu<fd::rq_packet<S>>(in)));
+    for (int l = 0; l < W; ++l) {
+      const S ref = std::sqrt(in[l]);
+      differ += std::isnan(ref) ? !std::isnan(out[l]) : out[l] != ref;
+    }
+  }
+  INFO(xs.size() << " values, " << W << " lanes");
+  CHECK(xs.size() > 2000);
+  CHECK(differ == 0);
+}
+
+TEST_CASE("The row form's square root is correctly rounded", "[transformers][spline][row]") {
+  check_sqrt<float>();
+  check_sqrt<double>();
 }
 
 TEST_CASE("Spline's row form on rows of every chunk shape, in either parameter order", "[transformers][spline][row]") {
