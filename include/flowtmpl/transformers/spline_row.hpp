@@ -202,6 +202,20 @@ inline void rq_tails_chunk(const P& in, const P* th, S B, const spline_options& 
   rq_spline_chunk<S, K, Dir>(in, rq_knots_chunk<S, K>(th, B, st), th, B, st, result, log_det);
 }
 
+// The columns c0 .. c0 + lanes - 1 of a row (any stride) as one packet, the lanes past
+// them 0; and of the Q rows first .. first + Q - 1 of theta (either storage order).
+template <class S, class Row>
+inline rq_packet<S> rq_load_lanes(const Row& row, Eigen::Index c0, int lanes) {
+  S buf[rq_lanes<S>];
+  for (int i = 0; i < lanes; ++i) buf[i] = row(c0 + i);
+  for (int i = lanes; i < rq_lanes<S>; ++i) buf[i] = S(0);
+  return Eigen::internal::ploadu<rq_packet<S>>(buf);
+}
+template <class S, int Q, class Theta>
+inline void rq_load_parameters(const Theta& theta, Eigen::Index first, Eigen::Index c0, int lanes, rq_packet<S>* th) {
+  for (int q = 0; q < Q; ++q) th[q] = rq_load_lanes<S>(theta.row(first + q), c0, lanes);
+}
+
 // rq_tails_chunk over a row: v (1 x n, any stride) in place, the raw parameters of
 // every column in rows first .. first + 3K - 2 of theta (either storage order), the
 // log-dets added to ld.
@@ -212,19 +226,13 @@ void rq_tails_row(V&& v, const Theta& theta, Eigen::Index first, S B, const spli
   constexpr int W = rq_lanes<S>;
   constexpr int Q = 3 * K - 1;
   const Eigen::Index n = v.cols();
-  S th_lanes[Q][W], in_lanes[W], out_lanes[W], ld_lanes[W];
+  S out_lanes[W], ld_lanes[W];
   P th[Q];
   for (Eigen::Index c0 = 0; c0 < n; c0 += W) {
     const int lanes = int(std::min<Eigen::Index>(W, n - c0));
-    for (int q = 0; q < Q; ++q) {
-      for (int i = 0; i < lanes; ++i) th_lanes[q][i] = theta(first + q, c0 + i);
-      for (int i = lanes; i < W; ++i) th_lanes[q][i] = S(0);
-      th[q] = ei::ploadu<P>(th_lanes[q]);
-    }
-    for (int i = 0; i < lanes; ++i) in_lanes[i] = v(c0 + i);
-    for (int i = lanes; i < W; ++i) in_lanes[i] = S(0);
+    rq_load_parameters<S, Q>(theta, first, c0, lanes, th);
     P out, l;
-    rq_tails_chunk<S, K, Dir>(ei::ploadu<P>(in_lanes), th, B, st, out, l);
+    rq_tails_chunk<S, K, Dir>(rq_load_lanes<S>(v, c0, lanes), th, B, st, out, l);
     ei::pstoreu(out_lanes, out);
     ei::pstoreu(ld_lanes, l);
     for (int i = 0; i < lanes; ++i) {
@@ -388,30 +396,22 @@ void rq_vjp_row(const V& v, const Theta& theta, Eigen::Index first, G&& g, S gld
   constexpr int W = rq_lanes<S>;
   constexpr int Q = 3 * K - 1;
   const Eigen::Index n = v.cols();
-  S lanes_of[Q][W], v_lanes[W], g_lanes[W];
+  S g_lanes[W], gth_lanes[W];
   P th[Q], gth[Q];
   for (Eigen::Index c0 = 0; c0 < n; c0 += W) {
     const int lanes = int(std::min<Eigen::Index>(W, n - c0));
-    for (int q = 0; q < Q; ++q) {
-      for (int i = 0; i < lanes; ++i) lanes_of[q][i] = theta(first + q, c0 + i);
-      for (int i = lanes; i < W; ++i) lanes_of[q][i] = S(0);
-      th[q] = ei::ploadu<P>(lanes_of[q]);
-    }
-    for (int i = 0; i < lanes; ++i) {
-      v_lanes[i] = v(c0 + i);
-      g_lanes[i] = g(c0 + i);
-    }
-    for (int i = lanes; i < W; ++i) v_lanes[i] = g_lanes[i] = S(0);
-    const P g_in = rq_vjp_chunk<S, K, Dir>(ei::ploadu<P>(v_lanes), th, ei::ploadu<P>(g_lanes), gld, B, st, gth);
+    rq_load_parameters<S, Q>(theta, first, c0, lanes, th);
+    const P g_in = rq_vjp_chunk<S, K, Dir>(rq_load_lanes<S>(v, c0, lanes), th, rq_load_lanes<S>(g, c0, lanes), gld, B,
+                                           st, gth);
     ei::pstoreu(g_lanes, g_in);
     for (int i = 0; i < lanes; ++i) g(c0 + i) = g_lanes[i];
     for (int q = 0; q < Q; ++q) {
-      ei::pstoreu(lanes_of[q], gth[q]);
+      ei::pstoreu(gth_lanes, gth[q]);
       for (int i = 0; i < lanes; ++i) {
         if constexpr (Dir == direction::forward)
-          gtheta(first + q, c0 + i) += lanes_of[q][i];
+          gtheta(first + q, c0 + i) += gth_lanes[i];
         else
-          gtheta(first + q, c0 + i) -= lanes_of[q][i];
+          gtheta(first + q, c0 + i) -= gth_lanes[i];
       }
     }
   }
