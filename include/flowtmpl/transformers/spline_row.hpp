@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "../detail/eigen.hpp"
 #include "../detail/rq_spline.hpp"
@@ -202,14 +203,51 @@ inline void rq_tails_chunk(const P& in, const P* th, S B, const spline_options& 
   rq_spline_chunk<S, K, Dir>(in, rq_knots_chunk<S, K>(th, B, st), th, B, st, result, log_det);
 }
 
+// Whether a row's coefficients are contiguous in memory (a row of a row-major block):
+// a whole chunk of it is then one unaligned vector load or store.
+template <class Row>
+inline constexpr bool rq_contiguous_row = bool(std::remove_cvref_t<Row>::Flags & Eigen::DirectAccessBit) &&
+                                          std::remove_cvref_t<Row>::InnerStrideAtCompileTime == 1;
+
 // The columns c0 .. c0 + lanes - 1 of a row (any stride) as one packet, the lanes past
 // them 0; and of the Q rows first .. first + Q - 1 of theta (either storage order).
 template <class S, class Row>
 inline rq_packet<S> rq_load_lanes(const Row& row, Eigen::Index c0, int lanes) {
+  if constexpr (rq_contiguous_row<Row>)
+    if (lanes == rq_lanes<S>) return Eigen::internal::ploadu<rq_packet<S>>(row.data() + c0);
   S buf[rq_lanes<S>];
   for (int i = 0; i < lanes; ++i) buf[i] = row(c0 + i);
   for (int i = lanes; i < rq_lanes<S>; ++i) buf[i] = S(0);
   return Eigen::internal::ploadu<rq_packet<S>>(buf);
+}
+// The first `lanes` lanes of x into the columns c0 .. of a row: written (Op::assign) or
+// added to or subtracted from what is there
+enum class rq_store_op { assign, add, subtract };
+template <class S, rq_store_op Op, class Row>
+inline void rq_store_lanes(Row&& row, Eigen::Index c0, int lanes, const rq_packet<S>& x) {
+  namespace ei = Eigen::internal;
+  if constexpr (rq_contiguous_row<Row>) {
+    if (lanes == rq_lanes<S>) {
+      S* p = row.data() + c0;
+      if constexpr (Op == rq_store_op::assign)
+        ei::pstoreu(p, x);
+      else if constexpr (Op == rq_store_op::add)
+        ei::pstoreu(p, ei::padd(ei::ploadu<rq_packet<S>>(p), x));
+      else
+        ei::pstoreu(p, ei::psub(ei::ploadu<rq_packet<S>>(p), x));
+      return;
+    }
+  }
+  S buf[rq_lanes<S>];
+  ei::pstoreu(buf, x);
+  for (int i = 0; i < lanes; ++i) {
+    if constexpr (Op == rq_store_op::assign)
+      row(c0 + i) = buf[i];
+    else if constexpr (Op == rq_store_op::add)
+      row(c0 + i) += buf[i];
+    else
+      row(c0 + i) -= buf[i];
+  }
 }
 template <class S, int Q, class Theta>
 inline void rq_load_parameters(const Theta& theta, Eigen::Index first, Eigen::Index c0, int lanes, rq_packet<S>* th) {
@@ -221,24 +259,18 @@ inline void rq_load_parameters(const Theta& theta, Eigen::Index first, Eigen::In
 // log-dets added to ld.
 template <class S, int K, direction Dir, class V, class Theta, class L>
 void rq_tails_row(V&& v, const Theta& theta, Eigen::Index first, S B, const spline_options& st, L&& ld) {
-  namespace ei = Eigen::internal;
   using P = rq_packet<S>;
   constexpr int W = rq_lanes<S>;
   constexpr int Q = 3 * K - 1;
   const Eigen::Index n = v.cols();
-  S out_lanes[W], ld_lanes[W];
   P th[Q];
   for (Eigen::Index c0 = 0; c0 < n; c0 += W) {
     const int lanes = int(std::min<Eigen::Index>(W, n - c0));
     rq_load_parameters<S, Q>(theta, first, c0, lanes, th);
     P out, l;
     rq_tails_chunk<S, K, Dir>(rq_load_lanes<S>(v, c0, lanes), th, B, st, out, l);
-    ei::pstoreu(out_lanes, out);
-    ei::pstoreu(ld_lanes, l);
-    for (int i = 0; i < lanes; ++i) {
-      v(c0 + i) = out_lanes[i];
-      ld(c0 + i) += ld_lanes[i];
-    }
+    rq_store_lanes<S, rq_store_op::assign>(v, c0, lanes, out);
+    rq_store_lanes<S, rq_store_op::add>(ld, c0, lanes, l);
   }
 }
 
@@ -391,29 +423,19 @@ inline P rq_vjp_chunk(const P& v, const P* th, const P& g, S gld, S B, const spl
 template <class S, int K, direction Dir, class V, class Theta, class G, class GTheta>
 void rq_vjp_row(const V& v, const Theta& theta, Eigen::Index first, G&& g, S gld, GTheta& gtheta, S B,
                 const spline_options& st) {
-  namespace ei = Eigen::internal;
   using P = rq_packet<S>;
   constexpr int W = rq_lanes<S>;
   constexpr int Q = 3 * K - 1;
   const Eigen::Index n = v.cols();
-  S g_lanes[W], gth_lanes[W];
   P th[Q], gth[Q];
   for (Eigen::Index c0 = 0; c0 < n; c0 += W) {
     const int lanes = int(std::min<Eigen::Index>(W, n - c0));
     rq_load_parameters<S, Q>(theta, first, c0, lanes, th);
     const P g_in = rq_vjp_chunk<S, K, Dir>(rq_load_lanes<S>(v, c0, lanes), th, rq_load_lanes<S>(g, c0, lanes), gld, B,
                                            st, gth);
-    ei::pstoreu(g_lanes, g_in);
-    for (int i = 0; i < lanes; ++i) g(c0 + i) = g_lanes[i];
-    for (int q = 0; q < Q; ++q) {
-      ei::pstoreu(gth_lanes, gth[q]);
-      for (int i = 0; i < lanes; ++i) {
-        if constexpr (Dir == direction::forward)
-          gtheta(first + q, c0 + i) += gth_lanes[i];
-        else
-          gtheta(first + q, c0 + i) -= gth_lanes[i];
-      }
-    }
+    rq_store_lanes<S, rq_store_op::assign>(g, c0, lanes, g_in);
+    constexpr rq_store_op accumulate = Dir == direction::forward ? rq_store_op::add : rq_store_op::subtract;
+    for (int q = 0; q < Q; ++q) rq_store_lanes<S, accumulate>(gtheta.row(first + q), c0, lanes, gth[q]);
   }
 }
 
