@@ -5,6 +5,11 @@
 #   cmake -DPROBE=... -DCONFIG=<failtest config> -DSOURCE=chain.cpp -DCALIBRATION=calibration.cpp
 #         -DLAYERS=16 -DBUDGET=budget.cmake -DOUT=<object file> [-DEXTRA_FLAGS=...] -P run_budget.cmake
 cmake_minimum_required(VERSION 3.21)
+foreach(arg PROBE CONFIG SOURCE CALIBRATION LAYERS BUDGET OUT)
+  if(NOT DEFINED ${arg})
+    message(FATAL_ERROR "run_budget.cmake: -D${arg}=... is missing (usage at the top of this file)")
+  endif()
+endforeach()
 include("${CONFIG}")
 include("${BUDGET}")
 set(cmd "${FT_CXX}" -std=gnu++20 -O2 ${EXTRA_FLAGS} "-I${FT_INCLUDES}")
